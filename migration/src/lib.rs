@@ -1,0 +1,17 @@
+//! Roster's database migrations. The same migrations run on SQLite (the embedded default)
+//! and PostgreSQL; where the two dialects differ, the difference is spelled out in one
+//! place (`Dialect`) so the table definitions read the same for both.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261127_000001_initial;
+
+/// Applies Roster's schema.
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261127_000001_initial::Migration)]
+    }
+}

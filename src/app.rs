@@ -1,0 +1,337 @@
+//! The HTTP surface: router, shared state and the GraphQL handler. Nothing else in Roster
+//! knows about axum.
+//!
+//! `POST /graphql` runs GraphQL (JSON only, single or batched); `GET /graphql` serves
+//! GraphiQL and never executes anything, so a link or form can't trigger a mutation.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_graphql::{BatchRequest, BatchResponse, ErrorExtensionValues, ServerError};
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::get;
+use tower_http::request_id::{
+    MakeRequestUuid, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
+};
+use tower_http::trace::TraceLayer;
+
+use crate::auth::jwt::JwtKeys;
+use crate::graphiql;
+use crate::graphql::error::code;
+use crate::graphql::{self, Caller, Limits, RosterSchema};
+use crate::service::{Db, principal};
+
+/// Settings of the HTTP layer.
+#[derive(Clone, Debug)]
+pub struct HttpSettings {
+    pub max_batch: usize,
+    pub max_body_bytes: usize,
+    pub request_timeout: Duration,
+    pub graphiql: bool,
+    /// Headers GraphiQL opens with (demo mode: the Admin's token), as a JSON object.
+    pub graphiql_headers: Option<String>,
+}
+
+impl Default for HttpSettings {
+    fn default() -> Self {
+        HttpSettings {
+            max_batch: 10,
+            max_body_bytes: 1024 * 1024,
+            request_timeout: Duration::from_secs(10),
+            graphiql: true,
+            graphiql_headers: None,
+        }
+    }
+}
+
+/// Everything a request handler needs.
+pub struct App {
+    pub schema: RosterSchema,
+    pub db: Db,
+    pub jwt: Arc<JwtKeys>,
+    pub http: HttpSettings,
+}
+
+/// Shared state of the router.
+#[derive(Clone)]
+pub struct AppState(pub Arc<App>);
+
+impl AppState {
+    /// Builds the state: the schema with its limits and shared data.
+    pub fn new(db: Db, jwt: Arc<JwtKeys>, limits: Limits, http: HttpSettings) -> Self {
+        let schema = graphql::build(
+            Some(graphql::Shared {
+                db: db.clone(),
+                jwt: jwt.clone(),
+                limits,
+            }),
+            limits,
+        );
+        AppState(Arc::new(App {
+            schema,
+            db,
+            jwt,
+            http,
+        }))
+    }
+}
+
+/// The router with every route and middleware.
+pub fn router(state: AppState) -> Router {
+    let max_body = state.0.http.max_body_bytes;
+    Router::new()
+        .route("/graphql", get(graphiql_page).post(graphql_post))
+        .route("/graphiql/{file}", get(graphiql_asset))
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(readyz))
+        .layer(DefaultBodyLimit::max(max_body))
+        .layer(PropagateRequestIdLayer::x_request_id())
+        .layer(TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<_>| {
+            let id = req
+                .headers()
+                .get("x-request-id")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("-");
+            tracing::info_span!("request", request_id = %id, method = %req.method(), path = %req.uri().path())
+        }))
+        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+        .with_state(state)
+}
+
+async fn readyz(State(state): State<AppState>) -> Response {
+    if state.0.db.ping().await {
+        (StatusCode::OK, "ready").into_response()
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, "database unavailable").into_response()
+    }
+}
+
+async fn graphiql_page(State(state): State<AppState>) -> Response {
+    if !state.0.http.graphiql {
+        return (
+            StatusCode::NOT_FOUND,
+            "GraphiQL is disabled; POST GraphQL requests to /graphql",
+        )
+            .into_response();
+    }
+    Html(graphiql::page_html(&graphiql::GraphiqlPage {
+        endpoint: "/graphql",
+        title: "Roster GraphiQL",
+        default_headers: state.0.http.graphiql_headers.as_deref(),
+    }))
+    .into_response()
+}
+
+async fn graphiql_asset(State(state): State<AppState>, Path(file): Path<String>) -> Response {
+    match graphiql::asset(&file).filter(|_| state.0.http.graphiql) {
+        Some((content_type, bytes)) => (
+            [
+                (header::CONTENT_TYPE, content_type),
+                (header::CACHE_CONTROL, "public, max-age=86400"),
+            ],
+            bytes,
+        )
+            .into_response(),
+        None => StatusCode::NOT_FOUND.into_response(),
+    }
+}
+
+/// A GraphQL-shaped error response outside of execution (body, batch, timeout problems).
+fn error_response(
+    status: StatusCode,
+    code: &'static str,
+    message: &str,
+    request_id: &str,
+) -> Response {
+    let body = serde_json::json!({
+        "data": null,
+        "errors": [{ "message": message, "extensions": { "code": code, "requestId": request_id } }],
+    });
+    (
+        status,
+        [(header::CONTENT_TYPE, "application/json")],
+        body.to_string(),
+    )
+        .into_response()
+}
+
+fn request_id(headers: &HeaderMap, extension: Option<&RequestId>) -> String {
+    extension
+        .and_then(|id| id.header_value().to_str().ok())
+        .or_else(|| headers.get("x-request-id").and_then(|v| v.to_str().ok()))
+        .unwrap_or("-")
+        .to_owned()
+}
+
+/// Decides who is calling from the `Authorization` header.
+async fn caller(app: &App, headers: &HeaderMap) -> Caller {
+    let Some(value) = headers.get(header::AUTHORIZATION) else {
+        return Caller::Anonymous;
+    };
+    let Some(token) = value.to_str().ok().and_then(|v| {
+        v.strip_prefix("Bearer ")
+            .or_else(|| v.strip_prefix("bearer "))
+    }) else {
+        return Caller::Invalid;
+    };
+    let Ok(subject) = app.jwt.verify(token.trim()) else {
+        return Caller::Invalid;
+    };
+    match principal::load(app.db.conn(), &subject).await {
+        Ok(p) => Caller::User(p),
+        Err(crate::service::Error::Unauthenticated) => Caller::Invalid,
+        Err(e) => {
+            // A database failure while authenticating is ours, not the caller's fault.
+            let _: async_graphql::Error = e.into();
+            Caller::Invalid
+        }
+    }
+}
+
+fn tag_errors(errors: &mut [ServerError], request_id: &str) {
+    for e in errors {
+        let ext = e
+            .extensions
+            .get_or_insert_with(ErrorExtensionValues::default);
+        if ext.get("code").is_none() {
+            // Errors async-graphql raises itself while reading arguments are input errors.
+            ext.set("code", code::BAD_USER_INPUT);
+        }
+        ext.set("requestId", request_id);
+    }
+}
+
+async fn graphql_post(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    request_id_ext: Option<axum::Extension<RequestId>>,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let app = &state.0;
+    let rid = request_id(&headers, request_id_ext.as_ref().map(|e| &e.0));
+    let json = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| {
+            v.split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .eq_ignore_ascii_case("application/json")
+        })
+        .unwrap_or(false);
+    if !json {
+        return error_response(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            code::BAD_USER_INPUT,
+            "POST /graphql takes a JSON body with `Content-Type: application/json`",
+            &rid,
+        );
+    }
+    let body = match body {
+        Ok(b) => b,
+        Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            return error_response(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                code::LIMIT_EXCEEDED,
+                &format!("the request body exceeds {} bytes", app.http.max_body_bytes),
+                &rid,
+            );
+        }
+        Err(_) => {
+            return error_response(
+                StatusCode::BAD_REQUEST,
+                code::BAD_USER_INPUT,
+                "the request body could not be read",
+                &rid,
+            );
+        }
+    };
+    let batch: BatchRequest = match serde_json::from_slice(&body) {
+        Ok(b) => b,
+        Err(e) => {
+            return error_response(
+                StatusCode::BAD_REQUEST,
+                code::BAD_USER_INPUT,
+                &format!("the body is not a GraphQL request: {e}"),
+                &rid,
+            );
+        }
+    };
+    let requests = match batch {
+        BatchRequest::Single(r) => vec![r],
+        BatchRequest::Batch(rs) => rs,
+    };
+    if requests.len() > app.http.max_batch {
+        return error_response(
+            StatusCode::OK,
+            code::LIMIT_EXCEEDED,
+            &format!("a batch may hold at most {} operations", app.http.max_batch),
+            &rid,
+        );
+    }
+    if requests.is_empty() {
+        return error_response(
+            StatusCode::BAD_REQUEST,
+            code::BAD_USER_INPUT,
+            "the batch is empty",
+            &rid,
+        );
+    }
+    let single = requests.len() == 1 && body.first() != Some(&b'[');
+    let run = async {
+        let mut responses = Vec::with_capacity(requests.len());
+        for request in requests {
+            let who = caller(app, &headers).await;
+            let request = graphql::request_data(request, &app.db, who);
+            let mut response = app.schema.execute(request).await;
+            tag_errors(&mut response.errors, &rid);
+            responses.push(response);
+        }
+        responses
+    };
+    let responses = match tokio::time::timeout(app.http.request_timeout, run).await {
+        Ok(r) => r,
+        Err(_) => {
+            // Dropping the execution rolls back any open transaction: nothing half-written.
+            return error_response(
+                StatusCode::OK,
+                code::LIMIT_EXCEEDED,
+                &format!(
+                    "the request took longer than {:?} and was cancelled",
+                    app.http.request_timeout
+                ),
+                &rid,
+            );
+        }
+    };
+    let batch = if single {
+        responses.into_iter().next().map(BatchResponse::Single)
+    } else {
+        Some(BatchResponse::Batch(responses))
+    };
+    match serde_json::to_vec(&batch) {
+        Ok(bytes) => {
+            let mut response = (StatusCode::OK, bytes).into_response();
+            response.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            );
+            response
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "response serialization failed");
+            error_response(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                code::INTERNAL_SERVER_ERROR,
+                graphql::error::INTERNAL_MESSAGE,
+                &rid,
+            )
+        }
+    }
+}

@@ -1,0 +1,234 @@
+//! The commands of `roster`: each one connects what it needs and calls into the library.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, anyhow, bail};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+use tokio::net::TcpListener;
+
+use crate::app::{self, AppState, HttpSettings};
+use crate::auth::jwt::{self, JwtKeys, KeySource};
+use crate::config::{AccountCommand, Cli, Command, Config, LogFormat};
+use crate::entity::user;
+use crate::graphql::Limits;
+use crate::service::ids::{AccountId, UserId};
+use crate::service::{Db, accounts};
+
+/// Sets up `tracing` output (text or JSON), filtered by `RUST_LOG` (default `info`).
+pub fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn,sea_orm=warn"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = match format {
+        LogFormat::Json => builder.json().try_init(),
+        LogFormat::Text => builder.try_init(),
+    };
+}
+
+/// Runs one command.
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    let config = cli.config;
+    match cli.command {
+        Command::Schema => {
+            print!("{}", crate::graphql::sdl());
+            Ok(())
+        }
+        Command::Migrate => {
+            connect(&config).await?;
+            println!("migrations applied");
+            Ok(())
+        }
+        Command::Serve => {
+            let keys = jwt::from_config(&config).map_err(|e| anyhow!(e))?;
+            let db = connect(&config).await?;
+            serve(&config, db, Arc::new(keys), None).await
+        }
+        Command::Demo(args) => demo(config, &args.demo_db).await,
+        Command::Account(AccountCommand::Create {
+            name,
+            admin_email,
+            admin_name,
+        }) => {
+            let keys = jwt::from_config(&config).ok();
+            let db = connect(&config).await?;
+            let created = accounts::create(&db, &name, &admin_email, &admin_name).await?;
+            println!("account_id={}", AccountId(created.account.id));
+            println!("admin_user_id={}", UserId(created.admin.id));
+            match keys.as_ref().and_then(|k| {
+                k.issue(
+                    &UserId(created.admin.id).to_string(),
+                    Duration::from_secs(3600),
+                )
+            }) {
+                Some(token) => println!("token={}", token.map_err(|e| anyhow!(e))?),
+                None => eprintln!(
+                    "no token: configure ROSTER_JWT_SECRET (or a private key) to issue one"
+                ),
+            }
+            Ok(())
+        }
+        Command::Token(args) => {
+            let keys = jwt::from_config(&config).map_err(|e| anyhow!(e))?;
+            let db = connect(&config).await?;
+            let email = args.email.trim().to_lowercase();
+            let mut query = user::Entity::find()
+                .filter(user::Column::Email.eq(email.clone()))
+                .filter(user::Column::DeletedAt.is_null());
+            if let Some(account) = &args.account {
+                let id = AccountId::parse(account)
+                    .ok_or_else(|| anyhow!("--account: `{account}` is not an account id"))?;
+                query = query.filter(user::Column::AccountId.eq(id.0));
+            }
+            let users = query.all(db.conn()).await?;
+            let user = match users.as_slice() {
+                [one] => one,
+                [] => bail!("no active user with email {email}"),
+                _ => bail!("{email} exists in several accounts; pass --account"),
+            };
+            let token = keys
+                .issue(&UserId(user.id).to_string(), args.ttl)
+                .ok_or_else(|| anyhow!("no signing key configured (ROSTER_JWT_SECRET or ROSTER_JWT_PRIVATE_KEY_FILE)"))?
+                .map_err(|e| anyhow!(e))?;
+            println!("{token}");
+            Ok(())
+        }
+    }
+}
+
+/// Connects and migrates, retrying while the database is not reachable yet (containers
+/// often start before their database).
+pub async fn connect(config: &Config) -> anyhow::Result<Db> {
+    let mut delay = Duration::from_millis(250);
+    let mut attempt = 1;
+    let db = loop {
+        match Db::connect(&config.database_url).await {
+            Ok(db) => break db,
+            Err(e) if attempt < 8 => {
+                tracing::warn!(attempt, error = %e, "database not reachable yet (DATABASE_URL); retrying in {delay:?}");
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(5));
+                attempt += 1;
+            }
+            Err(e) => return Err(e).context("DATABASE_URL: cannot connect"),
+        }
+    };
+    db.migrate().await.context("applying migrations")?;
+    Ok(db)
+}
+
+fn limits(config: &Config) -> Limits {
+    Limits {
+        max_depth: config.max_depth,
+        max_complexity: config.max_complexity,
+        max_aliases: config.max_aliases,
+        max_page: crate::service::page::MAX_PAGE as usize,
+        max_bulk: config.max_bulk,
+        introspection: config.introspection,
+        suggestions: config.introspection,
+    }
+}
+
+/// Serves the API until SIGINT or SIGTERM; in-flight requests are drained first.
+pub async fn serve(
+    config: &Config,
+    db: Db,
+    keys: Arc<JwtKeys>,
+    graphiql_headers: Option<String>,
+) -> anyhow::Result<()> {
+    let http = HttpSettings {
+        max_batch: config.max_batch,
+        max_body_bytes: config.max_body_bytes,
+        request_timeout: config.request_timeout,
+        graphiql: config.graphiql,
+        graphiql_headers,
+    };
+    let state = AppState::new(db, keys, limits(config), http);
+    let listener = TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("ROSTER_LISTEN: cannot listen on {}", config.listen))?;
+    tracing::info!(address = %config.listen, "roster listening; GraphiQL at http://{}/graphql", config.listen);
+    axum::serve(listener, app::router(state))
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .context("server error")
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+    tracing::info!("shutting down: draining in-flight requests");
+}
+
+async fn demo(mut config: Config, file: &std::path::Path) -> anyhow::Result<()> {
+    for suffix in ["", "-wal", "-shm"] {
+        let path = format!("{}{suffix}", file.display());
+        match std::fs::remove_file(&path) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => {
+                return Err(e).with_context(|| format!("ROSTER_DEMO_DB: cannot remove {path}"));
+            }
+        }
+    }
+    config.database_url = format!("sqlite:{}", file.display());
+    let keys = match jwt::from_config(&config) {
+        Ok(keys) => keys,
+        Err(_) if config.jwt_secret.is_none() => {
+            // A fresh secret per run: demo tokens never outlive the demo.
+            let secret: [u8; 32] = rand::random();
+            let secret =
+                base64::Engine::encode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, secret);
+            config.jwt_secret = Some(secret.clone());
+            JwtKeys::new(
+                jsonwebtoken::Algorithm::HS256,
+                KeySource::Secret(secret.into_bytes()),
+                vec![],
+                config.jwt_issuer.clone(),
+                config.jwt_audience.clone(),
+            )
+            .map_err(|e| anyhow!(e))?
+        }
+        Err(e) => bail!(e),
+    };
+    let db = connect(&config).await?;
+    let demo = crate::demo::seed(&db).await?;
+    let ttl = Duration::from_secs(12 * 3600);
+    let url = format!("http://{}/graphql", config.listen);
+    println!();
+    println!("Roster demo: {} ({} )", demo.account_name, file.display());
+    println!("GraphiQL (opens with the Admin's token): {url}");
+    println!();
+    let mut admin_header = None;
+    for u in &demo.users {
+        let token = keys
+            .issue(&UserId(u.user.id).to_string(), ttl)
+            .ok_or_else(|| anyhow!("no signing key"))?
+            .map_err(|e| anyhow!(e))?;
+        println!(
+            "{:<17} {:<45} Authorization: Bearer {token}",
+            u.role_label, u.user.email
+        );
+        if admin_header.is_none() {
+            admin_header =
+                Some(serde_json::json!({ "Authorization": format!("Bearer {token}") }).to_string());
+        }
+    }
+    println!();
+    serve(&config, db, Arc::new(keys), admin_header).await
+}

@@ -1,0 +1,362 @@
+//! One typed configuration, from command-line flags or their environment variables. It is
+//! built once in `main.rs` and passed down; nothing else reads the environment.
+//!
+//! Each flag's value name is its environment variable, so an error such as
+//! `invalid value 'x' for '--listen <ROSTER_LISTEN>'` names the variable to fix.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Roster: teams, users and invitations for multi-tenant organizations, over GraphQL.
+#[derive(Parser, Debug)]
+#[command(name = "roster", version, about)]
+pub struct Cli {
+    #[command(flatten)]
+    pub config: Config,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// What to do.
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run the service.
+    Serve,
+    /// Serve a fresh demo organization on embedded SQLite; print the GraphiQL URL and tokens.
+    Demo(DemoArgs),
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Manage accounts (tenants).
+    #[command(subcommand)]
+    Account(AccountCommand),
+    /// Mint an access token for an existing user (needs the signing key).
+    Token(TokenArgs),
+    /// Print the GraphQL schema (SDL), as `schema.graphql` holds it.
+    Schema,
+}
+
+/// `roster account …`
+#[derive(Subcommand, Debug)]
+pub enum AccountCommand {
+    /// Create a tenant with its built-in roles, a first team and its Admin; print the
+    /// account id, the admin's user id and an access token.
+    Create {
+        /// The organization's name.
+        #[arg(long)]
+        name: String,
+        /// The first Admin's email.
+        #[arg(long)]
+        admin_email: String,
+        /// The first Admin's name.
+        #[arg(long)]
+        admin_name: String,
+    },
+}
+
+/// `roster token …`
+#[derive(Args, Debug)]
+pub struct TokenArgs {
+    /// The user's email.
+    #[arg(long)]
+    pub email: String,
+    /// The account id, when the email exists in several accounts.
+    #[arg(long)]
+    pub account: Option<String>,
+    /// How long the token is valid, such as `30m`, `1h`, `7d`.
+    #[arg(long, default_value = "1h", value_parser = parse_duration)]
+    pub ttl: Duration,
+}
+
+/// `roster demo …`
+#[derive(Args, Debug)]
+pub struct DemoArgs {
+    /// The demo database file; it is created afresh on every start.
+    #[arg(
+        long,
+        env = "ROSTER_DEMO_DB",
+        value_name = "ROSTER_DEMO_DB",
+        default_value = "roster-demo.db"
+    )]
+    pub demo_db: PathBuf,
+}
+
+/// Log output format.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// JWT signing algorithms Roster accepts (exactly one is allowed at a time).
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+#[value(rename_all = "verbatim")]
+pub enum JwtAlgorithm {
+    HS256,
+    RS256,
+    ES256,
+    EdDSA,
+}
+
+impl From<JwtAlgorithm> for jsonwebtoken::Algorithm {
+    fn from(a: JwtAlgorithm) -> Self {
+        match a {
+            JwtAlgorithm::HS256 => jsonwebtoken::Algorithm::HS256,
+            JwtAlgorithm::RS256 => jsonwebtoken::Algorithm::RS256,
+            JwtAlgorithm::ES256 => jsonwebtoken::Algorithm::ES256,
+            JwtAlgorithm::EdDSA => jsonwebtoken::Algorithm::EdDSA,
+        }
+    }
+}
+
+/// Every setting, with its environment variable.
+#[derive(Args, Debug, Clone)]
+pub struct Config {
+    /// Database URL: `sqlite:FILE` (created when missing) or `postgres://…`.
+    #[arg(
+        long,
+        global = true,
+        env = "DATABASE_URL",
+        value_name = "DATABASE_URL",
+        default_value = "sqlite:roster.db"
+    )]
+    pub database_url: String,
+
+    /// Address to listen on.
+    #[arg(
+        long,
+        global = true,
+        env = "ROSTER_LISTEN",
+        value_name = "ROSTER_LISTEN",
+        default_value = "127.0.0.1:8080"
+    )]
+    pub listen: SocketAddr,
+
+    /// JWT algorithm; the only one accepted.
+    #[arg(
+        long,
+        global = true,
+        env = "ROSTER_JWT_ALGORITHM",
+        value_name = "ROSTER_JWT_ALGORITHM",
+        default_value = "HS256"
+    )]
+    pub jwt_algorithm: JwtAlgorithm,
+
+    /// HS256 shared secret, at least 32 bytes.
+    #[arg(
+        long,
+        global = true,
+        env = "ROSTER_JWT_SECRET",
+        value_name = "ROSTER_JWT_SECRET",
+        hide_env_values = true
+    )]
+    pub jwt_secret: Option<String>,
+
+    /// A previous HS256 secret still accepted while tokens rotate.
+    #[arg(
+        long,
+        global = true,
+        env = "ROSTER_JWT_PREVIOUS_SECRET",
+        value_name = "ROSTER_JWT_PREVIOUS_SECRET",
+        hide_env_values = true
+    )]
+    pub jwt_previous_secret: Option<String>,
+
+    /// PEM public key verifying RS256/ES256/EdDSA tokens.
+    #[arg(
+        long,
+        global = true,
+        env = "ROSTER_JWT_PUBLIC_KEY_FILE",
+        value_name = "ROSTER_JWT_PUBLIC_KEY_FILE"
+    )]
+    pub jwt_public_key_file: Option<PathBuf>,
+
+    /// A previous PEM public key still accepted while keys rotate.
+    #[arg(
+        long,
+        global = true,
+        env = "ROSTER_JWT_PREVIOUS_PUBLIC_KEY_FILE",
+        value_name = "ROSTER_JWT_PREVIOUS_PUBLIC_KEY_FILE"
+    )]
+    pub jwt_previous_public_key_file: Option<PathBuf>,
+
+    /// PEM private key for issuing RS256/ES256/EdDSA tokens (optional).
+    #[arg(
+        long,
+        global = true,
+        env = "ROSTER_JWT_PRIVATE_KEY_FILE",
+        value_name = "ROSTER_JWT_PRIVATE_KEY_FILE"
+    )]
+    pub jwt_private_key_file: Option<PathBuf>,
+
+    /// Required `iss` of access tokens.
+    #[arg(
+        long,
+        global = true,
+        env = "ROSTER_JWT_ISSUER",
+        value_name = "ROSTER_JWT_ISSUER",
+        default_value = "roster"
+    )]
+    pub jwt_issuer: String,
+
+    /// Required `aud` of access tokens.
+    #[arg(
+        long,
+        global = true,
+        env = "ROSTER_JWT_AUDIENCE",
+        value_name = "ROSTER_JWT_AUDIENCE",
+        default_value = "roster"
+    )]
+    pub jwt_audience: String,
+
+    /// Base URL of the accept-invite link in emails (default: http://LISTEN).
+    #[arg(
+        long,
+        global = true,
+        env = "ROSTER_PUBLIC_URL",
+        value_name = "ROSTER_PUBLIC_URL"
+    )]
+    pub public_url: Option<String>,
+
+    /// Mail transport: `log`, `file:DIR` (one .eml per message) or `smtp://…`.
+    #[arg(
+        long,
+        global = true,
+        env = "ROSTER_MAIL",
+        value_name = "ROSTER_MAIL",
+        default_value = "log"
+    )]
+    pub mail: String,
+
+    /// Sender address of emails.
+    #[arg(
+        long,
+        global = true,
+        env = "ROSTER_MAIL_FROM",
+        value_name = "ROSTER_MAIL_FROM",
+        default_value = "Roster <no-reply@roster.invalid>"
+    )]
+    pub mail_from: String,
+
+    /// Log format.
+    #[arg(
+        long,
+        global = true,
+        env = "ROSTER_LOG_FORMAT",
+        value_name = "ROSTER_LOG_FORMAT",
+        default_value = "text"
+    )]
+    pub log_format: LogFormat,
+
+    /// Maximum query depth.
+    #[arg(
+        long,
+        global = true,
+        env = "ROSTER_MAX_DEPTH",
+        value_name = "ROSTER_MAX_DEPTH",
+        default_value_t = 10
+    )]
+    pub max_depth: usize,
+
+    /// Maximum query complexity (a connection costs its page size times its items' cost).
+    #[arg(
+        long,
+        global = true,
+        env = "ROSTER_MAX_COMPLEXITY",
+        value_name = "ROSTER_MAX_COMPLEXITY",
+        default_value_t = 10_000
+    )]
+    pub max_complexity: usize,
+
+    /// Maximum aliases per query.
+    #[arg(
+        long,
+        global = true,
+        env = "ROSTER_MAX_ALIASES",
+        value_name = "ROSTER_MAX_ALIASES",
+        default_value_t = 15
+    )]
+    pub max_aliases: usize,
+
+    /// Maximum operations in one batched request.
+    #[arg(
+        long,
+        global = true,
+        env = "ROSTER_MAX_BATCH",
+        value_name = "ROSTER_MAX_BATCH",
+        default_value_t = 10
+    )]
+    pub max_batch: usize,
+
+    /// Maximum request body, in bytes.
+    #[arg(long, global = true, env = "ROSTER_MAX_BODY_BYTES", value_name = "ROSTER_MAX_BODY_BYTES", default_value_t = 1024 * 1024)]
+    pub max_body_bytes: usize,
+
+    /// Maximum items in one bulk mutation.
+    #[arg(
+        long,
+        global = true,
+        env = "ROSTER_MAX_BULK",
+        value_name = "ROSTER_MAX_BULK",
+        default_value_t = 1000
+    )]
+    pub max_bulk: usize,
+
+    /// Request timeout, such as `10s`.
+    #[arg(long, global = true, env = "ROSTER_REQUEST_TIMEOUT", value_name = "ROSTER_REQUEST_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
+    pub request_timeout: Duration,
+
+    /// Whether schema introspection is allowed (switch off in production if you like).
+    #[arg(long, global = true, env = "ROSTER_INTROSPECTION", value_name = "ROSTER_INTROSPECTION", default_value_t = true, action = clap::ArgAction::Set)]
+    pub introspection: bool,
+
+    /// Whether GraphiQL is served at `GET /graphql`.
+    #[arg(long, global = true, env = "ROSTER_GRAPHIQL", value_name = "ROSTER_GRAPHIQL", default_value_t = true, action = clap::ArgAction::Set)]
+    pub graphiql: bool,
+}
+
+impl Config {
+    /// The base URL of links in emails.
+    pub fn public_url(&self) -> String {
+        self.public_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{}", self.listen))
+            .trim_end_matches('/')
+            .to_owned()
+    }
+}
+
+/// Parses `500ms`, `30s`, `15m`, `1h`, `7d` (a bare number is seconds).
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (number, unit) = s.split_at(split);
+    let n: u64 = number
+        .parse()
+        .map_err(|_| format!("`{s}` is not a duration like 30s, 15m, 1h or 7d"))?;
+    let secs = match unit {
+        "ms" => return Ok(Duration::from_millis(n)),
+        "" | "s" => n,
+        "m" => n * 60,
+        "h" => n * 3600,
+        "d" => n * 86_400,
+        _ => return Err(format!("`{s}` has an unknown unit (use ms, s, m, h or d)")),
+    };
+    Ok(Duration::from_secs(secs))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_parse() {
+        assert_eq!(parse_duration("1h"), Ok(Duration::from_secs(3600)));
+        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
+        assert_eq!(parse_duration("7d"), Ok(Duration::from_secs(7 * 86_400)));
+        assert!(parse_duration("1y").is_err());
+        assert!(parse_duration("h").is_err());
+    }
+}

@@ -1,0 +1,32 @@
+//! An invitation; its status is derived from its timestamps (`service::invites::status`).
+
+use sea_orm::entity::prelude::*;
+
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "invites")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: Uuid,
+    pub account_id: Uuid,
+    pub email: String,
+    pub team_id: Uuid,
+    pub role_id: Uuid,
+    pub invited_by: Option<Uuid>,
+    pub token_hash: Option<Vec<u8>>,
+    pub created_at: i64,
+    pub expires_at: i64,
+    pub last_sent_at: Option<i64>,
+    pub send_count: i32,
+    pub accepted_at: Option<i64>,
+    pub accepted_user_id: Option<Uuid>,
+    pub withdrawn_at: Option<i64>,
+    pub deleted_at: Option<i64>,
+    pub delivery: String,
+    pub delivery_error: Option<String>,
+    pub updated_at: i64,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

@@ -1,0 +1,10 @@
+//! SeaORM entities: the storage shape of each table, nothing more. Rules live in `service/`.
+
+pub mod account;
+pub mod audit_event;
+pub mod department;
+pub mod invite;
+pub mod outbox;
+pub mod role;
+pub mod team;
+pub mod user;

@@ -1,0 +1,193 @@
+//! Refusing abusive queries before any database work: too many aliases, page sizes above the
+//! maximum (literal or through variables), and giving async-graphql's own depth, complexity
+//! and validation errors the codes of DESIGN.md.
+
+use std::sync::Arc;
+
+use async_graphql::extensions::{
+    Extension, ExtensionContext, ExtensionFactory, NextParseQuery, NextValidation,
+};
+use async_graphql::parser::types::{ExecutableDocument, Selection, SelectionSet};
+use async_graphql::{
+    ErrorExtensionValues, Positioned, ServerError, ServerResult, ValidationResult, Value, Variables,
+};
+
+use super::error::code;
+
+/// Limits checked on the parsed document.
+#[derive(Clone, Copy, Debug)]
+pub struct QueryLimits {
+    pub max_aliases: usize,
+    pub max_page: i64,
+}
+
+impl ExtensionFactory for QueryLimits {
+    fn create(&self) -> Arc<dyn Extension> {
+        Arc::new(*self)
+    }
+}
+
+fn limit_error(message: String) -> ServerError {
+    let mut err = ServerError::new(message, None);
+    let mut ext = ErrorExtensionValues::default();
+    ext.set("code", code::LIMIT_EXCEEDED);
+    err.extensions = Some(ext);
+    err
+}
+
+fn with_code(mut err: ServerError, code: &'static str) -> ServerError {
+    let ext = err
+        .extensions
+        .get_or_insert_with(ErrorExtensionValues::default);
+    if ext.get("code").is_none() {
+        ext.set("code", code);
+    }
+    err
+}
+
+/// What the walk over the document found.
+struct Walk<'a> {
+    limits: QueryLimits,
+    variables: &'a Variables,
+    defaults: Vec<(async_graphql::Name, Value)>,
+    aliases: usize,
+    page_violation: Option<String>,
+}
+
+impl Walk<'_> {
+    fn int_of(&self, value: &async_graphql::Value) -> Option<i64> {
+        match value {
+            Value::Number(n) => n.as_i64(),
+            _ => None,
+        }
+    }
+
+    fn argument(&self, value: &async_graphql_value::Value) -> Option<i64> {
+        use async_graphql_value::Value as V;
+        match value {
+            V::Number(n) => n.as_i64(),
+            V::Variable(name) => self
+                .variables
+                .get(name)
+                .and_then(|v| self.int_of(v))
+                .or_else(|| {
+                    self.defaults
+                        .iter()
+                        .find(|(n, _)| n == name)
+                        .and_then(|(_, v)| self.int_of(v))
+                }),
+            _ => None,
+        }
+    }
+
+    fn selection_set(&mut self, set: &Positioned<SelectionSet>) {
+        for item in &set.node.items {
+            match &item.node {
+                Selection::Field(field) => {
+                    if field.node.alias.is_some() {
+                        self.aliases += 1;
+                    }
+                    for (name, value) in &field.node.arguments {
+                        if matches!(name.node.as_str(), "first" | "last") {
+                            if let Some(n) = self.argument(&value.node) {
+                                if n > self.limits.max_page && self.page_violation.is_none() {
+                                    self.page_violation = Some(format!(
+                                        "`{}: {n}` on `{}` exceeds the maximum page size of {}",
+                                        name.node, field.node.name.node, self.limits.max_page
+                                    ));
+                                }
+                            }
+                        }
+                    }
+                    self.selection_set(&field.node.selection_set);
+                }
+                Selection::InlineFragment(fragment) => {
+                    self.selection_set(&fragment.node.selection_set)
+                }
+                // Named fragments are walked once each, from the document's fragment list.
+                Selection::FragmentSpread(_) => {}
+            }
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl Extension for QueryLimits {
+    async fn parse_query(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        query: &str,
+        variables: &Variables,
+        next: NextParseQuery<'_>,
+    ) -> ServerResult<ExecutableDocument> {
+        let doc = next
+            .run(ctx, query, variables)
+            .await
+            .map_err(|e| with_code(e, code::GRAPHQL_PARSE_FAILED))?;
+        let mut walk = Walk {
+            limits: *self,
+            variables,
+            defaults: Vec::new(),
+            aliases: 0,
+            page_violation: None,
+        };
+        for (_, op) in doc.operations.iter() {
+            walk.defaults = op
+                .node
+                .variable_definitions
+                .iter()
+                .filter_map(|d| {
+                    d.node
+                        .default_value
+                        .as_ref()
+                        .map(|v| (d.node.name.node.clone(), v.node.clone()))
+                })
+                .collect();
+            walk.selection_set(&op.node.selection_set);
+        }
+        walk.defaults.clear();
+        for fragment in doc.fragments.values() {
+            walk.selection_set(&fragment.node.selection_set);
+        }
+        if walk.aliases > self.max_aliases {
+            return Err(limit_error(format!(
+                "the query uses {} aliases; at most {} are allowed",
+                walk.aliases, self.max_aliases
+            )));
+        }
+        if let Some(message) = walk.page_violation {
+            return Err(limit_error(message));
+        }
+        Ok(doc)
+    }
+
+    async fn validation(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        next: NextValidation<'_>,
+    ) -> Result<ValidationResult, Vec<ServerError>> {
+        next.run(ctx).await.map_err(|errors| {
+            errors
+                .into_iter()
+                .map(|e| {
+                    let is_limit = [
+                        "nested too deep",
+                        "too complex",
+                        "too many directives",
+                        "recursive depth",
+                    ]
+                    .iter()
+                    .any(|m| e.message.contains(m));
+                    with_code(
+                        e,
+                        if is_limit {
+                            code::LIMIT_EXCEEDED
+                        } else {
+                            code::GRAPHQL_VALIDATION_FAILED
+                        },
+                    )
+                })
+                .collect()
+        })
+    }
+}

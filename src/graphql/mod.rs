@@ -1,0 +1,141 @@
+//! The GraphQL API: schema types and resolvers (thin: parse input, call `service`, map the
+//! output), dataloaders, query limits and the error mapping.
+
+pub mod error;
+pub mod limits;
+pub mod loaders;
+pub mod mutation;
+pub mod query;
+pub mod types;
+
+use std::sync::Arc;
+
+use async_graphql::dataloader::DataLoader;
+use async_graphql::{Context, EmptySubscription, Schema};
+
+use crate::auth::Principal;
+use crate::auth::jwt::JwtKeys;
+use crate::service::{Db, Error};
+
+/// The schema type.
+pub type RosterSchema = Schema<query::QueryRoot, mutation::MutationRoot, EmptySubscription>;
+
+/// Query limits (DESIGN.md "Limits").
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    pub max_depth: usize,
+    pub max_complexity: usize,
+    pub max_aliases: usize,
+    pub max_page: usize,
+    pub max_bulk: usize,
+    pub introspection: bool,
+    pub suggestions: bool,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_depth: 10,
+            max_complexity: 10_000,
+            max_aliases: 15,
+            max_page: 100,
+            max_bulk: crate::service::bulk::DEFAULT_MAX_ITEMS,
+            introspection: true,
+            suggestions: true,
+        }
+    }
+}
+
+/// What resolvers share across requests.
+pub struct Shared {
+    pub db: Db,
+    pub jwt: Arc<JwtKeys>,
+    pub limits: Limits,
+}
+
+/// Who is calling, decided by the HTTP layer before the query runs.
+pub enum Caller {
+    /// No credentials were sent.
+    Anonymous,
+    /// Credentials were sent but are not valid (or name a deleted user).
+    Invalid,
+    /// A signed-in user.
+    User(Principal),
+}
+
+/// Builds the schema. `sdl` builds it without data (for `roster schema`).
+pub fn build(shared: Option<Shared>, limits: Limits) -> RosterSchema {
+    let mut builder = Schema::build(
+        query::QueryRoot,
+        mutation::MutationRoot::default(),
+        EmptySubscription,
+    )
+    .limit_depth(limits.max_depth)
+    .limit_complexity(limits.max_complexity)
+    .limit_recursive_depth(32)
+    .limit_directives(10)
+    .extension(limits::QueryLimits {
+        max_aliases: limits.max_aliases,
+        max_page: limits.max_page as i64,
+    });
+    if !limits.introspection {
+        builder = builder.disable_introspection();
+    }
+    if !limits.suggestions {
+        builder = builder.disable_suggestions();
+    }
+    if let Some(shared) = shared {
+        builder = builder.data(shared);
+    }
+    builder.finish()
+}
+
+/// The SDL of the schema, as `schema.graphql` holds it.
+pub fn sdl() -> String {
+    build(None, Limits::default()).sdl()
+}
+
+/// Adds the per-request data: the caller and fresh dataloaders.
+pub fn request_data(
+    request: async_graphql::Request,
+    db: &Db,
+    caller: Caller,
+) -> async_graphql::Request {
+    use loaders::*;
+    let spawn = |f| tokio::spawn(f);
+    request
+        .data(caller)
+        .data(DataLoader::new(RoleLoader(db.clone()), spawn))
+        .data(DataLoader::new(TeamLoader(db.clone()), spawn))
+        .data(DataLoader::new(DepartmentLoader(db.clone()), spawn))
+        .data(DataLoader::new(UserLoader(db.clone()), spawn))
+        .data(DataLoader::new(TeamMemberCountLoader(db.clone()), spawn))
+        .data(DataLoader::new(RoleUserCountLoader(db.clone()), spawn))
+}
+
+fn shared<'a>(ctx: &'a Context<'_>) -> Result<&'a Shared, Error> {
+    ctx.data::<Shared>()
+        .map_err(|_| Error::Internal(anyhow::anyhow!("schema built without shared state")))
+}
+
+/// The database.
+pub fn db<'a>(ctx: &'a Context<'_>) -> Result<&'a Db, Error> {
+    shared(ctx).map(|s| &s.db)
+}
+
+/// The signed-in caller, or `UNAUTHENTICATED`.
+pub fn actor<'a>(ctx: &'a Context<'_>) -> Result<&'a Principal, Error> {
+    match ctx.data::<Caller>() {
+        Ok(Caller::User(p)) => Ok(p),
+        _ => Err(Error::Unauthenticated),
+    }
+}
+
+/// The complexity of a connection field: its page size times the cost of one item.
+pub fn page_cost(first: Option<i32>, last: Option<i32>, child: usize) -> usize {
+    let n = first
+        .or(last)
+        .unwrap_or(crate::service::page::DEFAULT_PAGE as i32)
+        .max(0) as usize;
+    n.max(1).saturating_mul(child)
+}

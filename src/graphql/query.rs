@@ -1,0 +1,402 @@
+//! The read API. Resolvers parse arguments and call `service`; nothing here decides who
+//! may see what.
+
+use async_graphql::{Context, Enum, ID, InputObject, Object, Result};
+
+use super::types::*;
+use super::{actor, db, page_cost};
+use crate::service::ids::{self, AnyId};
+use crate::service::page::PageArgs;
+use crate::service::{self, Error};
+
+/// Sort direction.
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+pub enum OrderDirection {
+    /// Smallest first.
+    Asc,
+    /// Largest first.
+    Desc,
+}
+
+/// Fields users can be ordered by.
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+pub enum UserOrderField {
+    /// By name, case-insensitively.
+    Name,
+    /// By email address.
+    Email,
+    /// By when the user joined.
+    CreatedAt,
+}
+
+/// How to order users.
+#[derive(InputObject)]
+pub struct UserOrder {
+    /// The field to order by.
+    pub field: UserOrderField,
+    /// The direction.
+    pub direction: OrderDirection,
+}
+
+/// Fields invitations can be ordered by.
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+pub enum InviteOrderField {
+    /// By email address.
+    Email,
+    /// By when the invitation was created.
+    CreatedAt,
+    /// By when the invitation expires.
+    ExpiresAt,
+}
+
+/// How to order invitations.
+#[derive(InputObject)]
+pub struct InviteOrder {
+    /// The field to order by.
+    pub field: InviteOrderField,
+    /// The direction.
+    pub direction: OrderDirection,
+}
+
+/// Filters for `users`; all given filters must match.
+#[derive(InputObject, Default)]
+pub struct UserFilter {
+    /// Case-insensitive substring of the name or email (`%` and `_` match themselves).
+    pub search: Option<String>,
+    /// Only users in these teams.
+    pub team_ids: Option<Vec<ID>>,
+    /// Only users with these roles.
+    pub role_ids: Option<Vec<ID>>,
+    /// Only users in teams of these departments.
+    pub department_ids: Option<Vec<ID>>,
+}
+
+/// Filters for `invites`; all given filters must match.
+#[derive(InputObject, Default)]
+pub struct InviteFilter {
+    /// Case-insensitive substring of the email.
+    pub search: Option<String>,
+    /// Only invitations in one of these states.
+    pub statuses: Option<Vec<InviteStatus>>,
+    /// Only invitations to these teams.
+    pub team_ids: Option<Vec<ID>>,
+    /// Only invitations with these roles.
+    pub role_ids: Option<Vec<ID>>,
+}
+
+/// Filters for `teams`.
+#[derive(InputObject, Default)]
+pub struct TeamFilter {
+    /// Case-insensitive substring of the team name.
+    pub search: Option<String>,
+    /// Only teams of these departments.
+    pub department_ids: Option<Vec<ID>>,
+}
+
+/// Filters for `auditEvents`; all given filters must match.
+#[derive(InputObject, Default)]
+pub struct AuditEventFilter {
+    /// Only events caused by this user.
+    pub actor_id: Option<ID>,
+    /// Only events about this object.
+    pub target_id: Option<ID>,
+    /// Only these actions, for example `user.role_changed`.
+    pub actions: Option<Vec<String>>,
+    /// Only events of this mutation.
+    pub operation_id: Option<ID>,
+}
+
+/// Parses a list of ids of one kind; a malformed id is a `BAD_USER_INPUT` naming `field`.
+pub(crate) fn parse_ids<T>(
+    field: &'static str,
+    ids: Option<Vec<ID>>,
+    parse: fn(&str) -> Option<T>,
+) -> Result<Option<Vec<uuid::Uuid>>, Error>
+where
+    T: Into<uuid::Uuid>,
+{
+    ids.map(|ids| {
+        ids.iter()
+            .map(|id| {
+                parse(id.as_str()).map(Into::into).ok_or_else(|| {
+                    Error::bad_input(
+                        field,
+                        format!("`{}` is not a valid id for {field}", id.as_str()),
+                    )
+                })
+            })
+            .collect()
+    })
+    .transpose()
+}
+
+/// Reads any id of one kind for a lookup: a malformed id simply does not exist.
+fn lookup<T: Into<uuid::Uuid>>(
+    id: &ID,
+    parse: fn(&str) -> Option<T>,
+    what: &'static str,
+) -> Result<uuid::Uuid, Error> {
+    parse(id.as_str())
+        .map(Into::into)
+        .ok_or(Error::NotFound(what))
+}
+
+/// The read API.
+pub struct QueryRoot;
+
+#[Object]
+impl QueryRoot {
+    /// Fetches any object by its id. Objects outside the caller's reach are `NOT_FOUND`.
+    async fn node(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The object's id.")] id: ID,
+    ) -> Result<Option<Node>> {
+        let (conn, actor) = (db(ctx)?.conn(), actor(ctx)?);
+        let Some(any) = AnyId::parse(id.as_str()) else {
+            return Err(Error::NotFound("node").into());
+        };
+        Ok(Some(match any {
+            AnyId::User(id) => Node::User(User(service::users::get(conn, actor, id.0).await?)),
+            AnyId::Invite(id) => {
+                Node::Invite(Invite(service::invites::get(conn, actor, id.0).await?))
+            }
+            AnyId::Team(id) => Node::Team(Team(service::teams::get(conn, actor, id.0).await?)),
+            AnyId::Department(id) => Node::Department(Department(
+                service::teams::get_department(conn, actor, id.0).await?,
+            )),
+            AnyId::Role(id) => Node::Role(Role(service::roles::get(conn, actor, id.0).await?)),
+            AnyId::Account(id) => {
+                let account = service::accounts::get(conn, actor).await?;
+                if account.id != id.0 {
+                    return Err(Error::NotFound("node").into());
+                }
+                Node::Account(Account(account))
+            }
+            AnyId::AuditEvent(_) => return Err(Error::NotFound("node").into()),
+        }))
+    }
+
+    /// The signed-in user.
+    async fn viewer(&self, ctx: &Context<'_>) -> Result<User> {
+        Ok(User(
+            service::users::viewer(db(ctx)?.conn(), actor(ctx)?).await?,
+        ))
+    }
+
+    /// The caller's organization.
+    async fn account(&self, ctx: &Context<'_>) -> Result<Account> {
+        Ok(Account(
+            service::accounts::get(db(ctx)?.conn(), actor(ctx)?).await?,
+        ))
+    }
+
+    /// A user by id.
+    async fn user(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The user's id.")] id: ID,
+    ) -> Result<Option<User>> {
+        let id = lookup(&id, ids::UserId::parse, "user")?;
+        Ok(Some(User(
+            service::users::get(db(ctx)?.conn(), actor(ctx)?, id).await?,
+        )))
+    }
+
+    /// Users the caller may see.
+    #[graphql(complexity = "page_cost(first, last, child_complexity)")]
+    async fn users(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Filters; all must match.")] filter: Option<UserFilter>,
+        #[graphql(desc = "Order (default: name ascending).")] order_by: Option<UserOrder>,
+        #[graphql(desc = "Page size from the start (default 20, at most 100).")] first: Option<i32>,
+        #[graphql(desc = "Start after this cursor.")] after: Option<String>,
+        #[graphql(desc = "Page size from the end (at most 100).")] last: Option<i32>,
+        #[graphql(desc = "End before this cursor.")] before: Option<String>,
+    ) -> Result<UserConnection> {
+        let filter = filter.unwrap_or_default();
+        let filter = service::users::Filter {
+            search: filter.search,
+            team_ids: parse_ids("teamIds", filter.team_ids, ids::TeamId::parse)?,
+            role_ids: parse_ids("roleIds", filter.role_ids, ids::RoleId::parse)?,
+            department_ids: parse_ids(
+                "departmentIds",
+                filter.department_ids,
+                ids::DepartmentId::parse,
+            )?,
+        };
+        let order = order_by
+            .map(|o| service::users::Order {
+                field: match o.field {
+                    UserOrderField::Name => service::users::OrderField::Name,
+                    UserOrderField::Email => service::users::OrderField::Email,
+                    UserOrderField::CreatedAt => service::users::OrderField::CreatedAt,
+                },
+                ascending: o.direction == OrderDirection::Asc,
+            })
+            .unwrap_or(service::users::Order {
+                field: service::users::OrderField::Name,
+                ascending: true,
+            });
+        let page = PageArgs {
+            first,
+            after,
+            last,
+            before,
+        };
+        let listing =
+            service::users::list(db(ctx)?.conn(), actor(ctx)?, &filter, order, &page).await?;
+        Ok(UserConnection::new(listing))
+    }
+
+    /// An invitation by id.
+    async fn invite(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The invitation's id.")] id: ID,
+    ) -> Result<Option<Invite>> {
+        let id = lookup(&id, ids::InviteId::parse, "invite")?;
+        Ok(Some(Invite(
+            service::invites::get(db(ctx)?.conn(), actor(ctx)?, id).await?,
+        )))
+    }
+
+    /// Invitations the caller may see (deleted ones never appear).
+    #[graphql(complexity = "page_cost(first, last, child_complexity)")]
+    async fn invites(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Filters; all must match.")] filter: Option<InviteFilter>,
+        #[graphql(desc = "Order (default: newest first).")] order_by: Option<InviteOrder>,
+        #[graphql(desc = "Page size from the start (default 20, at most 100).")] first: Option<i32>,
+        #[graphql(desc = "Start after this cursor.")] after: Option<String>,
+        #[graphql(desc = "Page size from the end (at most 100).")] last: Option<i32>,
+        #[graphql(desc = "End before this cursor.")] before: Option<String>,
+    ) -> Result<InviteConnection> {
+        let filter = filter.unwrap_or_default();
+        let filter = service::invites::Filter {
+            search: filter.search,
+            statuses: filter
+                .statuses
+                .map(|s| s.into_iter().map(Into::into).collect()),
+            team_ids: parse_ids("teamIds", filter.team_ids, ids::TeamId::parse)?,
+            role_ids: parse_ids("roleIds", filter.role_ids, ids::RoleId::parse)?,
+        };
+        let order = order_by
+            .map(|o| service::invites::Order {
+                field: match o.field {
+                    InviteOrderField::Email => service::invites::OrderField::Email,
+                    InviteOrderField::CreatedAt => service::invites::OrderField::CreatedAt,
+                    InviteOrderField::ExpiresAt => service::invites::OrderField::ExpiresAt,
+                },
+                ascending: o.direction == OrderDirection::Asc,
+            })
+            .unwrap_or_default();
+        let page = PageArgs {
+            first,
+            after,
+            last,
+            before,
+        };
+        let listing =
+            service::invites::list(db(ctx)?.conn(), actor(ctx)?, &filter, order, &page).await?;
+        Ok(InviteConnection::new(listing))
+    }
+
+    /// Teams the caller may see, by name.
+    #[graphql(complexity = "page_cost(first, last, child_complexity)")]
+    async fn teams(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Filters; all must match.")] filter: Option<TeamFilter>,
+        #[graphql(desc = "Page size from the start (default 20, at most 100).")] first: Option<i32>,
+        #[graphql(desc = "Start after this cursor.")] after: Option<String>,
+        #[graphql(desc = "Page size from the end (at most 100).")] last: Option<i32>,
+        #[graphql(desc = "End before this cursor.")] before: Option<String>,
+    ) -> Result<TeamConnection> {
+        let filter = filter.unwrap_or_default();
+        let filter = service::teams::Filter {
+            search: filter.search,
+            department_ids: parse_ids(
+                "departmentIds",
+                filter.department_ids,
+                ids::DepartmentId::parse,
+            )?,
+        };
+        let page = PageArgs {
+            first,
+            after,
+            last,
+            before,
+        };
+        let listing = service::teams::list(db(ctx)?.conn(), actor(ctx)?, &filter, &page).await?;
+        Ok(TeamConnection::new(listing))
+    }
+
+    /// Departments the caller may see, by name.
+    #[graphql(complexity = "page_cost(first, None, child_complexity)")]
+    async fn departments(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Page size (default 20, at most 100).")] first: Option<i32>,
+        #[graphql(desc = "Start after this cursor.")] after: Option<String>,
+    ) -> Result<DepartmentConnection> {
+        let page = PageArgs {
+            first,
+            after,
+            ..Default::default()
+        };
+        let listing = service::teams::list_departments(db(ctx)?.conn(), actor(ctx)?, &page).await?;
+        Ok(DepartmentConnection::new(listing))
+    }
+
+    /// The account's roles: built-in roles first, then custom roles by name.
+    async fn roles(&self, ctx: &Context<'_>) -> Result<Vec<Role>> {
+        let roles = service::roles::list(db(ctx)?.conn(), actor(ctx)?).await?;
+        Ok(roles.into_iter().map(Role).collect())
+    }
+
+    /// The audit log, newest first, within the caller's scope (needs `AUDIT_VIEW`).
+    #[graphql(complexity = "page_cost(first, None, child_complexity)")]
+    async fn audit_events(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Filters; all must match.")] filter: Option<AuditEventFilter>,
+        #[graphql(desc = "Page size (default 20, at most 100).")] first: Option<i32>,
+        #[graphql(desc = "Start after this cursor.")] after: Option<String>,
+    ) -> Result<AuditEventConnection> {
+        let filter = filter.unwrap_or_default();
+        let any = |field: &'static str, id: Option<ID>| -> Result<Option<uuid::Uuid>, Error> {
+            id.map(|id| {
+                ids::parse_any_uuid(id.as_str()).ok_or_else(|| {
+                    Error::bad_input(field, format!("`{}` is not a valid id", id.as_str()))
+                })
+            })
+            .transpose()
+        };
+        let filter = service::audit::Filter {
+            actor_id: parse_ids(
+                "actorId",
+                filter.actor_id.map(|i| vec![i]),
+                ids::UserId::parse,
+            )?
+            .and_then(|v| v.into_iter().next()),
+            target_id: any("targetId", filter.target_id)?,
+            actions: filter.actions,
+            operation_id: parse_ids(
+                "operationId",
+                filter.operation_id.map(|i| vec![i]),
+                ids::OperationId::parse,
+            )?
+            .and_then(|v| v.into_iter().next()),
+        };
+        let page = PageArgs {
+            first,
+            after,
+            ..Default::default()
+        };
+        let listing = service::audit::list(db(ctx)?.conn(), actor(ctx)?, &filter, &page).await?;
+        Ok(AuditEventConnection::new(listing))
+    }
+}

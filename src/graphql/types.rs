@@ -1,0 +1,519 @@
+//! The schema's object types. Each wraps a storage row and resolves related objects through
+//! the request's dataloaders.
+
+use async_graphql::dataloader::DataLoader;
+use async_graphql::{Context, Enum, ID, Interface, Json, Object, Result, SimpleObject};
+use chrono::{DateTime, Utc};
+
+use super::loaders::{
+    DepartmentLoader, RoleLoader, RoleUserCountLoader, TeamLoader, TeamMemberCountLoader,
+    UserLoader,
+};
+use super::{actor, db, page_cost};
+use crate::auth::{Permission, RoleScope};
+use crate::entity::{account, audit_event, department, invite, role, team, user};
+use crate::service::ids::{
+    AccountId, AuditEventId, DepartmentId, InviteId, OperationId, RoleId, TeamId, UserId,
+};
+use crate::service::page::{Listing, PageArgs};
+use crate::service::{self, Error, invites, now_ms};
+
+/// Milliseconds since the epoch as a GraphQL `DateTime`.
+pub fn time(ms: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp_millis(ms).unwrap_or_default()
+}
+
+async fn load<L, V>(ctx: &Context<'_>, id: uuid::Uuid, what: &'static str) -> Result<V>
+where
+    L: async_graphql::dataloader::Loader<uuid::Uuid, Value = V, Error = super::loaders::LoadError>,
+    V: Send + Sync + Clone + 'static,
+{
+    let loader = ctx
+        .data::<DataLoader<L>>()
+        .map_err(|_| Error::Internal(anyhow::anyhow!("dataloader missing")))?;
+    loader.load_one(id).await?.ok_or_else(|| {
+        Error::Internal(anyhow::anyhow!("{what} {id} referenced but missing")).into()
+    })
+}
+
+/// Any object that can be fetched by its id with `node(id:)`.
+#[derive(Interface)]
+#[graphql(field(
+    name = "id",
+    ty = "ID",
+    desc = "The object's opaque, globally unique id."
+))]
+pub enum Node {
+    User(User),
+    Invite(Invite),
+    Team(Team),
+    Department(Department),
+    Role(Role),
+    Account(Account),
+    AuditEvent(AuditEvent),
+}
+
+/// A person in the organization.
+pub struct User(pub user::Model);
+
+#[Object]
+impl User {
+    /// The user's id.
+    async fn id(&self) -> ID {
+        ID(UserId(self.0.id).to_string())
+    }
+    /// Email address, normalized to lower case; unique among the account's active users.
+    async fn email(&self) -> &str {
+        &self.0.email
+    }
+    /// Display name.
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+    /// The role that decides what the user may do.
+    async fn role(&self, ctx: &Context<'_>) -> Result<Role> {
+        load::<RoleLoader, _>(ctx, self.0.role_id, "role")
+            .await
+            .map(Role)
+    }
+    /// The team the user belongs to.
+    async fn team(&self, ctx: &Context<'_>) -> Result<Team> {
+        load::<TeamLoader, _>(ctx, self.0.team_id, "team")
+            .await
+            .map(Team)
+    }
+    /// When the user joined.
+    async fn created_at(&self) -> DateTime<Utc> {
+        time(self.0.created_at)
+    }
+    /// When the user's name, role or team last changed.
+    async fn updated_at(&self) -> DateTime<Utc> {
+        time(self.0.updated_at)
+    }
+}
+
+/// Where an invitation stands.
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+pub enum InviteStatus {
+    /// Sent and waiting to be accepted.
+    Pending,
+    /// Accepted; the person is now a user.
+    Accepted,
+    /// Not accepted before `expiresAt`; can be resent.
+    Expired,
+    /// Withdrawn by an administrator; its link no longer works.
+    Withdrawn,
+}
+
+impl From<invites::Status> for InviteStatus {
+    fn from(s: invites::Status) -> Self {
+        match s {
+            invites::Status::Pending => InviteStatus::Pending,
+            invites::Status::Accepted => InviteStatus::Accepted,
+            invites::Status::Expired => InviteStatus::Expired,
+            invites::Status::Withdrawn => InviteStatus::Withdrawn,
+        }
+    }
+}
+
+impl From<InviteStatus> for invites::Status {
+    fn from(s: InviteStatus) -> Self {
+        match s {
+            InviteStatus::Pending => invites::Status::Pending,
+            InviteStatus::Accepted => invites::Status::Accepted,
+            InviteStatus::Expired => invites::Status::Expired,
+            InviteStatus::Withdrawn => invites::Status::Withdrawn,
+        }
+    }
+}
+
+/// Whether the invitation email went out.
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+pub enum DeliveryStatus {
+    /// Waiting to be sent (or retried).
+    Queued,
+    /// Handed to the mail server.
+    Sent,
+    /// Gave up after the last retry; resend to try again.
+    Failed,
+}
+
+/// An invitation to join a team with a role.
+pub struct Invite(pub invite::Model);
+
+#[Object]
+impl Invite {
+    /// The invitation's id.
+    async fn id(&self) -> ID {
+        ID(InviteId(self.0.id).to_string())
+    }
+    /// The invited address, lower-cased.
+    async fn email(&self) -> &str {
+        &self.0.email
+    }
+    /// The role the person gets on accepting.
+    async fn role(&self, ctx: &Context<'_>) -> Result<Role> {
+        load::<RoleLoader, _>(ctx, self.0.role_id, "role")
+            .await
+            .map(Role)
+    }
+    /// The team the person joins on accepting.
+    async fn team(&self, ctx: &Context<'_>) -> Result<Team> {
+        load::<TeamLoader, _>(ctx, self.0.team_id, "team")
+            .await
+            .map(Team)
+    }
+    /// Where the invitation stands now; EXPIRED is derived from `expiresAt`.
+    async fn status(&self) -> InviteStatus {
+        invites::status(&self.0, now_ms()).into()
+    }
+    /// Who sent the invitation (null when that user no longer exists).
+    async fn invited_by(&self, ctx: &Context<'_>) -> Result<Option<User>> {
+        match self.0.invited_by {
+            Some(id) => Ok(ctx
+                .data::<DataLoader<UserLoader>>()
+                .map_err(|_| Error::Internal(anyhow::anyhow!("dataloader missing")))?
+                .load_one(id)
+                .await?
+                .map(User)),
+            None => Ok(None),
+        }
+    }
+    /// When the invitation was created.
+    async fn created_at(&self) -> DateTime<Utc> {
+        time(self.0.created_at)
+    }
+    /// When the link stops working.
+    async fn expires_at(&self) -> DateTime<Utc> {
+        time(self.0.expires_at)
+    }
+    /// When the email was last sent.
+    async fn last_sent_at(&self) -> Option<DateTime<Utc>> {
+        self.0.last_sent_at.map(time)
+    }
+    /// How many times the email was queued (1 + resends).
+    async fn send_count(&self) -> i32 {
+        self.0.send_count
+    }
+    /// When the invitation was accepted.
+    async fn accepted_at(&self) -> Option<DateTime<Utc>> {
+        self.0.accepted_at.map(time)
+    }
+    /// When the invitation was withdrawn.
+    async fn withdrawn_at(&self) -> Option<DateTime<Utc>> {
+        self.0.withdrawn_at.map(time)
+    }
+    /// Delivery state of the latest email.
+    async fn delivery(&self) -> DeliveryStatus {
+        match self.0.delivery.as_str() {
+            "SENT" => DeliveryStatus::Sent,
+            "FAILED" => DeliveryStatus::Failed,
+            _ => DeliveryStatus::Queued,
+        }
+    }
+}
+
+/// A team. Every user belongs to exactly one.
+pub struct Team(pub team::Model);
+
+#[Object]
+impl Team {
+    /// The team's id.
+    async fn id(&self) -> ID {
+        ID(TeamId(self.0.id).to_string())
+    }
+    /// The team's name, unique in the account regardless of case.
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+    /// The department the team belongs to, if any.
+    async fn department(&self, ctx: &Context<'_>) -> Result<Option<Department>> {
+        match self.0.department_id {
+            Some(id) => load::<DepartmentLoader, _>(ctx, id, "department")
+                .await
+                .map(|d| Some(Department(d))),
+            None => Ok(None),
+        }
+    }
+    /// How many active users are in the team.
+    async fn member_count(&self, ctx: &Context<'_>) -> Result<i64> {
+        Ok(ctx
+            .data::<DataLoader<TeamMemberCountLoader>>()
+            .map_err(|_| Error::Internal(anyhow::anyhow!("dataloader missing")))?
+            .load_one(self.0.id)
+            .await?
+            .unwrap_or(0))
+    }
+    /// The team's active users that the caller may see, by name.
+    #[graphql(complexity = "page_cost(first, None, child_complexity)")]
+    async fn members(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Page size (default 20, at most 100).")] first: Option<i32>,
+        #[graphql(desc = "Return users after this cursor.")] after: Option<String>,
+    ) -> Result<UserConnection> {
+        let args = PageArgs {
+            first,
+            after,
+            ..Default::default()
+        };
+        let listing =
+            service::users::members(db(ctx)?.conn(), actor(ctx)?, self.0.id, &args).await?;
+        Ok(UserConnection::new(listing))
+    }
+}
+
+/// A grouping of teams. A Department Admin acts on the teams of their department.
+pub struct Department(pub department::Model);
+
+#[Object]
+impl Department {
+    /// The department's id.
+    async fn id(&self) -> ID {
+        ID(DepartmentId(self.0.id).to_string())
+    }
+    /// The department's name, unique in the account regardless of case.
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+    /// The department's teams that the caller may see, by name.
+    async fn teams(&self, ctx: &Context<'_>) -> Result<Vec<Team>> {
+        let teams =
+            service::teams::teams_of_departments(db(ctx)?.conn(), actor(ctx)?, &[self.0.id])
+                .await?;
+        Ok(teams.into_iter().map(Team).collect())
+    }
+}
+
+/// A role: a scope and a set of permissions. Four built-in roles exist in every account.
+pub struct Role(pub role::Model);
+
+#[Object]
+impl Role {
+    /// The role's id.
+    async fn id(&self) -> ID {
+        ID(RoleId(self.0.id).to_string())
+    }
+    /// The stable key of a built-in role (`ADMIN`, `DEPARTMENT_ADMIN`, `MANAGER`, `SENDER`); null for custom roles.
+    async fn key(&self) -> Option<&str> {
+        self.0.key.as_deref()
+    }
+    /// The role's display name.
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+    /// Whether this is a built-in role (which cannot be edited or deleted).
+    async fn built_in(&self) -> bool {
+        self.0.built_in
+    }
+    /// Which users and invites a holder acts on.
+    async fn scope(&self) -> Result<RoleScope> {
+        Ok(service::roles::scope_of(&self.0)?)
+    }
+    /// What a holder may do.
+    async fn permissions(&self) -> Vec<Permission> {
+        crate::auth::PermissionSet::from_bits(self.0.permissions)
+            .iter()
+            .collect()
+    }
+    /// How many active users hold the role.
+    async fn user_count(&self, ctx: &Context<'_>) -> Result<i64> {
+        Ok(ctx
+            .data::<DataLoader<RoleUserCountLoader>>()
+            .map_err(|_| Error::Internal(anyhow::anyhow!("dataloader missing")))?
+            .load_one(self.0.id)
+            .await?
+            .unwrap_or(0))
+    }
+}
+
+/// The customer organization (tenant) and its settings.
+pub struct Account(pub account::Model);
+
+#[Object]
+impl Account {
+    /// The account's id.
+    async fn id(&self) -> ID {
+        ID(AccountId(self.0.id).to_string())
+    }
+    /// The organization's name.
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+    /// Email domains invitations may go to (lower-case); empty means any domain.
+    async fn allowed_email_domains(&self) -> Vec<String> {
+        service::accounts::allowed_domains(&self.0)
+    }
+    /// How many days a new or resent invitation stays valid (1–30).
+    async fn invite_expiry_days(&self) -> i32 {
+        self.0.invite_expiry_days
+    }
+}
+
+/// One recorded change to one object.
+pub struct AuditEvent(pub audit_event::Model);
+
+/// The external id of an audit target, from its type.
+fn target_id(target_type: &str, id: uuid::Uuid) -> String {
+    match target_type {
+        "User" => UserId(id).to_string(),
+        "Invite" => InviteId(id).to_string(),
+        "Team" => TeamId(id).to_string(),
+        "Department" => DepartmentId(id).to_string(),
+        "Role" => RoleId(id).to_string(),
+        "Account" => AccountId(id).to_string(),
+        _ => id.simple().to_string(),
+    }
+}
+
+#[Object]
+impl AuditEvent {
+    /// The event's id.
+    async fn id(&self) -> ID {
+        ID(AuditEventId(self.0.id).to_string())
+    }
+    /// The mutation that caused the event; all events of one mutation share it.
+    async fn operation_id(&self) -> ID {
+        ID(OperationId(self.0.operation_id).to_string())
+    }
+    /// What happened, for example `user.role_changed`.
+    async fn action(&self) -> &str {
+        &self.0.action
+    }
+    /// Who did it (null for actions without a signed-in user, such as accepting an invite).
+    async fn actor(&self, ctx: &Context<'_>) -> Result<Option<User>> {
+        match self.0.actor_id {
+            Some(id) => Ok(ctx
+                .data::<DataLoader<UserLoader>>()
+                .map_err(|_| Error::Internal(anyhow::anyhow!("dataloader missing")))?
+                .load_one(id)
+                .await?
+                .map(User)),
+            None => Ok(None),
+        }
+    }
+    /// The type of the changed object: `User`, `Invite`, `Team`, `Department`, `Role` or `Account`.
+    async fn target_type(&self) -> &str {
+        &self.0.target_type
+    }
+    /// The changed object's id (it may no longer exist).
+    async fn target_id(&self) -> ID {
+        ID(target_id(&self.0.target_type, self.0.target_id))
+    }
+    /// A label of the target as it was, such as the user's email.
+    async fn target_label(&self) -> Option<&str> {
+        self.0.target_label.as_deref()
+    }
+    /// The changed fields before the change.
+    async fn before(&self) -> Option<Json<serde_json::Value>> {
+        self.0
+            .before_json
+            .as_deref()
+            .and_then(|s| serde_json::from_str(s).ok())
+            .map(Json)
+    }
+    /// The changed fields after the change.
+    async fn after(&self) -> Option<Json<serde_json::Value>> {
+        self.0
+            .after_json
+            .as_deref()
+            .and_then(|s| serde_json::from_str(s).ok())
+            .map(Json)
+    }
+    /// When it happened.
+    async fn created_at(&self) -> DateTime<Utc> {
+        time(self.0.created_at)
+    }
+}
+
+/// Where a page sits in the whole list.
+#[derive(SimpleObject)]
+pub struct PageInfo {
+    /// Whether more items follow this page.
+    pub has_next_page: bool,
+    /// Whether items precede this page.
+    pub has_previous_page: bool,
+    /// Cursor of the first item of the page.
+    pub start_cursor: Option<String>,
+    /// Cursor of the last item of the page.
+    pub end_cursor: Option<String>,
+}
+
+macro_rules! connection {
+    ($(#[$doc:meta])* $conn:ident, $edge:ident, $node:ident, $entity:path) => {
+        /// An edge: one item and its cursor.
+        #[derive(SimpleObject)]
+        pub struct $edge {
+            /// Pass as `after` or `before` to page from this item.
+            pub cursor: String,
+            /// The item.
+            pub node: $node,
+        }
+
+        $(#[$doc])*
+        pub struct $conn {
+            listing: Listing<$entity>,
+        }
+
+        impl $conn {
+            pub fn new(listing: Listing<$entity>) -> Self {
+                $conn { listing }
+            }
+        }
+
+        #[Object]
+        impl $conn {
+            /// The items of this page with their cursors.
+            async fn edges(&self) -> Vec<$edge> {
+                self.listing
+                    .page
+                    .edges
+                    .iter()
+                    .map(|(cursor, row)| $edge {
+                        cursor: cursor.clone(),
+                        node: $node(row.clone()),
+                    })
+                    .collect()
+            }
+            /// The items of this page.
+            async fn nodes(&self) -> Vec<$node> {
+                self.listing.page.edges.iter().map(|(_, row)| $node(row.clone())).collect()
+            }
+            /// Paging state.
+            async fn page_info(&self) -> PageInfo {
+                let edges = &self.listing.page.edges;
+                PageInfo {
+                    has_next_page: self.listing.page.has_next_page,
+                    has_previous_page: self.listing.page.has_previous_page,
+                    start_cursor: edges.first().map(|(c, _)| c.clone()),
+                    end_cursor: edges.last().map(|(c, _)| c.clone()),
+                }
+            }
+            /// How many items match the filters, across all pages.
+            async fn total_count(&self, ctx: &Context<'_>) -> Result<i64> {
+                Ok(self.listing.total_count(db(ctx)?.conn()).await? as i64)
+            }
+        }
+    };
+}
+
+connection!(
+    /// A page of users.
+    UserConnection, UserEdge, User, user::Entity
+);
+connection!(
+    /// A page of invitations.
+    InviteConnection, InviteEdge, Invite, invite::Entity
+);
+connection!(
+    /// A page of teams.
+    TeamConnection, TeamEdge, Team, team::Entity
+);
+connection!(
+    /// A page of departments.
+    DepartmentConnection, DepartmentEdge, Department, department::Entity
+);
+connection!(
+    /// A page of audit events, newest first.
+    AuditEventConnection, AuditEventEdge, AuditEvent, audit_event::Entity
+);

@@ -1,0 +1,150 @@
+//! The audit log: one event per changed object, written in the transaction of the change,
+//! and read newest first within the reader's scope.
+
+use sea_orm::sea_query::Condition;
+use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
+use serde_json::Value as Json;
+use uuid::Uuid;
+
+use super::ids::OperationId;
+use super::page::{Listing, PageArgs, Sort, SortValue};
+use super::{Error, Result, now_ms};
+use crate::auth::{Permission, Principal, Reach};
+use crate::entity::audit_event;
+
+/// One mutation in progress: its id (shared by all its audit events), account, actor and
+/// time.
+#[derive(Clone, Debug)]
+pub struct Operation {
+    pub id: OperationId,
+    pub account_id: Uuid,
+    /// `None` for changes without a signed-in user (accepting an invitation).
+    pub actor_id: Option<Uuid>,
+    pub at: i64,
+}
+
+impl Operation {
+    /// Starts an operation by `actor`, now.
+    pub fn start(actor: &Principal) -> Self {
+        Operation {
+            id: OperationId::new(),
+            account_id: actor.account_id,
+            actor_id: Some(actor.user_id),
+            at: now_ms(),
+        }
+    }
+
+    /// Starts an operation in `account_id` with no signed-in actor, now.
+    pub fn anonymous(account_id: Uuid) -> Self {
+        Operation {
+            id: OperationId::new(),
+            account_id,
+            actor_id: None,
+            at: now_ms(),
+        }
+    }
+}
+
+/// What changed on one object.
+pub struct Change {
+    pub action: &'static str,
+    pub target_type: &'static str,
+    pub target_id: Uuid,
+    pub target_label: Option<String>,
+    /// The team the target is in (after the change), so scoped readers see the event.
+    pub target_team_id: Option<Uuid>,
+    pub before: Option<Json>,
+    pub after: Option<Json>,
+}
+
+/// Rows per insert statement, well under SQLite's and PostgreSQL's bound-parameter limits.
+const CHUNK: usize = 500;
+
+/// Writes the events of `op`, in the caller's transaction.
+pub async fn record<C: ConnectionTrait>(
+    db: &C,
+    op: &Operation,
+    changes: Vec<Change>,
+) -> Result<()> {
+    let rows: Vec<audit_event::ActiveModel> = changes
+        .into_iter()
+        .map(|c| audit_event::ActiveModel {
+            id: Set(Uuid::now_v7()),
+            account_id: Set(op.account_id),
+            operation_id: Set(op.id.0),
+            actor_id: Set(op.actor_id),
+            action: Set(c.action.to_owned()),
+            target_type: Set(c.target_type.to_owned()),
+            target_id: Set(c.target_id),
+            target_label: Set(c.target_label),
+            target_team_id: Set(c.target_team_id),
+            before_json: Set(c.before.map(|j| j.to_string())),
+            after_json: Set(c.after.map(|j| j.to_string())),
+            created_at: Set(op.at),
+        })
+        .collect();
+    for chunk in rows.chunks(CHUNK) {
+        audit_event::Entity::insert_many(chunk.to_vec())
+            .exec(db)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Filters of the audit log.
+#[derive(Clone, Debug, Default)]
+pub struct Filter {
+    pub actor_id: Option<Uuid>,
+    pub target_id: Option<Uuid>,
+    pub actions: Option<Vec<String>>,
+    pub operation_id: Option<Uuid>,
+}
+
+/// The audit log, newest first. Scoped readers see events about objects in their teams and
+/// the events they caused themselves.
+pub async fn list<C: ConnectionTrait>(
+    db: &C,
+    actor: &Principal,
+    filter: &Filter,
+    page: &PageArgs,
+) -> Result<Listing<audit_event::Entity>> {
+    if !actor.can(Permission::AuditView) {
+        return Err(Error::forbidden("your role may not read the audit log"));
+    }
+    page.validate()?;
+    let mut select =
+        audit_event::Entity::find().filter(audit_event::Column::AccountId.eq(actor.account_id));
+    match &actor.reach {
+        Reach::All => {}
+        Reach::Teams(teams) => {
+            select = select.filter(
+                Condition::any()
+                    .add(audit_event::Column::TargetTeamId.is_in(teams.clone()))
+                    .add(audit_event::Column::ActorId.eq(actor.user_id)),
+            )
+        }
+        Reach::OnlySelf => select = select.filter(audit_event::Column::ActorId.eq(actor.user_id)),
+    }
+    if let Some(id) = filter.actor_id {
+        select = select.filter(audit_event::Column::ActorId.eq(id));
+    }
+    if let Some(id) = filter.target_id {
+        select = select.filter(audit_event::Column::TargetId.eq(id));
+    }
+    if let Some(id) = filter.operation_id {
+        select = select.filter(audit_event::Column::OperationId.eq(id));
+    }
+    if let Some(actions) = &filter.actions {
+        select = select.filter(audit_event::Column::Action.is_in(actions.clone()));
+    }
+    let sort = Sort {
+        tag: "created",
+        key: audit_event::Column::CreatedAt,
+        id: audit_event::Column::Id,
+        ascending: false,
+    };
+    Listing::fetch(db, select, &sort, page, |e| {
+        (SortValue::Int(e.created_at), e.id)
+    })
+    .await
+}

@@ -1,0 +1,91 @@
+//! The shape every bulk mutation shares: all items are checked first; if any fails nothing
+//! is written and every failure is reported with its index; `dry_run` stops after the checks.
+
+use super::ids::OperationId;
+
+/// Why one item of a bulk request was refused.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
+pub enum ItemErrorCode {
+    NotFound,
+    Forbidden,
+    RoleNotGrantable,
+    LastAdmin,
+    AlreadyMember,
+    AlreadyInvited,
+    InvalidEmail,
+    EmailDomainNotAllowed,
+    InvalidState,
+    Duplicate,
+}
+
+/// One refused item.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ItemError {
+    /// Position of the item in the request.
+    pub index: usize,
+    /// The id as the client sent it, when the item is an id.
+    pub id: Option<String>,
+    /// The email as the client sent it, when the item is an invitation.
+    pub email: Option<String>,
+    pub code: ItemErrorCode,
+    pub message: String,
+}
+
+impl ItemError {
+    /// An error about the item at `index` identified by `id`.
+    pub fn for_id(index: usize, id: &str, code: ItemErrorCode, message: impl Into<String>) -> Self {
+        ItemError {
+            index,
+            id: Some(id.to_owned()),
+            email: None,
+            code,
+            message: message.into(),
+        }
+    }
+
+    /// An error about the invitation at `index` for `email`.
+    pub fn for_email(
+        index: usize,
+        email: &str,
+        code: ItemErrorCode,
+        message: impl Into<String>,
+    ) -> Self {
+        ItemError {
+            index,
+            id: None,
+            email: Some(email.to_owned()),
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+/// The result of a bulk mutation.
+#[derive(Debug)]
+pub struct Outcome<T> {
+    /// The affected objects (empty when refused).
+    pub items: Vec<T>,
+    /// How many items were (or, in a dry run, would be) changed; unchanged repeats excluded.
+    pub changed_count: usize,
+    /// Every refused item; non-empty means nothing was written.
+    pub errors: Vec<ItemError>,
+    pub dry_run: bool,
+    /// Set when something was written.
+    pub operation_id: Option<OperationId>,
+}
+
+impl<T> Outcome<T> {
+    /// A refused request.
+    pub fn refused(errors: Vec<ItemError>, dry_run: bool) -> Self {
+        Outcome {
+            items: Vec::new(),
+            changed_count: 0,
+            errors,
+            dry_run,
+            operation_id: None,
+        }
+    }
+}
+
+/// Largest number of items one bulk request may carry (configurable with `ROSTER_MAX_BULK`).
+pub const DEFAULT_MAX_ITEMS: usize = 1000;

@@ -1,0 +1,80 @@
+//! Turning a verified token subject into the `Principal` every service call receives. The
+//! user, their role and their team are read from the database on every request, so a role
+//! change, a team move or a delete takes effect on the very next request.
+
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect};
+use uuid::Uuid;
+
+use super::ids::UserId;
+use super::{Error, Result};
+use crate::auth::{PermissionSet, Principal, Reach, RoleScope};
+use crate::entity::{role, team, user};
+
+/// Loads the active user named by `subject` (a user id) as a principal.
+pub async fn load<C: ConnectionTrait>(db: &C, subject: &str) -> Result<Principal> {
+    let user_id = UserId::parse(subject).ok_or(Error::Unauthenticated)?;
+    let (user, role) = user::Entity::find_by_id(user_id.0)
+        .filter(user::Column::DeletedAt.is_null())
+        .find_also_related(role::Entity)
+        .one(db)
+        .await?
+        .ok_or(Error::Unauthenticated)?;
+    let role = role.ok_or(Error::Unauthenticated)?;
+    from_rows(db, &user, &role).await
+}
+
+/// Builds the principal of `user` holding `role`.
+pub async fn from_rows<C: ConnectionTrait>(
+    db: &C,
+    user: &user::Model,
+    role: &role::Model,
+) -> Result<Principal> {
+    let scope = RoleScope::parse(&role.scope)
+        .ok_or_else(|| anyhow::anyhow!("role {} has an unknown scope {:?}", role.id, role.scope))?;
+    let (department_id, reach) = reach_of(db, user, scope).await?;
+    Ok(Principal {
+        account_id: user.account_id,
+        user_id: user.id,
+        team_id: user.team_id,
+        department_id,
+        role_id: role.id,
+        role_key: role.key.clone(),
+        scope,
+        permissions: PermissionSet::from_bits(role.permissions),
+        reach,
+    })
+}
+
+/// The teams a scope reaches. Only the department scope needs a query: the teams that share
+/// the user's team's department.
+async fn reach_of<C: ConnectionTrait>(
+    db: &C,
+    user: &user::Model,
+    scope: RoleScope,
+) -> Result<(Option<Uuid>, Reach)> {
+    match scope {
+        RoleScope::Organization => Ok((None, Reach::All)),
+        RoleScope::Self_ => Ok((None, Reach::OnlySelf)),
+        RoleScope::Team => Ok((None, Reach::Teams(vec![user.team_id]))),
+        RoleScope::Department => {
+            let own: Option<Option<Uuid>> = team::Entity::find_by_id(user.team_id)
+                .select_only()
+                .column(team::Column::DepartmentId)
+                .into_tuple()
+                .one(db)
+                .await?;
+            let Some(Some(department_id)) = own else {
+                return Ok((None, Reach::Teams(vec![user.team_id])));
+            };
+            let teams: Vec<Uuid> = team::Entity::find()
+                .select_only()
+                .column(team::Column::Id)
+                .filter(team::Column::AccountId.eq(user.account_id))
+                .filter(team::Column::DepartmentId.eq(department_id))
+                .into_tuple()
+                .all(db)
+                .await?;
+            Ok((Some(department_id), Reach::Teams(teams)))
+        }
+    }
+}

@@ -1,0 +1,271 @@
+//! Test harness: starts the real router on an ephemeral port over a fresh database — a
+//! SQLite file by default, or a brand-new PostgreSQL database when `DATABASE_URL` points
+//! at a PostgreSQL server — and talks to it over HTTP with real JWTs.
+
+#![allow(dead_code)]
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use roster::app::{self, AppState, HttpSettings};
+use roster::auth::jwt::{JwtKeys, KeySource};
+use roster::graphql::Limits;
+use roster::service::Db;
+use roster::service::ids::UserId;
+use sea_orm::{ConnectionTrait, Database};
+use serde_json::{Value, json};
+
+/// The HS256 secret of test servers.
+pub const SECRET: &[u8] = b"test-secret-that-is-at-least-32-bytes-long";
+
+/// A running server over its own database.
+pub struct TestApp {
+    pub url: String,
+    pub db: Db,
+    pub keys: Arc<JwtKeys>,
+    pub http: reqwest::Client,
+    _dir: Option<tempfile::TempDir>,
+}
+
+/// Whether the tests run against PostgreSQL.
+pub fn on_postgres() -> bool {
+    std::env::var("DATABASE_URL").map(|u| u.starts_with("postgres")).unwrap_or(false)
+}
+
+/// A fresh database URL: a new PostgreSQL database, or a SQLite file in a temp dir.
+pub async fn fresh_database() -> (String, Option<tempfile::TempDir>) {
+    match std::env::var("DATABASE_URL") {
+        Ok(url) if url.starts_with("postgres") => {
+            let name = format!("roster_test_{}", uuid::Uuid::now_v7().simple());
+            let admin = Database::connect(url.as_str()).await.expect("connect to DATABASE_URL");
+            admin
+                .execute_unprepared(&format!("CREATE DATABASE {name}"))
+                .await
+                .expect("create test database");
+            let _ = admin.close().await;
+            let base = match url.rfind('/') {
+                Some(i) if url[..i].contains("//") && i > url.find("//").unwrap_or(0) + 1 => &url[..i],
+                _ => url.as_str(),
+            };
+            (format!("{base}/{name}"), None)
+        }
+        _ => {
+            let dir = tempfile::tempdir().expect("temp dir");
+            let url = format!("sqlite:{}", dir.path().join("roster.db").display());
+            (url, Some(dir))
+        }
+    }
+}
+
+pub fn test_keys() -> JwtKeys {
+    JwtKeys::new(
+        jsonwebtoken::Algorithm::HS256,
+        KeySource::Secret(SECRET.to_vec()),
+        vec![],
+        "roster".into(),
+        "roster".into(),
+    )
+    .expect("test keys")
+}
+
+impl TestApp {
+    /// Starts a server with default limits.
+    pub async fn spawn() -> Self {
+        Self::spawn_with(Limits::default(), HttpSettings::default()).await
+    }
+
+    /// Starts a server with the given limits.
+    pub async fn spawn_with(limits: Limits, http: HttpSettings) -> Self {
+        let (url, dir) = fresh_database().await;
+        let db = Db::connect(&url).await.expect("connect");
+        db.migrate().await.expect("migrate");
+        let keys = Arc::new(test_keys());
+        let state = AppState::new(db.clone(), keys.clone(), limits, http);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        tokio::spawn(async move {
+            axum::serve(listener, app::router(state)).await.expect("serve");
+        });
+        TestApp {
+            url: format!("http://{addr}"),
+            db,
+            keys,
+            http: reqwest::Client::builder()
+                .timeout(Duration::from_secs(30))
+                .build()
+                .expect("client"),
+            _dir: dir,
+        }
+    }
+
+    /// A token for a user id.
+    pub fn token_for(&self, user_id: uuid::Uuid) -> String {
+        self.keys
+            .issue(&UserId(user_id).to_string(), Duration::from_secs(600))
+            .expect("signing key")
+            .expect("sign")
+    }
+
+    /// Posts a GraphQL request with an optional bearer token; returns the JSON body.
+    pub async fn gql(&self, token: Option<&str>, query: &str, variables: Value) -> Value {
+        let mut req = self
+            .http
+            .post(format!("{}/graphql", self.url))
+            .json(&json!({ "query": query, "variables": variables }));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        let res = req.send().await.expect("request");
+        res.json().await.expect("json body")
+    }
+
+    /// Posts raw bytes with headers; returns status and body text.
+    pub async fn raw(&self, body: Vec<u8>, content_type: &str, token: Option<&str>) -> (u16, String) {
+        let mut req = self
+            .http
+            .post(format!("{}/graphql", self.url))
+            .header("content-type", content_type)
+            .body(body);
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        let res = req.send().await.expect("request");
+        let status = res.status().as_u16();
+        (status, res.text().await.expect("text"))
+    }
+}
+
+/// The `extensions.code` of the first error, if any.
+pub fn error_code(body: &Value) -> Option<&str> {
+    body["errors"][0]["extensions"]["code"].as_str()
+}
+
+/// Asserts there are no errors and returns `data`.
+pub fn data(body: &Value) -> &Value {
+    assert!(body.get("errors").is_none() || body["errors"].is_null(), "unexpected errors: {body:#}");
+    &body["data"]
+}
+
+/// A small organization with one user per built-in role, and a second account.
+pub struct Org {
+    pub account_id: uuid::Uuid,
+    pub roles: std::collections::HashMap<&'static str, uuid::Uuid>,
+    pub general: uuid::Uuid,
+    pub engineering: uuid::Uuid,
+    pub sales: uuid::Uuid,
+    pub platform: uuid::Uuid,
+    pub mobile: uuid::Uuid,
+    pub emea: uuid::Uuid,
+    pub admin: uuid::Uuid,
+    pub dept_admin: uuid::Uuid,
+    pub manager: uuid::Uuid,
+    pub sender: uuid::Uuid,
+    pub alice: uuid::Uuid,
+    pub bob: uuid::Uuid,
+    pub carol: uuid::Uuid,
+    /// The other account and its admin and one of its users.
+    pub other_account: uuid::Uuid,
+    pub other_admin: uuid::Uuid,
+    pub other_user: uuid::Uuid,
+    pub other_team: uuid::Uuid,
+}
+
+impl Org {
+    /// Creates the fixture in the app's database.
+    pub async fn create(app: &TestApp) -> Org {
+        use roster::service::email::Email;
+        use roster::service::text::Name;
+        use roster::service::{accounts, now_ms, teams};
+        let db = &app.db;
+        let now = now_ms();
+        let a = accounts::create(db, "Org A", "admin@a.test", "Ada Admin").await.expect("account");
+        let roles: std::collections::HashMap<&'static str, uuid::Uuid> = ["ADMIN", "DEPARTMENT_ADMIN", "MANAGER", "SENDER"]
+            .into_iter()
+            .zip(a.roles.iter().map(|r| r.id))
+            .collect();
+        let conn = db.conn();
+        let name = |s: &str| Name::parse("name", s).expect("name");
+        let engineering = teams::insert_department(conn, a.account.id, &name("Engineering"), now).await.expect("dept");
+        let sales = teams::insert_department(conn, a.account.id, &name("Sales"), now).await.expect("dept");
+        let platform = teams::insert_team(conn, a.account.id, &name("Platform"), Some(engineering.id), now).await.expect("team");
+        let mobile = teams::insert_team(conn, a.account.id, &name("Mobile"), Some(engineering.id), now).await.expect("team");
+        let emea = teams::insert_team(conn, a.account.id, &name("EMEA"), Some(sales.id), now).await.expect("team");
+        let user = |email: &'static str, display: &'static str, team: uuid::Uuid, role: &'static str| {
+            let roles = roles.clone();
+            async move {
+                accounts::insert_user(
+                    conn,
+                    a.account.id,
+                    &Email::parse(email).expect("email"),
+                    &Name::parse("name", display).expect("name"),
+                    team,
+                    roles[role],
+                    now_ms(),
+                )
+                .await
+                .expect("user")
+                .id
+            }
+        };
+        let dept_admin = user("dana@a.test", "Dana Department", platform.id, "DEPARTMENT_ADMIN").await;
+        let manager = user("manny@a.test", "Manny Manager", platform.id, "MANAGER").await;
+        let sender = user("sam@a.test", "Sam Sender", platform.id, "SENDER").await;
+        let alice = user("alice@a.test", "Alice Äpfelbaum", mobile.id, "SENDER").await;
+        let bob = user("bob@a.test", "Bob 100%_Sure", emea.id, "SENDER").await;
+        let carol = user("carol@a.test", "Carol Çelik", a.team.id, "SENDER").await;
+        let b = accounts::create(db, "Org B", "admin@b.test", "Bea Admin").await.expect("account b");
+        let other_user = accounts::insert_user(
+            conn,
+            b.account.id,
+            &Email::parse("alice@b.test").expect("email"),
+            &Name::parse("name", "Alice Other").expect("name"),
+            b.team.id,
+            b.roles[3].id,
+            now_ms(),
+        )
+        .await
+        .expect("user b")
+        .id;
+        Org {
+            account_id: a.account.id,
+            roles,
+            general: a.team.id,
+            engineering: engineering.id,
+            sales: sales.id,
+            platform: platform.id,
+            mobile: mobile.id,
+            emea: emea.id,
+            admin: a.admin.id,
+            dept_admin,
+            manager,
+            sender,
+            alice,
+            bob,
+            carol,
+            other_account: b.account.id,
+            other_admin: b.admin.id,
+            other_user,
+            other_team: b.team.id,
+        }
+    }
+}
+
+/// External ids, as the API shows them.
+pub mod gid {
+    use roster::service::ids::*;
+    pub fn user(id: uuid::Uuid) -> String {
+        UserId(id).to_string()
+    }
+    pub fn team(id: uuid::Uuid) -> String {
+        TeamId(id).to_string()
+    }
+    pub fn role(id: uuid::Uuid) -> String {
+        RoleId(id).to_string()
+    }
+    pub fn dept(id: uuid::Uuid) -> String {
+        DepartmentId(id).to_string()
+    }
+    pub fn invite(id: uuid::Uuid) -> String {
+        InviteId(id).to_string()
+    }
+}
