@@ -15,6 +15,7 @@ use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
+use tower_http::compression::CompressionLayer;
 use tower_http::request_id::{
     MakeRequestUuid, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
 };
@@ -52,6 +53,7 @@ impl Default for HttpSettings {
 /// Everything a request handler needs.
 pub struct App {
     pub schema: RosterSchema,
+    pub limits: Limits,
     pub db: Db,
     pub jwt: Arc<JwtKeys>,
     pub http: HttpSettings,
@@ -74,6 +76,7 @@ impl AppState {
         );
         AppState(Arc::new(App {
             schema,
+            limits,
             db,
             jwt,
             http,
@@ -90,6 +93,7 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
         .layer(DefaultBodyLimit::max(max_body))
+        .layer(CompressionLayer::new())
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<_>| {
             let id = req
@@ -284,11 +288,12 @@ async fn graphql_post(
         );
     }
     let single = requests.len() == 1 && body.first() != Some(&b'[');
+    let who = caller(app, &headers).await;
     let run = async {
         let mut responses = Vec::with_capacity(requests.len());
         for request in requests {
-            let who = caller(app, &headers).await;
-            let request = graphql::request_data(request, &app.db, who);
+            let request =
+                graphql::request_data(request, &app.db, who.clone(), app.limits.loader_delay);
             let mut response = app.schema.execute(request).await;
             tag_errors(&mut response.errors, &rid);
             responses.push(response);

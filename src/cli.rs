@@ -128,6 +128,7 @@ fn limits(config: &Config) -> Limits {
         max_bulk: config.max_bulk,
         introspection: config.introspection,
         suggestions: config.introspection,
+        ..Limits::default()
     }
 }
 

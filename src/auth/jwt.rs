@@ -176,49 +176,6 @@ impl JwtKeys {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn keys() -> JwtKeys {
-        JwtKeys::new(
-            Algorithm::HS256,
-            KeySource::Secret(vec![7; 32]),
-            vec![],
-            "roster".into(),
-            "roster".into(),
-        )
-        .unwrap()
-    }
-
-    #[test]
-    fn issued_tokens_verify() {
-        let k = keys();
-        let token = k.issue("user_1", Duration::from_secs(60)).unwrap().unwrap();
-        assert_eq!(k.verify(&token).unwrap(), "user_1");
-    }
-
-    #[test]
-    fn short_secrets_are_refused() {
-        let err = JwtKeys::new(
-            Algorithm::HS256,
-            KeySource::Secret(vec![1; 31]),
-            vec![],
-            "i".into(),
-            "a".into(),
-        );
-        assert!(err.is_err());
-    }
-
-    #[test]
-    fn oversized_tokens_are_refused_unparsed() {
-        assert_eq!(
-            keys().verify(&"a".repeat(MAX_TOKEN_BYTES + 1)),
-            Err(Invalid)
-        );
-    }
-}
-
 /// Builds the key set from configuration; errors name the variable to fix.
 pub fn from_config(config: &crate::config::Config) -> Result<JwtKeys, String> {
     use crate::config::JwtAlgorithm;
@@ -278,4 +235,47 @@ pub fn from_config(config: &crate::config::Config) -> Result<JwtKeys, String> {
         config.jwt_audience.clone(),
     )
     .map_err(|e| format!("{var}: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn keys() -> JwtKeys {
+        JwtKeys::new(
+            Algorithm::HS256,
+            KeySource::Secret(vec![7; 32]),
+            vec![],
+            "roster".into(),
+            "roster".into(),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn issued_tokens_verify() {
+        let k = keys();
+        let token = k.issue("user_1", Duration::from_secs(60)).unwrap().unwrap();
+        assert_eq!(k.verify(&token).unwrap(), "user_1");
+    }
+
+    #[test]
+    fn short_secrets_are_refused() {
+        let err = JwtKeys::new(
+            Algorithm::HS256,
+            KeySource::Secret(vec![1; 31]),
+            vec![],
+            "i".into(),
+            "a".into(),
+        );
+        assert!(err.is_err());
+    }
+
+    #[test]
+    fn oversized_tokens_are_refused_unparsed() {
+        assert_eq!(
+            keys().verify(&"a".repeat(MAX_TOKEN_BYTES + 1)),
+            Err(Invalid)
+        );
+    }
 }

@@ -88,15 +88,15 @@ impl Walk<'_> {
                         self.aliases += 1;
                     }
                     for (name, value) in &field.node.arguments {
-                        if matches!(name.node.as_str(), "first" | "last") {
-                            if let Some(n) = self.argument(&value.node) {
-                                if n > self.limits.max_page && self.page_violation.is_none() {
-                                    self.page_violation = Some(format!(
-                                        "`{}: {n}` on `{}` exceeds the maximum page size of {}",
-                                        name.node, field.node.name.node, self.limits.max_page
-                                    ));
-                                }
-                            }
+                        if matches!(name.node.as_str(), "first" | "last")
+                            && let Some(n) = self.argument(&value.node)
+                            && n > self.limits.max_page
+                            && self.page_violation.is_none()
+                        {
+                            self.page_violation = Some(format!(
+                                "`{}: {n}` on `{}` exceeds the maximum page size of {}",
+                                name.node, field.node.name.node, self.limits.max_page
+                            ));
                         }
                     }
                     self.selection_set(&field.node.selection_set);

@@ -30,6 +30,9 @@ pub struct Limits {
     pub max_bulk: usize,
     pub introspection: bool,
     pub suggestions: bool,
+    /// How long a dataloader waits to collect keys before it queries. Longer batches more
+    /// reliably on a loaded machine; shorter answers sooner.
+    pub loader_delay: std::time::Duration,
 }
 
 impl Default for Limits {
@@ -42,6 +45,7 @@ impl Default for Limits {
             max_bulk: crate::service::bulk::DEFAULT_MAX_ITEMS,
             introspection: true,
             suggestions: true,
+            loader_delay: std::time::Duration::from_millis(1),
         }
     }
 }
@@ -54,6 +58,7 @@ pub struct Shared {
 }
 
 /// Who is calling, decided by the HTTP layer before the query runs.
+#[derive(Clone)]
 pub enum Caller {
     /// No credentials were sent.
     Anonymous,
@@ -100,17 +105,20 @@ pub fn request_data(
     request: async_graphql::Request,
     db: &Db,
     caller: Caller,
+    delay: std::time::Duration,
 ) -> async_graphql::Request {
     use loaders::*;
-    let spawn = |f| tokio::spawn(f);
+    fn loader<L: Send + Sync + 'static>(l: L, delay: std::time::Duration) -> DataLoader<L> {
+        DataLoader::new(l, tokio::spawn).delay(delay)
+    }
     request
         .data(caller)
-        .data(DataLoader::new(RoleLoader(db.clone()), spawn))
-        .data(DataLoader::new(TeamLoader(db.clone()), spawn))
-        .data(DataLoader::new(DepartmentLoader(db.clone()), spawn))
-        .data(DataLoader::new(UserLoader(db.clone()), spawn))
-        .data(DataLoader::new(TeamMemberCountLoader(db.clone()), spawn))
-        .data(DataLoader::new(RoleUserCountLoader(db.clone()), spawn))
+        .data(loader(RoleLoader(db.clone()), delay))
+        .data(loader(TeamLoader(db.clone()), delay))
+        .data(loader(DepartmentLoader(db.clone()), delay))
+        .data(loader(UserLoader(db.clone()), delay))
+        .data(loader(TeamMemberCountLoader(db.clone()), delay))
+        .data(loader(RoleUserCountLoader(db.clone()), delay))
 }
 
 fn shared<'a>(ctx: &'a Context<'_>) -> Result<&'a Shared, Error> {

@@ -144,7 +144,8 @@ fn lookup<T: Into<uuid::Uuid>>(
 /// The read API.
 pub struct QueryRoot;
 
-#[Object]
+/// The read API: everything is scoped to the caller's account and reach.
+#[Object(name = "Query")]
 impl QueryRoot {
     /// Fetches any object by its id. Objects outside the caller's reach are `NOT_FOUND`.
     async fn node(
@@ -205,6 +206,7 @@ impl QueryRoot {
 
     /// Users the caller may see.
     #[graphql(complexity = "page_cost(first, last, child_complexity)")]
+    #[allow(clippy::too_many_arguments)] // one Rust argument per GraphQL argument
     async fn users(
         &self,
         ctx: &Context<'_>,
@@ -264,6 +266,7 @@ impl QueryRoot {
 
     /// Invitations the caller may see (deleted ones never appear).
     #[graphql(complexity = "page_cost(first, last, child_complexity)")]
+    #[allow(clippy::too_many_arguments)] // one Rust argument per GraphQL argument
     async fn invites(
         &self,
         ctx: &Context<'_>,

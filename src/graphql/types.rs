@@ -56,6 +56,7 @@ pub enum Node {
 /// A person in the organization.
 pub struct User(pub user::Model);
 
+/// A person in the organization.
 #[Object]
 impl User {
     /// The user's id.
@@ -141,6 +142,7 @@ pub enum DeliveryStatus {
 /// An invitation to join a team with a role.
 pub struct Invite(pub invite::Model);
 
+/// An invitation to join a team with a role.
 #[Object]
 impl Invite {
     /// The invitation's id.
@@ -216,6 +218,7 @@ impl Invite {
 /// A team. Every user belongs to exactly one.
 pub struct Team(pub team::Model);
 
+/// A team. Every user belongs to exactly one.
 #[Object]
 impl Team {
     /// The team's id.
@@ -266,6 +269,7 @@ impl Team {
 /// A grouping of teams. A Department Admin acts on the teams of their department.
 pub struct Department(pub department::Model);
 
+/// A grouping of teams. A Department Admin acts on the teams of their department.
 #[Object]
 impl Department {
     /// The department's id.
@@ -288,6 +292,7 @@ impl Department {
 /// A role: a scope and a set of permissions. Four built-in roles exist in every account.
 pub struct Role(pub role::Model);
 
+/// A role: a scope and a set of permissions. Four built-in roles exist in every account.
 #[Object]
 impl Role {
     /// The role's id.
@@ -330,6 +335,7 @@ impl Role {
 /// The customer organization (tenant) and its settings.
 pub struct Account(pub account::Model);
 
+/// The customer organization (tenant) and its settings.
 #[Object]
 impl Account {
     /// The account's id.
@@ -366,6 +372,7 @@ fn target_id(target_type: &str, id: uuid::Uuid) -> String {
     }
 }
 
+/// One recorded change to one object.
 #[Object]
 impl AuditEvent {
     /// The event's id.
@@ -461,6 +468,7 @@ macro_rules! connection {
             }
         }
 
+        $(#[$doc])*
         #[Object]
         impl $conn {
             /// The items of this page with their cursors.

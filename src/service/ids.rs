@@ -119,6 +119,19 @@ impl AnyId {
     }
 }
 
+/// The UUID inside an external id of any kind (including operation ids).
+pub fn parse_any_uuid(s: &str) -> Option<Uuid> {
+    match AnyId::parse(s)? {
+        AnyId::Account(id) => Some(id.0),
+        AnyId::Department(id) => Some(id.0),
+        AnyId::Team(id) => Some(id.0),
+        AnyId::Role(id) => Some(id.0),
+        AnyId::User(id) => Some(id.0),
+        AnyId::Invite(id) => Some(id.0),
+        AnyId::AuditEvent(id) => Some(id.0),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -134,18 +147,5 @@ mod tests {
         assert_eq!(UserId::parse("user_xyz"), None);
         assert_eq!(UserId::parse(&format!("{}-", text)), None);
         assert_eq!(AnyId::parse("nope"), None);
-    }
-}
-
-/// The UUID inside an external id of any kind (including operation ids).
-pub fn parse_any_uuid(s: &str) -> Option<Uuid> {
-    match AnyId::parse(s)? {
-        AnyId::Account(id) => Some(id.0),
-        AnyId::Department(id) => Some(id.0),
-        AnyId::Team(id) => Some(id.0),
-        AnyId::Role(id) => Some(id.0),
-        AnyId::User(id) => Some(id.0),
-        AnyId::Invite(id) => Some(id.0),
-        AnyId::AuditEvent(id) => Some(id.0),
     }
 }

@@ -29,7 +29,9 @@ pub struct TestApp {
 
 /// Whether the tests run against PostgreSQL.
 pub fn on_postgres() -> bool {
-    std::env::var("DATABASE_URL").map(|u| u.starts_with("postgres")).unwrap_or(false)
+    std::env::var("DATABASE_URL")
+        .map(|u| u.starts_with("postgres"))
+        .unwrap_or(false)
 }
 
 /// A fresh database URL: a new PostgreSQL database, or a SQLite file in a temp dir.
@@ -37,14 +39,18 @@ pub async fn fresh_database() -> (String, Option<tempfile::TempDir>) {
     match std::env::var("DATABASE_URL") {
         Ok(url) if url.starts_with("postgres") => {
             let name = format!("roster_test_{}", uuid::Uuid::now_v7().simple());
-            let admin = Database::connect(url.as_str()).await.expect("connect to DATABASE_URL");
+            let admin = Database::connect(url.as_str())
+                .await
+                .expect("connect to DATABASE_URL");
             admin
                 .execute_unprepared(&format!("CREATE DATABASE {name}"))
                 .await
                 .expect("create test database");
             let _ = admin.close().await;
             let base = match url.rfind('/') {
-                Some(i) if url[..i].contains("//") && i > url.find("//").unwrap_or(0) + 1 => &url[..i],
+                Some(i) if url[..i].contains("//") && i > url.find("//").unwrap_or(0) + 1 => {
+                    &url[..i]
+                }
                 _ => url.as_str(),
             };
             (format!("{base}/{name}"), None)
@@ -81,10 +87,14 @@ impl TestApp {
         db.migrate().await.expect("migrate");
         let keys = Arc::new(test_keys());
         let state = AppState::new(db.clone(), keys.clone(), limits, http);
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
         let addr = listener.local_addr().expect("addr");
         tokio::spawn(async move {
-            axum::serve(listener, app::router(state)).await.expect("serve");
+            axum::serve(listener, app::router(state))
+                .await
+                .expect("serve");
         });
         TestApp {
             url: format!("http://{addr}"),
@@ -120,7 +130,12 @@ impl TestApp {
     }
 
     /// Posts raw bytes with headers; returns status and body text.
-    pub async fn raw(&self, body: Vec<u8>, content_type: &str, token: Option<&str>) -> (u16, String) {
+    pub async fn raw(
+        &self,
+        body: Vec<u8>,
+        content_type: &str,
+        token: Option<&str>,
+    ) -> (u16, String) {
         let mut req = self
             .http
             .post(format!("{}/graphql", self.url))
@@ -142,7 +157,10 @@ pub fn error_code(body: &Value) -> Option<&str> {
 
 /// Asserts there are no errors and returns `data`.
 pub fn data(body: &Value) -> &Value {
-    assert!(body.get("errors").is_none() || body["errors"].is_null(), "unexpected errors: {body:#}");
+    assert!(
+        body.get("errors").is_none() || body["errors"].is_null(),
+        "unexpected errors: {body:#}"
+    );
     &body["data"]
 }
 
@@ -178,42 +196,76 @@ impl Org {
         use roster::service::{accounts, now_ms, teams};
         let db = &app.db;
         let now = now_ms();
-        let a = accounts::create(db, "Org A", "admin@a.test", "Ada Admin").await.expect("account");
-        let roles: std::collections::HashMap<&'static str, uuid::Uuid> = ["ADMIN", "DEPARTMENT_ADMIN", "MANAGER", "SENDER"]
-            .into_iter()
-            .zip(a.roles.iter().map(|r| r.id))
-            .collect();
+        let a = accounts::create(db, "Org A", "admin@a.test", "Ada Admin")
+            .await
+            .expect("account");
+        let roles: std::collections::HashMap<&'static str, uuid::Uuid> =
+            ["ADMIN", "DEPARTMENT_ADMIN", "MANAGER", "SENDER"]
+                .into_iter()
+                .zip(a.roles.iter().map(|r| r.id))
+                .collect();
         let conn = db.conn();
         let name = |s: &str| Name::parse("name", s).expect("name");
-        let engineering = teams::insert_department(conn, a.account.id, &name("Engineering"), now).await.expect("dept");
-        let sales = teams::insert_department(conn, a.account.id, &name("Sales"), now).await.expect("dept");
-        let platform = teams::insert_team(conn, a.account.id, &name("Platform"), Some(engineering.id), now).await.expect("team");
-        let mobile = teams::insert_team(conn, a.account.id, &name("Mobile"), Some(engineering.id), now).await.expect("team");
-        let emea = teams::insert_team(conn, a.account.id, &name("EMEA"), Some(sales.id), now).await.expect("team");
-        let user = |email: &'static str, display: &'static str, team: uuid::Uuid, role: &'static str| {
-            let roles = roles.clone();
-            async move {
-                accounts::insert_user(
-                    conn,
-                    a.account.id,
-                    &Email::parse(email).expect("email"),
-                    &Name::parse("name", display).expect("name"),
-                    team,
-                    roles[role],
-                    now_ms(),
-                )
-                .await
-                .expect("user")
-                .id
-            }
-        };
-        let dept_admin = user("dana@a.test", "Dana Department", platform.id, "DEPARTMENT_ADMIN").await;
+        let engineering = teams::insert_department(conn, a.account.id, &name("Engineering"), now)
+            .await
+            .expect("dept");
+        let sales = teams::insert_department(conn, a.account.id, &name("Sales"), now)
+            .await
+            .expect("dept");
+        let platform = teams::insert_team(
+            conn,
+            a.account.id,
+            &name("Platform"),
+            Some(engineering.id),
+            now,
+        )
+        .await
+        .expect("team");
+        let mobile = teams::insert_team(
+            conn,
+            a.account.id,
+            &name("Mobile"),
+            Some(engineering.id),
+            now,
+        )
+        .await
+        .expect("team");
+        let emea = teams::insert_team(conn, a.account.id, &name("EMEA"), Some(sales.id), now)
+            .await
+            .expect("team");
+        let user =
+            |email: &'static str, display: &'static str, team: uuid::Uuid, role: &'static str| {
+                let roles = roles.clone();
+                async move {
+                    accounts::insert_user(
+                        conn,
+                        a.account.id,
+                        &Email::parse(email).expect("email"),
+                        &Name::parse("name", display).expect("name"),
+                        team,
+                        roles[role],
+                        now_ms(),
+                    )
+                    .await
+                    .expect("user")
+                    .id
+                }
+            };
+        let dept_admin = user(
+            "dana@a.test",
+            "Dana Department",
+            platform.id,
+            "DEPARTMENT_ADMIN",
+        )
+        .await;
         let manager = user("manny@a.test", "Manny Manager", platform.id, "MANAGER").await;
         let sender = user("sam@a.test", "Sam Sender", platform.id, "SENDER").await;
         let alice = user("alice@a.test", "Alice Äpfelbaum", mobile.id, "SENDER").await;
         let bob = user("bob@a.test", "Bob 100%_Sure", emea.id, "SENDER").await;
         let carol = user("carol@a.test", "Carol Çelik", a.team.id, "SENDER").await;
-        let b = accounts::create(db, "Org B", "admin@b.test", "Bea Admin").await.expect("account b");
+        let b = accounts::create(db, "Org B", "admin@b.test", "Bea Admin")
+            .await
+            .expect("account b");
         let other_user = accounts::insert_user(
             conn,
             b.account.id,
@@ -268,4 +320,93 @@ pub mod gid {
     pub fn invite(id: uuid::Uuid) -> String {
         InviteId(id).to_string()
     }
+}
+
+/// Inserts `n` active users into `team` with `role`, named `{prefix} {i:03}`; returns their ids.
+pub async fn insert_users(
+    app: &TestApp,
+    org_account: uuid::Uuid,
+    team: uuid::Uuid,
+    role: uuid::Uuid,
+    prefix: &str,
+    n: usize,
+) -> Vec<uuid::Uuid> {
+    use roster::entity::user;
+    use roster::service::{now_ms, text};
+    use sea_orm::{ActiveModelTrait, EntityTrait, IntoActiveModel};
+    let now = now_ms();
+    let models: Vec<user::Model> = (0..n)
+        .map(|i| {
+            let name = format!("{prefix} {i:03}");
+            let email = format!("{}.{i:03}@a.test", prefix.to_lowercase().replace(' ', "."));
+            user::Model {
+                id: uuid::Uuid::now_v7(),
+                account_id: org_account,
+                name_key: text::fold(&name),
+                search_text: text::search_text(&name, &email),
+                email,
+                name,
+                team_id: team,
+                role_id: role,
+                // Distinct, shuffled creation times so CREATED_AT ordering is exercised.
+                created_at: now - ((i * 7919) % 1000) as i64,
+                updated_at: now,
+                deleted_at: None,
+            }
+        })
+        .collect();
+    for chunk in models.chunks(200) {
+        user::Entity::insert_many(
+            chunk
+                .iter()
+                .map(|m| m.clone().into_active_model().reset_all()),
+        )
+        .exec(app.db.conn())
+        .await
+        .expect("insert users");
+    }
+    models.into_iter().map(|m| m.id).collect()
+}
+
+/// Inserts an invitation row directly (status is derived from the times given).
+#[allow(clippy::too_many_arguments)]
+pub async fn insert_invite(
+    app: &TestApp,
+    account: uuid::Uuid,
+    email: &str,
+    team: uuid::Uuid,
+    role: uuid::Uuid,
+    expires_in_ms: i64,
+    accepted: bool,
+    withdrawn: bool,
+) -> uuid::Uuid {
+    use roster::entity::invite;
+    use roster::service::now_ms;
+    use sea_orm::{ActiveModelTrait, EntityTrait, IntoActiveModel};
+    let now = now_ms();
+    let model = invite::Model {
+        id: uuid::Uuid::now_v7(),
+        account_id: account,
+        email: email.to_owned(),
+        team_id: team,
+        role_id: role,
+        invited_by: None,
+        token_hash: None,
+        created_at: now,
+        expires_at: now + expires_in_ms,
+        last_sent_at: Some(now),
+        send_count: 1,
+        accepted_at: accepted.then_some(now),
+        accepted_user_id: None,
+        withdrawn_at: withdrawn.then_some(now),
+        deleted_at: None,
+        delivery: "SENT".into(),
+        delivery_error: None,
+        updated_at: now,
+    };
+    invite::Entity::insert(model.clone().into_active_model().reset_all())
+        .exec(app.db.conn())
+        .await
+        .expect("insert invite");
+    model.id
 }
