@@ -12,7 +12,13 @@ async fn concurrent_write_transactions_all_commit() {
         .map(|i| {
             let db = app.db.clone();
             tokio::spawn(async move {
-                accounts::create(&db, &format!("Tenant {i}"), &format!("admin{i}@t{i}.example"), "Admin").await
+                accounts::create(
+                    &db,
+                    &format!("Tenant {i}"),
+                    &format!("admin{i}@t{i}.example"),
+                    "Admin",
+                )
+                .await
             })
         })
         .collect();
@@ -25,8 +31,14 @@ async fn concurrent_write_transactions_all_commit() {
     }
     assert_eq!(ok, 40);
     use sea_orm::{EntityTrait, PaginatorTrait};
-    let accounts = roster::entity::account::Entity::find().count(app.db.conn()).await.unwrap();
+    let accounts = roster::entity::account::Entity::find()
+        .count(app.db.conn())
+        .await
+        .unwrap();
     assert_eq!(accounts, 40);
-    let roles = roster::entity::role::Entity::find().count(app.db.conn()).await.unwrap();
+    let roles = roster::entity::role::Entity::find()
+        .count(app.db.conn())
+        .await
+        .unwrap();
     assert_eq!(roles, 160, "each account got its four built-in roles");
 }

@@ -82,10 +82,15 @@ impl TestApp {
 
     /// Starts a server with the given limits.
     pub async fn spawn_with(limits: Limits, http: HttpSettings) -> Self {
+        Self::spawn_full(limits, http, test_keys()).await
+    }
+
+    /// Starts a server with the given limits and token keys.
+    pub async fn spawn_full(limits: Limits, http: HttpSettings, keys: JwtKeys) -> Self {
         let (url, dir) = fresh_database().await;
         let db = Db::connect(&url).await.expect("connect");
         db.migrate().await.expect("migrate");
-        let keys = Arc::new(test_keys());
+        let keys = Arc::new(keys);
         let state = AppState::new(db.clone(), keys.clone(), limits, http);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
