@@ -1,14 +1,23 @@
 //! Users: finding them within the actor's reach, and the bulk changes an administrator makes
 //! to them (role, team, delete).
 
+use std::collections::{HashMap, HashSet};
+
 use sea_orm::sea_query::{Expr, ExprTrait, Query};
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Select};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, PaginatorTrait, QueryFilter,
+    QuerySelect, Select,
+};
+use serde_json::{Value as Json, json};
 use uuid::Uuid;
 
+use super::audit::{self, Operation};
+use super::bulk::{ItemError, ItemErrorCode, Outcome};
+use super::ids::{RoleId, TeamId, UserId};
 use super::page::{Listing, PageArgs, Sort, SortValue};
-use super::{Error, Result, text};
-use crate::auth::{Permission, Principal, Reach};
-use crate::entity::{team, user};
+use super::{Db, Error, Result, locks, principal, roles, text};
+use crate::auth::{Permission, PermissionSet, Principal, Reach};
+use crate::entity::{role, team, user};
 
 /// Filters of the `users` list; all given filters must match.
 #[derive(Clone, Debug, Default)]
@@ -179,4 +188,556 @@ async fn list_sorted<C: ConnectionTrait>(
         (key, u.id)
     })
     .await
+}
+
+// ---- Bulk changes: role, team, delete ----------------------------------------------------
+
+/// Ids per `IN (…)` list, well under SQLite's and PostgreSQL's bound-parameter limits.
+const CHUNK: usize = 500;
+
+/// Audit actions of the user changes.
+pub const ROLE_CHANGED: &str = "user.role_changed";
+pub const TEAM_CHANGED: &str = "user.team_changed";
+pub const DELETED: &str = "user.deleted";
+
+/// Gives every selected user `role_id`. All-or-nothing; see `apply` for the checks.
+pub async fn change_role(
+    db: &Db,
+    actor: &Principal,
+    user_ids: &[String],
+    role_id: &str,
+    dry_run: bool,
+    max_bulk: usize,
+) -> Result<Outcome<user::Model>> {
+    apply(
+        db,
+        actor,
+        user_ids,
+        Request::Role(role_id),
+        dry_run,
+        max_bulk,
+    )
+    .await
+}
+
+/// Moves every selected user to `team_id`. All-or-nothing; see `apply` for the checks.
+pub async fn change_team(
+    db: &Db,
+    actor: &Principal,
+    user_ids: &[String],
+    team_id: &str,
+    dry_run: bool,
+    max_bulk: usize,
+) -> Result<Outcome<user::Model>> {
+    apply(
+        db,
+        actor,
+        user_ids,
+        Request::Team(team_id),
+        dry_run,
+        max_bulk,
+    )
+    .await
+}
+
+/// Soft-deletes every selected user: they vanish from every list, their tokens stop working
+/// (`principal::load` skips deleted users), and the audit log keeps naming them. Their
+/// invitations keep `invited_by` as history. All-or-nothing; see `apply` for the checks.
+pub async fn delete(
+    db: &Db,
+    actor: &Principal,
+    user_ids: &[String],
+    dry_run: bool,
+    max_bulk: usize,
+) -> Result<Outcome<user::Model>> {
+    apply(db, actor, user_ids, Request::Delete, dry_run, max_bulk).await
+}
+
+/// The change requested, with its parameter as the client sent it.
+#[derive(Copy, Clone)]
+enum Request<'a> {
+    Role(&'a str),
+    Team(&'a str),
+    Delete,
+}
+
+impl Request<'_> {
+    fn permission(self) -> Permission {
+        match self {
+            Request::Role(_) => Permission::UsersChangeRole,
+            Request::Team(_) => Permission::UsersReassign,
+            Request::Delete => Permission::UsersDelete,
+        }
+    }
+
+    fn refusal(self) -> &'static str {
+        match self {
+            Request::Role(_) => "your role may not change the role of users",
+            Request::Team(_) => "your role may not move users to another team",
+            Request::Delete => "your role may not delete users",
+        }
+    }
+}
+
+/// The checked parameter of a request.
+enum Target<'a> {
+    Role(&'a role::Model),
+    Team(team::Model),
+    Delete,
+}
+
+/// A requested user found within the actor's reach.
+struct Selected {
+    index: usize,
+    /// The id as the client sent it, echoed in item errors.
+    id: String,
+    user: user::Model,
+}
+
+/// The one path of the three user changes:
+///
+/// 1. permission (else `Forbidden`) and size (else `LimitExceeded`);
+/// 2. one write transaction holding the account's user-change lock, also for dry runs, so
+///    the checks see a state no concurrent change can invalidate before the commit;
+/// 3. the parameter: a role of the account (else `NotFound("role")`), a team of the account
+///    within reach (else `NotFound("team")`, the same answer for both cases);
+/// 4. per item: `NOT_FOUND`, `DUPLICATE`, `ROLE_NOT_GRANTABLE`, `FORBIDDEN`, then
+///    "already so" (unchanged, not an error), then `LAST_ADMIN` across the whole request;
+/// 5. any item error, or a dry run: roll back; otherwise write set-based, audit, commit.
+async fn apply(
+    db: &Db,
+    actor: &Principal,
+    user_ids: &[String],
+    request: Request<'_>,
+    dry_run: bool,
+    max_bulk: usize,
+) -> Result<Outcome<user::Model>> {
+    let permission = request.permission();
+    if !actor.can(permission) {
+        return Err(Error::forbidden(request.refusal()));
+    }
+    if user_ids.len() > max_bulk {
+        return Err(Error::LimitExceeded(format!(
+            "at most {max_bulk} users per request, got {}",
+            user_ids.len()
+        )));
+    }
+
+    let txn = db.begin_write().await?;
+    locks::lock_account_users(&txn, actor.account_id).await?;
+    // The principal was loaded before the lock. A change that committed while we waited
+    // may have demoted, moved or deleted the actor: act as who they are now, or two admins
+    // demoting each other with a third admin around could both act on stale rights.
+    let actor = &principal::load(&txn, &UserId(actor.user_id).to_string()).await?;
+    if !actor.can(permission) {
+        return Err(Error::forbidden(request.refusal()));
+    }
+
+    let roles: HashMap<Uuid, role::Model> = role::Entity::find()
+        .filter(role::Column::AccountId.eq(actor.account_id))
+        .all(&txn)
+        .await?
+        .into_iter()
+        .map(|r| (r.id, r))
+        .collect();
+    let target = match request {
+        Request::Role(id) => Target::Role(
+            RoleId::parse(id)
+                .and_then(|id| roles.get(&id.0))
+                .ok_or(Error::NotFound("role"))?,
+        ),
+        Request::Team(id) => Target::Team(destination_team(&txn, actor, id).await?),
+        Request::Delete => Target::Delete,
+    };
+    let role_grantable = match &target {
+        Target::Role(role) => grantable(actor, role)?,
+        _ => true,
+    };
+
+    let (selected, mut errors) = select_targets(&txn, actor, user_ids).await?;
+    let mut changing: Vec<&Selected> = Vec::new();
+    let mut removes_admin: Vec<&Selected> = Vec::new();
+    for s in &selected {
+        let current = role_of(&roles, &s.user)?;
+        let refuse = |code, message: &str| ItemError::for_id(s.index, &s.id, code, message);
+        if !role_grantable {
+            errors.push(refuse(
+                ItemErrorCode::RoleNotGrantable,
+                "this role is wider or more powerful than yours, so you cannot grant it",
+            ));
+            continue;
+        }
+        if matches!(target, Target::Delete) && s.user.id == actor.user_id {
+            errors.push(refuse(
+                ItemErrorCode::Forbidden,
+                "you cannot delete yourself; ask another administrator",
+            ));
+            continue;
+        }
+        if !grantable(actor, current)? {
+            errors.push(refuse(
+                ItemErrorCode::Forbidden,
+                "this user's role is wider or more powerful than yours, so you cannot change them",
+            ));
+            continue;
+        }
+        let unchanged = match &target {
+            Target::Role(role) => s.user.role_id == role.id,
+            Target::Team(team) => s.user.team_id == team.id,
+            Target::Delete => false,
+        };
+        if unchanged {
+            continue;
+        }
+        let loses_admin = is_admin(current)
+            && match &target {
+                Target::Role(role) => !is_admin(role),
+                Target::Team(_) => false,
+                Target::Delete => true,
+            };
+        if loses_admin {
+            removes_admin.push(s);
+        }
+        changing.push(s);
+    }
+    if !removes_admin.is_empty() {
+        let admins = count_active_admins(&txn, actor.account_id, &roles).await?;
+        if admins <= removes_admin.len() as u64 {
+            for s in removes_admin {
+                errors.push(ItemError::for_id(
+                    s.index,
+                    &s.id,
+                    ItemErrorCode::LastAdmin,
+                    "the account would be left without an active Admin",
+                ));
+            }
+        }
+    }
+    if !errors.is_empty() {
+        txn.rollback().await?;
+        errors.sort_by_key(|e| e.index);
+        return Ok(Outcome::refused(errors, dry_run));
+    }
+
+    let op = Operation::start(actor);
+    let changed: HashSet<Uuid> = changing.iter().map(|s| s.user.id).collect();
+    // The result: every selected user as they are (or would be) afterwards, in request
+    // order; for a delete only the deleted ones.
+    let items: Vec<user::Model> = selected
+        .iter()
+        .filter(|s| changed.contains(&s.user.id) || !matches!(target, Target::Delete))
+        .map(|s| {
+            let mut u = s.user.clone();
+            if changed.contains(&u.id) {
+                match &target {
+                    Target::Role(role) => u.role_id = role.id,
+                    Target::Team(team) => u.team_id = team.id,
+                    Target::Delete => u.deleted_at = Some(op.at),
+                }
+                u.updated_at = op.at;
+            }
+            u
+        })
+        .collect();
+    let changed_count = changing.len();
+    if dry_run || changing.is_empty() {
+        txn.rollback().await?;
+        return Ok(Outcome {
+            items,
+            changed_count,
+            errors: Vec::new(),
+            dry_run,
+            operation_id: None,
+        });
+    }
+
+    let ids: Vec<Uuid> = changing.iter().map(|s| s.user.id).collect();
+    write(&txn, actor.account_id, &ids, &target, op.at).await?;
+    let changes = match &target {
+        Target::Role(role) => changing
+            .iter()
+            .map(|s| {
+                let before = role_of(&roles, &s.user)?;
+                Ok(audit_change(
+                    ROLE_CHANGED,
+                    &s.user,
+                    s.user.team_id,
+                    Some(role_json(before)),
+                    Some(role_json(role)),
+                ))
+            })
+            .collect::<Result<Vec<_>>>()?,
+        Target::Team(team) => {
+            let names = team_names(&txn, changing.iter().map(|s| s.user.team_id)).await?;
+            changing
+                .iter()
+                .map(|s| {
+                    audit_change(
+                        TEAM_CHANGED,
+                        &s.user,
+                        team.id,
+                        Some(team_json(s.user.team_id, &names)),
+                        Some(json!({ "teamId": TeamId(team.id).to_string(), "team": team.name })),
+                    )
+                })
+                .collect()
+        }
+        Target::Delete => {
+            let names = team_names(&txn, changing.iter().map(|s| s.user.team_id)).await?;
+            changing
+                .iter()
+                .map(|s| {
+                    let role = role_of(&roles, &s.user)?;
+                    let mut before = json!({ "email": s.user.email, "name": s.user.name });
+                    merge(&mut before, role_json(role));
+                    merge(&mut before, team_json(s.user.team_id, &names));
+                    Ok(audit_change(
+                        DELETED,
+                        &s.user,
+                        s.user.team_id,
+                        Some(before),
+                        None,
+                    ))
+                })
+                .collect::<Result<Vec<_>>>()?
+        }
+    };
+    audit::record(&txn, &op, changes).await?;
+    txn.commit().await?;
+    Ok(Outcome {
+        items,
+        changed_count,
+        errors: Vec::new(),
+        dry_run: false,
+        operation_id: Some(op.id),
+    })
+}
+
+/// The destination of a team change: a team of the account within the actor's reach.
+/// Unknown, foreign and unreachable teams get the same answer, so the answer hints nothing.
+async fn destination_team(
+    txn: &DatabaseTransaction,
+    actor: &Principal,
+    id: &str,
+) -> Result<team::Model> {
+    let Some(id) = TeamId::parse(id) else {
+        return Err(Error::NotFound("team"));
+    };
+    team::Entity::find_by_id(id.0)
+        .filter(team::Column::AccountId.eq(actor.account_id))
+        .one(txn)
+        .await?
+        .filter(|t| actor.reach.covers_team(t.id))
+        .ok_or(Error::NotFound("team"))
+}
+
+/// Loads the requested users with set-based queries and sorts the items into the users
+/// found within reach (request order) and the refused ones (`DUPLICATE`, `NOT_FOUND`).
+async fn select_targets(
+    txn: &DatabaseTransaction,
+    actor: &Principal,
+    user_ids: &[String],
+) -> Result<(Vec<Selected>, Vec<ItemError>)> {
+    let parsed: Vec<Option<Uuid>> = user_ids
+        .iter()
+        .map(|s| UserId::parse(s).map(Uuid::from))
+        .collect();
+    let mut wanted: Vec<Uuid> = parsed.iter().flatten().copied().collect();
+    wanted.sort_unstable();
+    wanted.dedup();
+    let mut found: HashMap<Uuid, user::Model> = HashMap::with_capacity(wanted.len());
+    for chunk in wanted.chunks(CHUNK) {
+        let rows = user::Entity::find()
+            .filter(user::Column::AccountId.eq(actor.account_id))
+            .filter(user::Column::DeletedAt.is_null())
+            .filter(user::Column::Id.is_in(chunk.to_vec()))
+            .all(txn)
+            .await?;
+        found.extend(rows.into_iter().map(|u| (u.id, u)));
+    }
+
+    // Two spellings of one UUID are one user; unparseable ids are compared as sent.
+    #[derive(PartialEq, Eq, Hash)]
+    enum Key<'a> {
+        Id(Uuid),
+        Raw(&'a str),
+    }
+    let mut first_seen: HashMap<Key<'_>, usize> = HashMap::with_capacity(user_ids.len());
+    let mut selected = Vec::with_capacity(found.len());
+    let mut errors = Vec::new();
+    for (index, (raw, parsed)) in user_ids.iter().zip(&parsed).enumerate() {
+        let key = match parsed {
+            Some(id) => Key::Id(*id),
+            None => Key::Raw(raw.as_str()),
+        };
+        if let Some(first) = first_seen.get(&key) {
+            errors.push(ItemError::for_id(
+                index,
+                raw,
+                ItemErrorCode::Duplicate,
+                format!("this user is already listed at index {first}"),
+            ));
+            continue;
+        }
+        first_seen.insert(key, index);
+        match parsed
+            .and_then(|id| found.get(&id))
+            .filter(|u| within_reach(actor, u))
+        {
+            Some(user) => selected.push(Selected {
+                index,
+                id: raw.clone(),
+                user: user.clone(),
+            }),
+            None => errors.push(ItemError::for_id(
+                index,
+                raw,
+                ItemErrorCode::NotFound,
+                "no such user",
+            )),
+        }
+    }
+    Ok((selected, errors))
+}
+
+/// Whether the actor acts on `user` (the same rule as `visible`).
+fn within_reach(actor: &Principal, user: &user::Model) -> bool {
+    match &actor.reach {
+        Reach::All => true,
+        Reach::Teams(teams) => teams.contains(&user.team_id),
+        Reach::OnlySelf => user.id == actor.user_id,
+    }
+}
+
+fn role_of<'a>(
+    roles: &'a HashMap<Uuid, role::Model>,
+    user: &user::Model,
+) -> Result<&'a role::Model> {
+    roles.get(&user.role_id).ok_or_else(|| {
+        Error::Internal(anyhow::anyhow!(
+            "user {} holds role {} outside their account",
+            user.id,
+            user.role_id
+        ))
+    })
+}
+
+/// Whether the actor may grant `role` (and so also act on a holder of it).
+fn grantable(actor: &Principal, role: &role::Model) -> Result<bool> {
+    Ok(actor.can_grant(
+        roles::scope_of(role)?,
+        PermissionSet::from_bits(role.permissions),
+    ))
+}
+
+fn is_admin(role: &role::Model) -> bool {
+    role.key.as_deref() == Some(roles::ADMIN_KEY)
+}
+
+/// Active users of the account holding the Admin role.
+async fn count_active_admins(
+    txn: &DatabaseTransaction,
+    account_id: Uuid,
+    roles: &HashMap<Uuid, role::Model>,
+) -> Result<u64> {
+    let admin_roles: Vec<Uuid> = roles
+        .values()
+        .filter(|r| is_admin(r))
+        .map(|r| r.id)
+        .collect();
+    Ok(user::Entity::find()
+        .filter(user::Column::AccountId.eq(account_id))
+        .filter(user::Column::DeletedAt.is_null())
+        .filter(user::Column::RoleId.is_in(admin_roles))
+        .count(txn)
+        .await?)
+}
+
+/// The set-based write: one `UPDATE … WHERE id IN (…)` per chunk of ids.
+async fn write(
+    txn: &DatabaseTransaction,
+    account_id: Uuid,
+    ids: &[Uuid],
+    target: &Target<'_>,
+    now: i64,
+) -> Result<()> {
+    for chunk in ids.chunks(CHUNK) {
+        let update = user::Entity::update_many()
+            .col_expr(user::Column::UpdatedAt, Expr::value(now))
+            .filter(user::Column::AccountId.eq(account_id))
+            .filter(user::Column::DeletedAt.is_null())
+            .filter(user::Column::Id.is_in(chunk.to_vec()));
+        let update = match target {
+            Target::Role(role) => update.col_expr(user::Column::RoleId, Expr::value(role.id)),
+            Target::Team(team) => update.col_expr(user::Column::TeamId, Expr::value(team.id)),
+            Target::Delete => update.col_expr(user::Column::DeletedAt, Expr::value(now)),
+        };
+        let result = update.exec(txn).await?;
+        // The account lock keeps the rows as checked; a mismatch means something changed
+        // users without it, and the audit log must not claim changes that did not happen.
+        if result.rows_affected != chunk.len() as u64 {
+            return Err(Error::Internal(anyhow::anyhow!(
+                "updated {} of {} users: rows changed outside the account lock",
+                result.rows_affected,
+                chunk.len()
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Names of the given teams, for audit snapshots.
+async fn team_names(
+    txn: &DatabaseTransaction,
+    ids: impl Iterator<Item = Uuid>,
+) -> Result<HashMap<Uuid, String>> {
+    let mut ids: Vec<Uuid> = ids.collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let mut names = HashMap::with_capacity(ids.len());
+    for chunk in ids.chunks(CHUNK) {
+        let rows: Vec<(Uuid, String)> = team::Entity::find()
+            .select_only()
+            .column(team::Column::Id)
+            .column(team::Column::Name)
+            .filter(team::Column::Id.is_in(chunk.to_vec()))
+            .into_tuple()
+            .all(txn)
+            .await?;
+        names.extend(rows);
+    }
+    Ok(names)
+}
+
+fn role_json(role: &role::Model) -> Json {
+    json!({ "roleId": RoleId(role.id).to_string(), "role": role.name })
+}
+
+fn team_json(team_id: Uuid, names: &HashMap<Uuid, String>) -> Json {
+    json!({ "teamId": TeamId(team_id).to_string(), "team": names.get(&team_id) })
+}
+
+/// Adds the fields of `extra` (an object) to `into` (an object).
+fn merge(into: &mut Json, extra: Json) {
+    if let (Json::Object(into), Json::Object(extra)) = (into, extra) {
+        into.extend(extra);
+    }
+}
+
+fn audit_change(
+    action: &'static str,
+    user: &user::Model,
+    team_id: Uuid,
+    before: Option<Json>,
+    after: Option<Json>,
+) -> audit::Change {
+    audit::Change {
+        action,
+        target_type: "User",
+        target_id: user.id,
+        target_label: Some(user.email.clone()),
+        target_team_id: Some(team_id),
+        before,
+        after,
+    }
 }

@@ -1,6 +1,84 @@
-//! Mutations on users: change role, change team, delete.
+//! Mutations on users: change role, change team, delete — in bulk, all-or-nothing. The
+//! rules live in `service::users`; these resolvers only translate.
 
-use async_graphql::Object;
+use async_graphql::{Context, ID, InputObject, Object, Result, SimpleObject};
+
+use super::BulkItemError;
+use crate::entity::user;
+use crate::graphql::types::User;
+use crate::graphql::{Shared, actor, db};
+use crate::service::bulk::Outcome;
+use crate::service::ids::UserId;
+use crate::service::{self, Error};
+
+/// Input of `changeUsersRole`.
+#[derive(InputObject)]
+pub struct ChangeUsersRoleInput {
+    /// The users to change (at most the configured bulk limit, 1,000 by default).
+    pub user_ids: Vec<ID>,
+    /// The role they get. You can grant only roles not wider or more powerful than yours.
+    pub role_id: ID,
+    /// Run every check and return what would happen, without writing anything.
+    #[graphql(default_with = "Some(false)")]
+    pub dry_run: Option<bool>,
+}
+
+/// Input of `changeUsersTeam`.
+#[derive(InputObject)]
+pub struct ChangeUsersTeamInput {
+    /// The users to move (at most the configured bulk limit, 1,000 by default).
+    pub user_ids: Vec<ID>,
+    /// The team they move to; it must be within your reach.
+    pub team_id: ID,
+    /// Run every check and return what would happen, without writing anything.
+    #[graphql(default_with = "Some(false)")]
+    pub dry_run: Option<bool>,
+}
+
+/// Input of `deleteUsers`.
+#[derive(InputObject)]
+pub struct DeleteUsersInput {
+    /// The users to delete (at most the configured bulk limit, 1,000 by default).
+    pub user_ids: Vec<ID>,
+    /// Run every check and return what would happen, without writing anything.
+    #[graphql(default_with = "Some(false)")]
+    pub dry_run: Option<bool>,
+}
+
+/// Result of `changeUsersRole` and `changeUsersTeam`.
+#[derive(SimpleObject)]
+pub struct ChangeUsersPayload {
+    /// The selected users as they are after the change (or would be, in a dry run), in
+    /// input order, unchanged ones included; empty when the request was refused.
+    pub users: Vec<User>,
+    /// How many users were (or would be) changed; users already in the requested state
+    /// are not counted.
+    pub changed_count: i32,
+    /// Every refused item. Non-empty means nothing was written.
+    pub errors: Vec<BulkItemError>,
+    /// Whether this was a dry run (nothing written).
+    pub dry_run: bool,
+    /// The id of this change in the audit log (`auditEvents(filter: {operationId})`); null
+    /// when nothing was written.
+    pub operation_id: Option<ID>,
+}
+
+/// Result of `deleteUsers`.
+#[derive(SimpleObject)]
+pub struct DeleteUsersPayload {
+    /// Ids of the users deleted (or that would be, in a dry run); empty when the request
+    /// was refused.
+    pub deleted_ids: Vec<ID>,
+    /// How many users were (or would be) deleted.
+    pub changed_count: i32,
+    /// Every refused item. Non-empty means nothing was written.
+    pub errors: Vec<BulkItemError>,
+    /// Whether this was a dry run (nothing written).
+    pub dry_run: bool,
+    /// The id of this change in the audit log (`auditEvents(filter: {operationId})`); null
+    /// when nothing was written.
+    pub operation_id: Option<ID>,
+}
 
 /// User mutations.
 #[derive(Default)]
@@ -8,8 +86,100 @@ pub struct UserMutations;
 
 #[Object]
 impl UserMutations {
-    /// Temporary: replaced by the user mutations.
-    async fn placeholder_users(&self) -> bool {
-        false
+    /// Gives every listed user the same role (needs `USERS_CHANGE_ROLE`). All-or-nothing:
+    /// if any user is refused (`NOT_FOUND`, `DUPLICATE`, `ROLE_NOT_GRANTABLE`, `FORBIDDEN`,
+    /// `LAST_ADMIN`), nothing changes and `errors` lists every refused user. Users who hold
+    /// the role already count as unchanged, so repeating a request is safe.
+    async fn change_users_role(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The users and the role they get.")] input: ChangeUsersRoleInput,
+    ) -> Result<ChangeUsersPayload> {
+        let outcome = service::users::change_role(
+            db(ctx)?,
+            actor(ctx)?,
+            &ids(input.user_ids),
+            input.role_id.as_str(),
+            input.dry_run.unwrap_or(false),
+            max_bulk(ctx)?,
+        )
+        .await?;
+        Ok(change_payload(outcome))
+    }
+
+    /// Moves every listed user to the same team (needs `USERS_REASSIGN`). All-or-nothing:
+    /// if any user is refused (`NOT_FOUND`, `DUPLICATE`, `FORBIDDEN`), nothing changes and
+    /// `errors` lists every refused user. Users in the team already count as unchanged.
+    async fn change_users_team(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The users and the team they move to.")] input: ChangeUsersTeamInput,
+    ) -> Result<ChangeUsersPayload> {
+        let outcome = service::users::change_team(
+            db(ctx)?,
+            actor(ctx)?,
+            &ids(input.user_ids),
+            input.team_id.as_str(),
+            input.dry_run.unwrap_or(false),
+            max_bulk(ctx)?,
+        )
+        .await?;
+        Ok(change_payload(outcome))
+    }
+
+    /// Deletes the listed users (needs `USERS_DELETE`): they disappear from every list and
+    /// their sessions end at once; the audit log keeps naming them, and accepting a new
+    /// invitation to the same email restores them. All-or-nothing: if any user is refused
+    /// (`NOT_FOUND`, `DUPLICATE`, `FORBIDDEN` — including yourself —, `LAST_ADMIN`),
+    /// nothing is deleted and `errors` lists every refused user.
+    async fn delete_users(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The users to delete.")] input: DeleteUsersInput,
+    ) -> Result<DeleteUsersPayload> {
+        let outcome = service::users::delete(
+            db(ctx)?,
+            actor(ctx)?,
+            &ids(input.user_ids),
+            input.dry_run.unwrap_or(false),
+            max_bulk(ctx)?,
+        )
+        .await?;
+        Ok(DeleteUsersPayload {
+            deleted_ids: outcome
+                .items
+                .iter()
+                .map(|u| ID(UserId(u.id).to_string()))
+                .collect(),
+            changed_count: count(outcome.changed_count),
+            errors: outcome.errors.into_iter().map(Into::into).collect(),
+            dry_run: outcome.dry_run,
+            operation_id: outcome.operation_id.map(|op| ID(op.to_string())),
+        })
+    }
+}
+
+fn ids(ids: Vec<ID>) -> Vec<String> {
+    ids.into_iter().map(|id| id.0).collect()
+}
+
+fn max_bulk(ctx: &Context<'_>) -> Result<usize, Error> {
+    ctx.data::<Shared>()
+        .map(|s| s.limits.max_bulk)
+        .map_err(|_| Error::Internal(anyhow::anyhow!("schema built without shared state")))
+}
+
+/// Counts are bounded by the bulk limit; saturate rather than wrap if that were ever huge.
+fn count(n: usize) -> i32 {
+    i32::try_from(n).unwrap_or(i32::MAX)
+}
+
+fn change_payload(outcome: Outcome<user::Model>) -> ChangeUsersPayload {
+    ChangeUsersPayload {
+        users: outcome.items.into_iter().map(User).collect(),
+        changed_count: count(outcome.changed_count),
+        errors: outcome.errors.into_iter().map(Into::into).collect(),
+        dry_run: outcome.dry_run,
+        operation_id: outcome.operation_id.map(|op| ID(op.to_string())),
     }
 }

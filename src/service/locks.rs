@@ -1,0 +1,33 @@
+//! Locks that serialize changes which must see each other: every change to an account's
+//! users (role, team, delete) takes the account lock first, so invariants that span many
+//! rows — above all "an account keeps at least one active Admin" — hold even when two
+//! server processes change users of one account at the same moment.
+
+use sea_orm::{DatabaseBackend, DatabaseTransaction, EntityTrait, QuerySelect};
+use uuid::Uuid;
+
+use super::{Error, Result};
+use crate::entity::account;
+
+/// Takes the account's user-change lock for the rest of `txn`.
+///
+/// On PostgreSQL this locks the account row (`SELECT … FOR UPDATE`): a second transaction
+/// waits here until the first commits, and — READ COMMITTED taking a fresh snapshot per
+/// statement — then reads what the first wrote. SQLite has no row locks, and needs none:
+/// `Db::begin_write` opens transactions with `BEGIN IMMEDIATE`, which already admits one
+/// writer at a time.
+pub async fn lock_account_users(txn: &DatabaseTransaction, account_id: Uuid) -> Result<()> {
+    use sea_orm::ConnectionTrait;
+    if txn.get_database_backend() != DatabaseBackend::Postgres {
+        return Ok(());
+    }
+    account::Entity::find_by_id(account_id)
+        .select_only()
+        .column(account::Column::Id)
+        .lock_exclusive()
+        .into_tuple::<Uuid>()
+        .one(txn)
+        .await?
+        .map(|_| ())
+        .ok_or(Error::NotFound("account"))
+}

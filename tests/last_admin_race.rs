@@ -1,0 +1,254 @@
+//! The last Admin under concurrency (DESIGN.md rule 4): two admins — and exactly two —
+//! act against each other at the same moment, many times over, through one server and
+//! through two server processes sharing one PostgreSQL database. After every round exactly
+//! one request did its change and the account still has exactly one active Admin.
+
+#[rustfmt::skip] // the shared harness is formatted by its owner, not by every test that uses it
+mod common;
+#[path = "common/users.rs"]
+mod users;
+
+use std::fs::File;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use common::{Org, SECRET, TestApp, gid};
+use roster::service::ids::UserId;
+use roster::service::{Db, accounts};
+use serde_json::Value;
+use users::*;
+use uuid::Uuid;
+
+const ROUNDS: usize = 25;
+
+/// What the two admins do to each other in one round.
+#[derive(Copy, Clone, Debug)]
+enum Race {
+    /// Each demotes the other to Sender.
+    DemoteEachOther,
+    /// Each demotes themselves to Sender.
+    StepDown,
+    /// Each deletes the other.
+    DeleteEachOther,
+}
+
+/// How one request of a round ended.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+enum Ended {
+    Changed,
+    /// Refused in the payload with this item code.
+    Item(String),
+    /// Refused at the top level with this code.
+    TopLevel(String),
+}
+
+fn ended(body: &Value) -> Ended {
+    if let Some(code) = common::error_code(body) {
+        return Ended::TopLevel(code.to_owned());
+    }
+    let payload = body["data"]
+        .as_object()
+        .and_then(|d| d.values().next())
+        .unwrap_or_else(|| panic!("no payload: {body}"));
+    match item_codes(payload).as_slice() {
+        [] => {
+            assert_eq!(payload["changedCount"], 1, "{body}");
+            Ended::Changed
+        }
+        [(_, code)] => Ended::Item(code.clone()),
+        more => panic!("unexpected errors {more:?}: {body}"),
+    }
+}
+
+/// The two admins, the servers they talk to (the same one twice, or two processes) and
+/// the database to check and reset between rounds.
+struct Arena {
+    db: Db,
+    account: Uuid,
+    admins: [Uuid; 2],
+    tokens: [String; 2],
+    servers: [String; 2],
+    http: reqwest::Client,
+}
+
+impl Arena {
+    async fn run(&self, race: Race) {
+        let sender = gid::role(built_in_role(&self.db, self.account, "SENDER").await);
+        let mut tally: std::collections::BTreeMap<Ended, usize> = Default::default();
+        for round in 0..ROUNDS {
+            make_admins(&self.db, self.account, &self.admins).await;
+            assert_eq!(active_admins(&self.db, self.account).await.len(), 2);
+            let request = |me: usize| {
+                let other = gid::user(self.admins[1 - me]);
+                let own = gid::user(self.admins[me]);
+                let (query, vars) = match race {
+                    Race::DemoteEachOther => (CHANGE_ROLE, role_vars(&[other], &sender, false)),
+                    Race::StepDown => (CHANGE_ROLE, role_vars(&[own], &sender, false)),
+                    Race::DeleteEachOther => (DELETE, delete_vars(&[other], false)),
+                };
+                gql_at(&self.http, &self.servers[me], &self.tokens[me], query, vars)
+            };
+            let (first, second) = tokio::join!(request(0), request(1));
+            let results = [ended(&first), ended(&second)];
+            let winners: Vec<usize> = (0..2).filter(|&i| results[i] == Ended::Changed).collect();
+            assert_eq!(
+                winners.len(),
+                1,
+                "{race:?} round {round}: exactly one may win: {first} / {second}"
+            );
+            let (winner, loser) = (winners[0], 1 - winners[0]);
+            // The loser is refused for the last Admin — or, when the winner's change reached
+            // it first, because its own actor is no longer an Admin (demoted: FORBIDDEN;
+            // deleted: UNAUTHENTICATED).
+            let allowed: &[Ended] = match race {
+                Race::DemoteEachOther => &[
+                    Ended::Item("LAST_ADMIN".into()),
+                    Ended::TopLevel("FORBIDDEN".into()),
+                ],
+                Race::StepDown => &[Ended::Item("LAST_ADMIN".into())],
+                Race::DeleteEachOther => &[
+                    Ended::Item("LAST_ADMIN".into()),
+                    Ended::TopLevel("UNAUTHENTICATED".into()),
+                ],
+            };
+            assert!(
+                allowed.contains(&results[loser]),
+                "{race:?} round {round}: loser ended {:?}",
+                results[loser]
+            );
+            let survivor = match race {
+                Race::StepDown => self.admins[loser],
+                _ => self.admins[winner],
+            };
+            assert_eq!(
+                active_admins(&self.db, self.account).await,
+                [survivor],
+                "{race:?} round {round}"
+            );
+            *tally.entry(results[loser].clone()).or_default() += 1;
+        }
+        println!("{race:?}: losers over {ROUNDS} rounds: {tally:?}");
+    }
+}
+
+#[tokio::test]
+async fn admins_racing_through_one_server_keep_an_admin() {
+    let app = TestApp::spawn().await;
+    let org = Org::create(&app).await;
+    let second = seed_users(&app.db, org.account_id, org.general, org.roles["ADMIN"], 1).await[0];
+    let arena = Arena {
+        db: app.db.clone(),
+        account: org.account_id,
+        admins: [org.admin, second],
+        tokens: [app.token_for(org.admin), app.token_for(second)],
+        servers: [app.url.clone(), app.url.clone()],
+        http: app.http.clone(),
+    };
+    for race in [Race::DemoteEachOther, Race::StepDown, Race::DeleteEachOther] {
+        arena.run(race).await;
+    }
+}
+
+#[tokio::test]
+async fn admins_racing_through_two_server_processes_keep_an_admin() {
+    if !common::on_postgres() {
+        eprintln!("skipped: two server processes need a shared PostgreSQL (DATABASE_URL)");
+        return;
+    }
+    let (url, _dir) = common::fresh_database().await;
+    let db = Db::connect(&url).await.expect("connect");
+    db.migrate().await.expect("migrate");
+    let created = accounts::create(&db, "Race Org", "first@race.test", "First Admin")
+        .await
+        .expect("account");
+    let admin_role = created.roles[0].id;
+    let second = seed_users(&db, created.account.id, created.team.id, admin_role, 1).await[0];
+
+    let mut servers = Servers::default();
+    let a = servers.start(&url).await;
+    let b = servers.start(&url).await;
+    let keys = common::test_keys();
+    let token = |id: Uuid| {
+        keys.issue(&UserId(id).to_string(), Duration::from_secs(600))
+            .expect("signing key")
+            .expect("sign")
+    };
+    let arena = Arena {
+        db,
+        account: created.account.id,
+        admins: [created.admin.id, second],
+        tokens: [token(created.admin.id), token(second)],
+        servers: [a, b],
+        http: reqwest::Client::builder()
+            .timeout(Duration::from_secs(30))
+            .build()
+            .expect("client"),
+    };
+    for race in [Race::DemoteEachOther, Race::StepDown, Race::DeleteEachOther] {
+        arena.run(race).await;
+    }
+}
+
+/// Server processes, killed when dropped — also when an assertion fails.
+#[derive(Default)]
+struct Servers {
+    children: Vec<Child>,
+    logs: Vec<tempfile::NamedTempFile>,
+}
+
+impl Servers {
+    /// Starts `roster serve` on a free port over `database_url`; returns its base URL once
+    /// `/healthz` answers.
+    async fn start(&mut self, database_url: &str) -> String {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("free port")
+            .port();
+        let log = tempfile::NamedTempFile::new().expect("log file");
+        let stderr = File::create(log.path()).expect("open log");
+        let child = Command::new(env!("CARGO_BIN_EXE_roster"))
+            .arg("serve")
+            .env("DATABASE_URL", database_url)
+            .env(
+                "ROSTER_JWT_SECRET",
+                String::from_utf8(SECRET.to_vec()).expect("utf-8 secret"),
+            )
+            .env("ROSTER_LISTEN", format!("127.0.0.1:{port}"))
+            .env("RUST_LOG", "warn")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(stderr)
+            .spawn()
+            .expect("start roster serve");
+        self.children.push(child);
+        self.logs.push(log);
+        let base = format!("http://127.0.0.1:{port}");
+        let http = reqwest::Client::new();
+        for _ in 0..120 {
+            if let Ok(res) = http.get(format!("{base}/healthz")).send().await
+                && res.status().is_success()
+            {
+                return base;
+            }
+            let child = self.children.last_mut().expect("child");
+            if let Ok(Some(status)) = child.try_wait() {
+                let log = std::fs::read_to_string(self.logs.last().expect("log").path())
+                    .unwrap_or_default();
+                panic!("roster serve exited with {status}:\n{log}");
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+        let log =
+            std::fs::read_to_string(self.logs.last().expect("log").path()).unwrap_or_default();
+        panic!("roster serve did not answer /healthz within 30 s:\n{log}");
+    }
+}
+
+impl Drop for Servers {
+    fn drop(&mut self) {
+        for child in &mut self.children {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
