@@ -158,6 +158,7 @@ pub async fn seed(db: &Db) -> Result<Demo> {
         built_in: Set(false),
         created_at: Set(now),
         updated_at: Set(now),
+        deleted_at: Set(None),
     })
     .exec_with_returning(&txn)
     .await?;

@@ -5,6 +5,7 @@
 pub use sea_orm_migration::prelude::*;
 
 mod m20261127_000001_initial;
+mod m20261128_000001_org_soft_delete;
 
 /// Applies Roster's schema.
 pub struct Migrator;
@@ -12,6 +13,9 @@ pub struct Migrator;
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(m20261127_000001_initial::Migration)]
+        vec![
+            Box::new(m20261127_000001_initial::Migration),
+            Box::new(m20261128_000001_org_soft_delete::Migration),
+        ]
     }
 }

@@ -16,6 +16,8 @@ pub struct Model {
     pub built_in: bool,
     pub created_at: i64,
     pub updated_at: i64,
+    /// Set when the role was deleted; its row stays for the history that names it.
+    pub deleted_at: Option<i64>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -13,6 +13,8 @@ pub struct Model {
     pub name_key: String,
     pub created_at: i64,
     pub updated_at: i64,
+    /// Set when the team was deleted; its row stays for the history that names it.
+    pub deleted_at: Option<i64>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -1,13 +1,16 @@
 //! Accounts (tenants): bootstrapping a new one with its built-in roles, first team and
-//! Admin, and reading its settings.
+//! Admin, and reading and changing its settings.
 
-use sea_orm::{ActiveValue::Set, ConnectionTrait, EntityTrait, TransactionTrait};
+use sea_orm::{ActiveModelTrait, ActiveValue::Set, ConnectionTrait, EntityTrait, TransactionTrait};
+use serde_json::{Map, Value as Json, json};
 use uuid::Uuid;
 
-use super::email::Email;
+use super::audit::{self, Change, Operation};
+use super::email::{Email, normalize_domain};
+use super::teams::{Lock, locked};
 use super::text::{self, Name};
 use super::{Db, Error, Result, now_ms};
-use crate::auth::Principal;
+use crate::auth::{Permission, Principal};
 use crate::entity::{account, team, user};
 
 /// Default number of days an invitation stays valid.
@@ -115,4 +118,124 @@ pub fn allowed_domains(account: &account::Model) -> Vec<String> {
 pub async fn any_exists<C: ConnectionTrait + TransactionTrait>(db: &C) -> Result<bool> {
     use sea_orm::{PaginatorTrait, QuerySelect};
     Ok(account::Entity::find().limit(1).count(db).await? > 0)
+}
+
+/// Shortest and longest invitation validity, in days.
+pub const INVITE_EXPIRY_DAYS: std::ops::RangeInclusive<i32> = 1..=30;
+
+/// What `update` changes; a `None` field stays as it is.
+#[derive(Clone, Debug, Default)]
+pub struct AccountChanges<'a> {
+    pub name: Option<&'a str>,
+    /// Replaces the list; empty allows any domain.
+    pub allowed_email_domains: Option<&'a [String]>,
+    pub invite_expiry_days: Option<i32>,
+}
+
+/// Normalizes a list of allowed domains: lower-cased, a leading `@` dropped, duplicates
+/// removed (first one kept). The first invalid entry is a `BadInput` naming it.
+pub fn parse_domains(raw: &[String]) -> Result<Vec<String>> {
+    let mut domains: Vec<String> = Vec::with_capacity(raw.len());
+    for entry in raw {
+        let domain = normalize_domain(entry).ok_or_else(|| {
+            Error::bad_input(
+                "allowedEmailDomains",
+                format!(
+                    "allowedEmailDomains: `{entry}` is not a valid email domain (like example.com)"
+                ),
+            )
+        })?;
+        if !domains.contains(&domain) {
+            domains.push(domain);
+        }
+    }
+    Ok(domains)
+}
+
+/// Changes the actor's account settings (`ACCOUNT_MANAGE`). Nothing changes, and nothing is
+/// audited, when the settings already are as asked.
+pub async fn update(
+    db: &Db,
+    actor: &Principal,
+    changes: AccountChanges<'_>,
+) -> Result<account::Model> {
+    if !actor.can(Permission::AccountManage) {
+        return Err(Error::forbidden(
+            "your role may not change the account settings (needs ACCOUNT_MANAGE)",
+        ));
+    }
+    let name = changes.name.map(|n| Name::parse("name", n)).transpose()?;
+    let domains = changes
+        .allowed_email_domains
+        .map(parse_domains)
+        .transpose()?;
+    if let Some(days) = changes.invite_expiry_days
+        && !INVITE_EXPIRY_DAYS.contains(&days)
+    {
+        return Err(Error::bad_input(
+            "inviteExpiryDays",
+            format!(
+                "inviteExpiryDays must be between {} and {} (got {days})",
+                INVITE_EXPIRY_DAYS.start(),
+                INVITE_EXPIRY_DAYS.end()
+            ),
+        ));
+    }
+
+    let txn = db.begin_write().await?;
+    let account = locked(
+        account::Entity::find_by_id(actor.account_id),
+        db.backend(),
+        Lock::Update,
+    )
+    .one(&txn)
+    .await?
+    .ok_or(Error::NotFound("account"))?;
+    let mut row: account::ActiveModel = account.clone().into();
+    let (mut before, mut after) = (Map::new(), Map::new());
+    if let Some(name) = name
+        && name.as_str() != account.name
+    {
+        before.insert("name".into(), json!(account.name));
+        after.insert("name".into(), json!(name.as_str()));
+        row.name = Set(name.into_string());
+    }
+    if let Some(domains) = domains {
+        let current = allowed_domains(&account);
+        if domains != current {
+            let stored = serde_json::to_string(&domains).map_err(anyhow::Error::from)?;
+            before.insert("allowedEmailDomains".into(), json!(current));
+            after.insert("allowedEmailDomains".into(), json!(domains));
+            row.allowed_email_domains = Set(stored);
+        }
+    }
+    if let Some(days) = changes.invite_expiry_days
+        && days != account.invite_expiry_days
+    {
+        before.insert("inviteExpiryDays".into(), json!(account.invite_expiry_days));
+        after.insert("inviteExpiryDays".into(), json!(days));
+        row.invite_expiry_days = Set(days);
+    }
+    if after.is_empty() {
+        return Ok(account);
+    }
+    let op = Operation::start(actor);
+    row.updated_at = Set(op.at);
+    let updated = row.update(&txn).await?;
+    audit::record(
+        &txn,
+        &op,
+        vec![Change {
+            action: "account.updated",
+            target_type: "Account",
+            target_id: updated.id,
+            target_label: Some(updated.name.clone()),
+            target_team_id: None,
+            before: Some(Json::Object(before)),
+            after: Some(Json::Object(after)),
+        }],
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(updated)
 }
