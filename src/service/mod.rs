@@ -9,6 +9,7 @@ pub mod db;
 pub mod email;
 pub mod ids;
 pub mod invites;
+pub mod outbox;
 pub mod page;
 pub mod principal;
 pub mod roles;
