@@ -12,7 +12,9 @@ use crate::auth::jwt::{self, JwtKeys, KeySource};
 use crate::config::{AccountCommand, Cli, Command, Config, LogFormat};
 use crate::entity::user;
 use crate::graphql::Limits;
+use crate::mail::{MailSpec, MailTransport};
 use crate::service::ids::{AccountId, UserId};
+use crate::service::outbox::{self, OutboxSettings};
 use crate::service::{Db, accounts};
 
 /// Sets up `tracing` output (text or JSON), filtered by `RUST_LOG` (default `info`).
@@ -42,9 +44,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Serve => {
+            let mail = mail_transport(&config)?;
             let keys = jwt::from_config(&config).map_err(|e| anyhow!(e))?;
             let db = connect(&config).await?;
-            serve(&config, db, Arc::new(keys), None).await
+            serve(&config, db, Arc::new(keys), None, mail).await
         }
         Command::Demo(args) => demo(config, &args.demo_db).await,
         Command::Account(AccountCommand::Create {
@@ -119,6 +122,26 @@ pub async fn connect(config: &Config) -> anyhow::Result<Db> {
     Ok(db)
 }
 
+/// The mail transport `ROSTER_MAIL` and `ROSTER_MAIL_FROM` describe. Called before anything
+/// else starts, so a typo stops start-up with a message naming the variable.
+pub fn mail_transport(config: &Config) -> anyhow::Result<Arc<dyn MailTransport>> {
+    let spec: MailSpec = config
+        .mail
+        .parse()
+        .map_err(|e| anyhow!("ROSTER_MAIL: {e}"))?;
+    config
+        .mail_from
+        .trim()
+        .parse::<lettre::message::Mailbox>()
+        .map_err(|e| {
+            anyhow!(
+                "ROSTER_MAIL_FROM: `{}` is not an address: {e}",
+                config.mail_from
+            )
+        })?;
+    crate::mail::build_transport(&spec, &config.mail_from).map_err(|e| anyhow!("ROSTER_MAIL: {e}"))
+}
+
 fn limits(config: &Config) -> Limits {
     Limits {
         max_depth: config.max_depth,
@@ -132,12 +155,14 @@ fn limits(config: &Config) -> Limits {
     }
 }
 
-/// Serves the API until SIGINT or SIGTERM; in-flight requests are drained first.
+/// Serves the API and runs the outbox worker until SIGINT or SIGTERM; in-flight requests
+/// are drained first, then the worker finishes the email it is sending and stops.
 pub async fn serve(
     config: &Config,
     db: Db,
     keys: Arc<JwtKeys>,
     graphiql_headers: Option<String>,
+    mail: Arc<dyn MailTransport>,
 ) -> anyhow::Result<()> {
     let http = HttpSettings {
         max_batch: config.max_batch,
@@ -146,15 +171,36 @@ pub async fn serve(
         graphiql: config.graphiql,
         graphiql_headers,
     };
-    let state = AppState::new(db, keys, limits(config), http);
+    let state = AppState::new(db.clone(), keys, limits(config), http);
     let listener = TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("ROSTER_LISTEN: cannot listen on {}", config.listen))?;
+    let (stop_worker, stopped) = tokio::sync::watch::channel(false);
+    let worker = tokio::spawn(outbox::run(
+        db,
+        mail,
+        OutboxSettings::new(config.public_url()),
+        async move {
+            let mut stopped = stopped;
+            // An error means the sender is gone, which is a stop signal too.
+            let _ = stopped.wait_for(|stop| *stop).await;
+        },
+    ));
     tracing::info!(address = %config.listen, "roster listening; GraphiQL at http://{}/graphql", config.listen);
-    axum::serve(listener, app::router(state))
+    let served = axum::serve(listener, app::router(state))
         .with_graceful_shutdown(shutdown_signal())
         .await
-        .context("server error")
+        .context("server error");
+    let _ = stop_worker.send(true);
+    // The worker finishes at most the email it is sending (the SMTP transport gives up
+    // after 10 s); past that, the email's lease expires and another instance sends it.
+    if tokio::time::timeout(Duration::from_secs(15), worker)
+        .await
+        .is_err()
+    {
+        tracing::warn!("outbox worker did not stop in time");
+    }
+    served
 }
 
 async fn shutdown_signal() {
@@ -177,6 +223,7 @@ async fn shutdown_signal() {
 }
 
 async fn demo(mut config: Config, file: &std::path::Path) -> anyhow::Result<()> {
+    let mail = mail_transport(&config)?;
     for suffix in ["", "-wal", "-shm"] {
         let path = format!("{}{suffix}", file.display());
         match std::fs::remove_file(&path) {
@@ -231,5 +278,5 @@ async fn demo(mut config: Config, file: &std::path::Path) -> anyhow::Result<()> 
         }
     }
     println!();
-    serve(&config, db, Arc::new(keys), admin_header).await
+    serve(&config, db, Arc::new(keys), admin_header, mail).await
 }

@@ -54,3 +54,25 @@ impl From<Error> for async_graphql::Error {
         }
     }
 }
+
+impl From<crate::service::invites::AcceptError> for async_graphql::Error {
+    fn from(err: crate::service::invites::AcceptError) -> Self {
+        use crate::service::invites::{AcceptError, AcceptRefusal};
+        match err {
+            AcceptError::UnknownToken => coded(
+                code::NOT_FOUND,
+                "this invitation link is not valid; it may have been replaced by a newer one",
+            ),
+            // `reason` lets clients tell an accepted, withdrawn or expired link apart.
+            AcceptError::Refused(reason) => async_graphql::Error::new(reason.message())
+                .extend_with(|_, e| {
+                    e.set("code", code::BAD_USER_INPUT);
+                    if reason != AcceptRefusal::AlreadyMember {
+                        e.set("field", "token");
+                    }
+                    e.set("reason", reason.as_str());
+                }),
+            AcceptError::Service(e) => e.into(),
+        }
+    }
+}

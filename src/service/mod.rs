@@ -10,6 +10,7 @@ pub mod email;
 pub mod ids;
 pub mod invites;
 pub mod locks;
+pub mod outbox;
 pub mod page;
 pub mod principal;
 pub mod roles;
