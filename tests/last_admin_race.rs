@@ -3,7 +3,6 @@
 //! through two server processes sharing one PostgreSQL database. After every round exactly
 //! one request did its change and the account still has exactly one active Admin.
 
-#[rustfmt::skip] // the shared harness is formatted by its owner, not by every test that uses it
 mod common;
 #[path = "common/users.rs"]
 mod users;

@@ -2,7 +2,6 @@
 //! reach, escalation, the last Admin, all-or-nothing, dry runs, audit, and the number of
 //! SQL statements a bulk change costs. Every test checks the answer and the stored state.
 
-#[rustfmt::skip] // the shared harness is formatted by its owner, not by every test that uses it
 mod common;
 #[path = "common/users.rs"]
 mod users;

@@ -515,7 +515,14 @@ async fn plan_invites<C: ConnectionTrait>(
         .collect();
     let teams: HashMap<Uuid, team::Model> = find_in(
         db,
-        team::Entity::find().filter(team::Column::AccountId.eq(actor.account_id)),
+        // Live teams only, share-locked on PostgreSQL against a concurrent deleteTeam.
+        super::teams::locked(
+            team::Entity::find()
+                .filter(team::Column::AccountId.eq(actor.account_id))
+                .filter(team::Column::DeletedAt.is_null()),
+            db.get_database_backend(),
+            super::teams::Lock::Share,
+        ),
         team::Column::Id,
         &team_ids,
     )
@@ -525,7 +532,14 @@ async fn plan_invites<C: ConnectionTrait>(
     .collect();
     let roles: HashMap<Uuid, role::Model> = find_in(
         db,
-        role::Entity::find().filter(role::Column::AccountId.eq(actor.account_id)),
+        // Live roles only, share-locked on PostgreSQL against a concurrent deleteRole.
+        super::teams::locked(
+            role::Entity::find()
+                .filter(role::Column::AccountId.eq(actor.account_id))
+                .filter(role::Column::DeletedAt.is_null()),
+            db.get_database_backend(),
+            super::teams::Lock::Share,
+        ),
         role::Column::Id,
         &role_ids,
     )

@@ -341,12 +341,15 @@ async fn apply(
         .map(|r| (r.id, r))
         .collect();
     let target = match request {
-        Request::Role(id) => Target::Role(
-            RoleId::parse(id)
-                .and_then(|id| roles.get(&id.0))
-                .ok_or(Error::NotFound("role"))?,
-        ),
-        Request::Team(id) => Target::Team(destination_team(&txn, actor, id).await?),
+        Request::Role(id) => {
+            let id = RoleId::parse(id).ok_or(Error::NotFound("role"))?;
+            // A live role, share-locked on PostgreSQL so a concurrent deleteRole cannot
+            // remove it under the users it is being granted to.
+            let live = super::roles::lock_for_reference(&txn, db.backend(), actor.account_id, id.0)
+                .await?;
+            Target::Role(roles.get(&live.id).ok_or(Error::NotFound("role"))?)
+        }
+        Request::Team(id) => Target::Team(destination_team(&txn, db.backend(), actor, id).await?),
         Request::Delete => Target::Delete,
     };
     let role_grantable = match &target {
@@ -517,18 +520,18 @@ async fn apply(
 /// Unknown, foreign and unreachable teams get the same answer, so the answer hints nothing.
 async fn destination_team(
     txn: &DatabaseTransaction,
+    backend: sea_orm::DatabaseBackend,
     actor: &Principal,
     id: &str,
 ) -> Result<team::Model> {
     let Some(id) = TeamId::parse(id) else {
         return Err(Error::NotFound("team"));
     };
-    team::Entity::find_by_id(id.0)
-        .filter(team::Column::AccountId.eq(actor.account_id))
-        .one(txn)
-        .await?
-        .filter(|t| actor.reach.covers_team(t.id))
-        .ok_or(Error::NotFound("team"))
+    if !actor.reach.covers_team(id.0) {
+        return Err(Error::NotFound("team"));
+    }
+    // A live team, share-locked on PostgreSQL against a concurrent deleteTeam.
+    super::teams::lock_for_reference(txn, backend, actor.account_id, id.0).await
 }
 
 /// Loads the requested users with set-based queries and sorts the items into the users
