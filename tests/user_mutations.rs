@@ -929,6 +929,36 @@ async fn a_deleted_user_disappears_and_their_token_stops_working() {
         )
         .await;
     assert_eq!(error_code(&lookup), Some("NOT_FOUND"), "{lookup}");
+    // Repeating the delete is safe: the user is already deleted, so nothing changes.
+    let events_before = audit_count(&app).await;
+    let again = app
+        .gql(
+            Some(&admin),
+            DELETE,
+            delete_vars(&ids(&[org.manager]), false),
+        )
+        .await;
+    let p = &data(&again)["deleteUsers"];
+    assert_eq!(p["errors"], json!([]), "{again}");
+    assert_eq!(p["changedCount"], 0);
+    assert!(p["operationId"].is_null());
+    assert_eq!(
+        audit_count(&app).await,
+        events_before,
+        "a repeat writes no audit event"
+    );
+    // Other changes to a deleted user still find nobody.
+    let body = app
+        .gql(
+            Some(&admin),
+            "mutation($ids: [ID!]!, $t: ID!) { changeUsersTeam(input: { userIds: $ids, teamId: $t }) { errors { code } } }",
+            json!({ "ids": ids(&[org.manager]), "t": gid::team(org.mobile) }),
+        )
+        .await;
+    assert_eq!(
+        data(&body)["changeUsersTeam"]["errors"][0]["code"],
+        "NOT_FOUND"
+    );
     let stored = row(&app.db, org.manager).await;
     assert!(stored.deleted_at.is_some());
     let stored_invite = invite::Entity::find_by_id(invite_id)
@@ -948,7 +978,8 @@ async fn a_deleted_user_disappears_and_their_token_stops_working() {
     assert_eq!(e["before"]["team"], "Platform");
     assert_eq!(e["after"], Value::Null);
 
-    // Deleted users are gone for the mutations too.
+    // Deleting again is a repeat (no error, nothing changed); other mutations no longer
+    // find the user.
     let body = app
         .gql(
             Some(&admin),
@@ -956,10 +987,8 @@ async fn a_deleted_user_disappears_and_their_token_stops_working() {
             delete_vars(&ids(&[org.manager]), false),
         )
         .await;
-    assert_eq!(
-        item_codes(&data(&body)["deleteUsers"]),
-        [(0, "NOT_FOUND".into())]
-    );
+    assert!(item_codes(&data(&body)["deleteUsers"]).is_empty());
+    assert_eq!(data(&body)["deleteUsers"]["changedCount"], 0);
     let body = app
         .gql(
             Some(&admin),
@@ -1062,4 +1091,13 @@ async fn a_bulk_role_change_runs_a_bounded_number_of_statements() {
     assert!(for_large < 20, "500 users took {for_large} statements");
     assert_eq!(row(&app.db, large[499]).await.role_id, org.roles["MANAGER"]);
     assert_eq!(audit_rows(&app.db).await, 510);
+}
+
+/// How many audit events exist in all accounts.
+async fn audit_count(app: &TestApp) -> u64 {
+    use sea_orm::{EntityTrait, PaginatorTrait};
+    roster::entity::audit_event::Entity::find()
+        .count(app.db.conn())
+        .await
+        .expect("count")
 }

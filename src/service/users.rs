@@ -357,12 +357,18 @@ async fn apply(
         _ => true,
     };
 
-    let (selected, mut errors) = select_targets(&txn, actor, user_ids).await?;
+    // Deleting an already-deleted user is a repeat, not an error (rule 5): only deletes see
+    // deleted users, and count them as unchanged.
+    let is_delete = matches!(target, Target::Delete);
+    let (selected, mut errors) = select_targets(&txn, actor, user_ids, is_delete).await?;
     let mut changing: Vec<&Selected> = Vec::new();
     let mut removes_admin: Vec<&Selected> = Vec::new();
     for s in &selected {
         let current = role_of(&roles, &s.user)?;
         let refuse = |code, message: &str| ItemError::for_id(s.index, &s.id, code, message);
+        if s.user.deleted_at.is_some() {
+            continue;
+        }
         if !role_grantable {
             errors.push(refuse(
                 ItemErrorCode::RoleNotGrantable,
@@ -540,6 +546,7 @@ async fn select_targets(
     txn: &DatabaseTransaction,
     actor: &Principal,
     user_ids: &[String],
+    include_deleted: bool,
 ) -> Result<(Vec<Selected>, Vec<ItemError>)> {
     let parsed: Vec<Option<Uuid>> = user_ids
         .iter()
@@ -550,12 +557,13 @@ async fn select_targets(
     wanted.dedup();
     let mut found: HashMap<Uuid, user::Model> = HashMap::with_capacity(wanted.len());
     for chunk in wanted.chunks(CHUNK) {
-        let rows = user::Entity::find()
+        let mut select = user::Entity::find()
             .filter(user::Column::AccountId.eq(actor.account_id))
-            .filter(user::Column::DeletedAt.is_null())
-            .filter(user::Column::Id.is_in(chunk.to_vec()))
-            .all(txn)
-            .await?;
+            .filter(user::Column::Id.is_in(chunk.to_vec()));
+        if !include_deleted {
+            select = select.filter(user::Column::DeletedAt.is_null());
+        }
+        let rows = select.all(txn).await?;
         found.extend(rows.into_iter().map(|u| (u.id, u)));
     }
 
