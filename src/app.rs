@@ -183,10 +183,10 @@ async fn caller(app: &App, headers: &HeaderMap) -> Caller {
     }) else {
         return Caller::Invalid;
     };
-    let Ok(subject) = app.jwt.verify(token.trim()) else {
+    let Ok(claims) = app.jwt.verify_claims(token.trim()) else {
         return Caller::Invalid;
     };
-    match principal::load(app.db.conn(), &subject).await {
+    match principal::load_for_token(app.db.conn(), &claims.sub, claims.iat).await {
         Ok(p) => Caller::User(p),
         Err(crate::service::Error::Unauthenticated) => Caller::Invalid,
         Err(e) => {

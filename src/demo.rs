@@ -190,6 +190,7 @@ pub async fn seed(db: &Db) -> Result<Demo> {
                 created_at: now - offset,
                 updated_at: now - offset,
                 deleted_at: None,
+                tokens_valid_after: None,
             };
         }
     };

@@ -9,9 +9,6 @@ mod invites;
 
 use common::{Org, TestApp, data, error_code, gid};
 use invites::*;
-use roster::entity::user;
-use sea_orm::sea_query::Expr;
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde_json::json;
 
 const VIEWER: &str = "{ viewer { id email name team { id name } role { id key } } }";
@@ -114,17 +111,28 @@ async fn invite_email_accept_resend_withdraw_and_come_back() {
     assert_eq!(reason(&body), Some("WITHDRAWN"));
     assert!(users_with_email(&app, "wendy@a.test").await.is_empty());
 
-    // 6. Joy is deleted (directly: `deleteUsers` is built on another branch) …
+    // 6. Joy is deleted; her token stops working at once …
     let joy_uuid = roster::service::ids::UserId::parse(&joy_id).unwrap().0;
-    user::Entity::update_many()
-        .col_expr(
-            user::Column::DeletedAt,
-            Expr::value(roster::service::now_ms()),
+    // A token Joy got earlier (issued seconds before the delete).
+    let earlier = {
+        let now = jsonwebtoken::get_current_timestamp();
+        let claims = json!({ "sub": joy_id, "iss": "roster", "aud": "roster", "iat": now - 5, "exp": now + 600 });
+        jsonwebtoken::encode(
+            &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
+            &claims,
+            &jsonwebtoken::EncodingKey::from_secret(common::SECRET),
         )
-        .filter(user::Column::Id.eq(joy_uuid))
-        .exec(app.db.conn())
-        .await
-        .unwrap();
+        .unwrap()
+    };
+    assert!(app.gql(Some(&earlier), VIEWER, json!({})).await["errors"].is_null());
+    let body = app
+        .gql(
+            Some(&admin),
+            "mutation($ids: [ID!]!) { deleteUsers(input: { userIds: $ids }) { deletedIds errors { code } } }",
+            json!({ "ids": [joy_id] }),
+        )
+        .await;
+    assert_eq!(data(&body)["deleteUsers"]["deletedIds"], json!([joy_id]));
     let body = app.gql(Some(&joy_token), VIEWER, json!({})).await;
     assert_eq!(error_code(&body), Some("UNAUTHENTICATED"));
 
@@ -148,6 +156,9 @@ async fn invite_email_accept_resend_withdraw_and_come_back() {
         .gql(Some(back["token"].as_str().unwrap()), VIEWER, json!({}))
         .await;
     assert_eq!(data(&viewer)["viewer"]["id"], joy_id.as_str());
+    // Tokens from before the delete do not come back to life with the user.
+    let body = app.gql(Some(&earlier), VIEWER, json!({})).await;
+    assert_eq!(error_code(&body), Some("UNAUTHENTICATED"), "{body}");
     let rows = users_with_email(&app, "joy@a.test").await;
     assert_eq!(rows.len(), 1, "restored, not duplicated");
     assert_eq!(rows[0].deleted_at, None);

@@ -22,7 +22,8 @@ pub struct Claims {
     pub iss: String,
     pub aud: String,
     pub exp: u64,
-    pub iat: u64,
+    #[serde(default)]
+    pub iat: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub nbf: Option<u64>,
 }
@@ -135,6 +136,11 @@ impl JwtKeys {
 
     /// Verifies a token and returns the subject it names.
     pub fn verify(&self, token: &str) -> Result<String, Invalid> {
+        self.verify_claims(token).map(|c| c.sub)
+    }
+
+    /// Verifies a token and returns its claims.
+    pub fn verify_claims(&self, token: &str) -> Result<Claims, Invalid> {
         if token.len() > MAX_TOKEN_BYTES {
             return Err(Invalid);
         }
@@ -149,7 +155,7 @@ impl JwtKeys {
         let mut last = None;
         for key in &self.decoding {
             match jsonwebtoken::decode::<Claims>(token, key, &validation) {
-                Ok(data) => return Ok(data.claims.sub),
+                Ok(data) => return Ok(data.claims),
                 Err(e) => last = Some(e),
             }
         }
@@ -165,7 +171,7 @@ impl JwtKeys {
             sub: subject.to_owned(),
             iss: self.issuer.clone(),
             aud: self.audience.clone(),
-            iat: now,
+            iat: Some(now),
             exp: now + ttl.as_secs(),
             nbf: None,
         };

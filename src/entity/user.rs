@@ -17,6 +17,8 @@ pub struct Model {
     pub created_at: i64,
     pub updated_at: i64,
     pub deleted_at: Option<i64>,
+    /// Tokens issued before this time (ms) are refused (set when a deleted user is restored).
+    pub tokens_valid_after: Option<i64>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -96,6 +96,7 @@ pub async fn insert_user<C: ConnectionTrait>(
         created_at: Set(now),
         updated_at: Set(now),
         deleted_at: Set(None),
+        tokens_valid_after: Set(None),
     })
     .exec_with_returning(db)
     .await?)

@@ -1295,6 +1295,8 @@ pub async fn accept(db: &Db, token: &str, name: &str) -> Result<Accepted, Accept
                 role_id: found.role_id,
                 updated_at: now,
                 deleted_at: None,
+                // Tokens from before the delete must not come back to life with the user.
+                tokens_valid_after: Some(now - now.rem_euclid(1000)),
                 ..old.clone()
             };
             let result = user::Entity::update_many()
@@ -1311,6 +1313,10 @@ pub async fn accept(db: &Db, token: &str, name: &str) -> Result<Accepted, Accept
                 .col_expr(user::Column::RoleId, Expr::value(restored.role_id))
                 .col_expr(user::Column::UpdatedAt, Expr::value(now))
                 .col_expr(user::Column::DeletedAt, Expr::value(Option::<i64>::None))
+                .col_expr(
+                    user::Column::TokensValidAfter,
+                    Expr::value(restored.tokens_valid_after),
+                )
                 .filter(user::Column::Id.eq(old.id))
                 .exec(&txn)
                 .await;

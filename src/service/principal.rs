@@ -12,6 +12,16 @@ use crate::entity::{role, team, user};
 
 /// Loads the active user named by `subject` (a user id) as a principal.
 pub async fn load<C: ConnectionTrait>(db: &C, subject: &str) -> Result<Principal> {
+    load_for_token(db, subject, None).await
+}
+
+/// Like `load`, for a token issued at `issued_at` (seconds): a token older than the user's
+/// `tokens_valid_after` (a restored user's old tokens) is refused.
+pub async fn load_for_token<C: ConnectionTrait>(
+    db: &C,
+    subject: &str,
+    issued_at: Option<u64>,
+) -> Result<Principal> {
     let user_id = UserId::parse(subject).ok_or(Error::Unauthenticated)?;
     let (user, role) = user::Entity::find_by_id(user_id.0)
         .filter(user::Column::DeletedAt.is_null())
@@ -20,6 +30,12 @@ pub async fn load<C: ConnectionTrait>(db: &C, subject: &str) -> Result<Principal
         .await?
         .ok_or(Error::Unauthenticated)?;
     let role = role.ok_or(Error::Unauthenticated)?;
+    if let Some(cutoff) = user.tokens_valid_after {
+        let issued_ms = issued_at.map(|s| s.saturating_mul(1000) as i64);
+        if issued_ms.is_none_or(|t| t < cutoff) {
+            return Err(Error::Unauthenticated);
+        }
+    }
     from_rows(db, &user, &role).await
 }
 

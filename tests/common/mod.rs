@@ -357,6 +357,7 @@ pub async fn insert_users(
                 created_at: now - ((i * 7919) % 1000) as i64,
                 updated_at: now,
                 deleted_at: None,
+                tokens_valid_after: None,
             }
         })
         .collect();

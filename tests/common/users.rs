@@ -100,6 +100,7 @@ pub async fn seed_users(
                 created_at: Set(now),
                 updated_at: Set(now),
                 deleted_at: Set(None),
+                tokens_valid_after: Set(None),
             }
         })
         .collect();
