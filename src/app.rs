@@ -4,18 +4,21 @@
 //! `POST /graphql` runs GraphQL (JSON only, single or batched); `GET /graphql` serves
 //! GraphiQL and never executes anything, so a link or form can't trigger a mutation.
 
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use async_graphql::{BatchRequest, BatchResponse, ErrorExtensionValues, ServerError};
 use axum::Router;
 use axum::body::Bytes;
+use axum::extract::connect_info::IntoMakeServiceWithConnectInfo;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{DefaultBodyLimit, Path, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::extract::{ConnectInfo, DefaultBodyLimit, Path, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use tower_http::compression::CompressionLayer;
+use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::request_id::{
     MakeRequestUuid, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
 };
@@ -25,6 +28,9 @@ use crate::auth::jwt::JwtKeys;
 use crate::graphiql;
 use crate::graphql::error::code;
 use crate::graphql::{self, Caller, Limits, RosterSchema};
+use crate::metrics::{self, Metrics};
+use crate::ratelimit::{self, Limiter, RateLimits};
+use crate::service::ids::UserId;
 use crate::service::{Db, principal};
 
 /// Settings of the HTTP layer.
@@ -36,6 +42,10 @@ pub struct HttpSettings {
     pub graphiql: bool,
     /// Headers GraphiQL opens with (demo mode: the Admin's token), as a JSON object.
     pub graphiql_headers: Option<String>,
+    /// Requests per minute per user, per IP, and `acceptInvite` attempts per IP.
+    pub rate_limits: RateLimits,
+    /// Origins browsers may call the API from (empty: no CORS headers at all).
+    pub cors_origins: Vec<HeaderValue>,
 }
 
 impl Default for HttpSettings {
@@ -46,6 +56,8 @@ impl Default for HttpSettings {
             request_timeout: Duration::from_secs(10),
             graphiql: true,
             graphiql_headers: None,
+            rate_limits: RateLimits::default(),
+            cors_origins: Vec::new(),
         }
     }
 }
@@ -57,6 +69,10 @@ pub struct App {
     pub db: Db,
     pub jwt: Arc<JwtKeys>,
     pub http: HttpSettings,
+    pub metrics: Metrics,
+    pub per_user: Limiter<String>,
+    pub per_ip: Limiter<IpAddr>,
+    pub accept_invite_per_ip: Limiter<IpAddr>,
 }
 
 /// Shared state of the router.
@@ -74,25 +90,46 @@ impl AppState {
             }),
             limits,
         );
+        let rates = http.rate_limits;
         AppState(Arc::new(App {
             schema,
             limits,
             db,
             jwt,
             http,
+            metrics: Metrics::default(),
+            per_user: Limiter::new(rates.per_user),
+            per_ip: Limiter::new(rates.per_ip),
+            accept_invite_per_ip: Limiter::new(rates.accept_invite_per_ip),
         }))
     }
 }
 
-/// The router with every route and middleware.
+/// What `axum::serve` runs: the router, with each connection's peer address available to
+/// the per-IP rate limits.
+pub fn service(state: AppState) -> IntoMakeServiceWithConnectInfo<Router, SocketAddr> {
+    router(state).into_make_service_with_connect_info::<SocketAddr>()
+}
+
+/// The router with every route and middleware. Served without connect info (see
+/// [`service`]), the per-IP limits have no address to count and stay off.
 pub fn router(state: AppState) -> Router {
     let max_body = state.0.http.max_body_bytes;
+    let cors = (!state.0.http.cors_origins.is_empty()).then(|| {
+        CorsLayer::new()
+            .allow_origin(AllowOrigin::list(state.0.http.cors_origins.clone()))
+            .allow_methods([Method::POST])
+            .allow_headers([header::CONTENT_TYPE, header::AUTHORIZATION])
+            .max_age(Duration::from_secs(600))
+    });
     Router::new()
         .route("/graphql", get(graphiql_page).post(graphql_post))
         .route("/graphiql/{file}", get(graphiql_asset))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics_page))
         .layer(DefaultBodyLimit::max(max_body))
+        .layer(tower::util::option_layer(cors))
         .layer(CompressionLayer::new())
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<_>| {
@@ -113,6 +150,18 @@ async fn readyz(State(state): State<AppState>) -> Response {
     } else {
         (StatusCode::SERVICE_UNAVAILABLE, "database unavailable").into_response()
     }
+}
+
+async fn metrics_page(State(state): State<AppState>) -> Response {
+    let text = state.0.metrics.render(&state.0.db).await;
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        text,
+    )
+        .into_response()
 }
 
 async fn graphiql_page(State(state): State<AppState>) -> Response {
@@ -172,21 +221,44 @@ fn request_id(headers: &HeaderMap, extension: Option<&RequestId>) -> String {
         .to_owned()
 }
 
-/// Decides who is calling from the `Authorization` header.
-async fn caller(app: &App, headers: &HeaderMap) -> Caller {
+/// What the `Authorization` header says, checked without the database.
+enum Credentials {
+    None,
+    Invalid,
+    /// A verified token: its subject and issue time.
+    Token {
+        sub: String,
+        iat: Option<u64>,
+    },
+}
+
+fn credentials(app: &App, headers: &HeaderMap) -> Credentials {
     let Some(value) = headers.get(header::AUTHORIZATION) else {
-        return Caller::Anonymous;
+        return Credentials::None;
     };
     let Some(token) = value.to_str().ok().and_then(|v| {
         v.strip_prefix("Bearer ")
             .or_else(|| v.strip_prefix("bearer "))
     }) else {
-        return Caller::Invalid;
+        return Credentials::Invalid;
     };
-    let Ok(claims) = app.jwt.verify_claims(token.trim()) else {
-        return Caller::Invalid;
+    match app.jwt.verify_claims(token.trim()) {
+        Ok(claims) => Credentials::Token {
+            sub: claims.sub,
+            iat: claims.iat,
+        },
+        Err(_) => Credentials::Invalid,
+    }
+}
+
+/// Decides who is calling: loads the token's user and role from the database.
+async fn caller(app: &App, credentials: Credentials) -> Caller {
+    let (sub, iat) = match credentials {
+        Credentials::None => return Caller::Anonymous,
+        Credentials::Invalid => return Caller::Invalid,
+        Credentials::Token { sub, iat } => (sub, iat),
     };
-    match principal::load_for_token(app.db.conn(), &claims.sub, claims.iat).await {
+    match principal::load_for_token(app.db.conn(), &sub, iat).await {
         Ok(p) => Caller::User(p),
         Err(crate::service::Error::Unauthenticated) => Caller::Invalid,
         Err(e) => {
@@ -195,6 +267,39 @@ async fn caller(app: &App, headers: &HeaderMap) -> Caller {
             Caller::Invalid
         }
     }
+}
+
+/// A refusal for sending too much: 429 with `Retry-After`, shaped like any GraphQL error.
+fn rate_limited(app: &App, what: &str, retry_after: u64, request_id: &str) -> Response {
+    app.metrics
+        .record("rate_limited", code::RATE_LIMITED, Duration::ZERO);
+    tracing::warn!(
+        request_id,
+        limit = what,
+        retry_after,
+        outcome = code::RATE_LIMITED,
+        "rate limited"
+    );
+    let body = serde_json::json!({
+        "data": null,
+        "errors": [{
+            "message": format!("too many requests ({what}); retry in {retry_after} s"),
+            "extensions": {
+                "code": code::RATE_LIMITED,
+                "retryAfter": retry_after,
+                "requestId": request_id,
+            },
+        }],
+    });
+    (
+        StatusCode::TOO_MANY_REQUESTS,
+        [
+            (header::CONTENT_TYPE, "application/json".to_owned()),
+            (header::RETRY_AFTER, retry_after.to_string()),
+        ],
+        body.to_string(),
+    )
+        .into_response()
 }
 
 fn tag_errors(errors: &mut [ServerError], request_id: &str) {
@@ -214,10 +319,19 @@ async fn graphql_post(
     State(state): State<AppState>,
     headers: HeaderMap,
     request_id_ext: Option<axum::Extension<RequestId>>,
+    peer: Option<axum::Extension<ConnectInfo<SocketAddr>>>,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
     let app = &state.0;
     let rid = request_id(&headers, request_id_ext.as_ref().map(|e| &e.0));
+    // The TCP peer, not `X-Forwarded-For`: a header anyone can set would let a client pick
+    // a fresh bucket per request. Behind a proxy, the proxy's limits apply per client.
+    let ip = peer.map(|p| p.0.0.ip());
+    if let Some(ip) = ip
+        && let Err(retry) = app.per_ip.take(&ip, 1)
+    {
+        return rate_limited(app, "per client address", retry, &rid);
+    }
     let json = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -288,14 +402,55 @@ async fn graphql_post(
         );
     }
     let single = requests.len() == 1 && body.first() != Some(&b'[');
-    let who = caller(app, &headers).await;
+    let attempts = ratelimit::accept_invite_attempts(requests.iter().map(|r| r.query.as_str()));
+    if attempts > 0
+        && let Some(ip) = ip
+        && let Err(retry) = app.accept_invite_per_ip.take(&ip, attempts)
+    {
+        return rate_limited(app, "acceptInvite attempts per client address", retry, &rid);
+    }
+    let credentials = credentials(app, &headers);
+    if let Credentials::Token { sub, .. } = &credentials
+        && let Err(retry) = app.per_user.take(sub, 1)
+    {
+        return rate_limited(app, "per user", retry, &rid);
+    }
+    let who = caller(app, credentials).await;
+    let user = match &who {
+        Caller::User(p) => UserId(p.user_id).to_string(),
+        Caller::Anonymous | Caller::Invalid => "anonymous".to_owned(),
+    };
     let run = async {
         let mut responses = Vec::with_capacity(requests.len());
         for request in requests {
+            let operation =
+                metrics::operation_name(request.operation_name.as_deref(), &request.query);
+            let started = Instant::now();
             let request =
                 graphql::request_data(request, &app.db, who.clone(), app.limits.loader_delay);
             let mut response = app.schema.execute(request).await;
             tag_errors(&mut response.errors, &rid);
+            let elapsed = started.elapsed();
+            let outcome = response
+                .errors
+                .first()
+                .and_then(|e| e.extensions.as_ref())
+                .and_then(|ext| match ext.get("code") {
+                    Some(async_graphql::Value::String(c)) => Some(c.clone()),
+                    _ => None,
+                })
+                .unwrap_or_else(|| "ok".to_owned());
+            app.metrics.record(&operation, &outcome, elapsed);
+            // Only these fields: never headers, tokens or variables (an acceptInvite's
+            // variables hold the invite token).
+            tracing::info!(
+                request_id = %rid,
+                user = %user,
+                operation = %operation,
+                outcome = %outcome,
+                duration_ms = elapsed.as_secs_f64() * 1000.0,
+                "graphql request"
+            );
             responses.push(response);
         }
         responses

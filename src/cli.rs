@@ -13,6 +13,7 @@ use crate::config::{AccountCommand, Cli, Command, Config, LogFormat};
 use crate::entity::user;
 use crate::graphql::Limits;
 use crate::mail::{MailSpec, MailTransport};
+use crate::ratelimit::RateLimits;
 use crate::service::ids::{AccountId, UserId};
 use crate::service::outbox::{self, OutboxSettings};
 use crate::service::{Db, accounts};
@@ -170,6 +171,12 @@ pub async fn serve(
         request_timeout: config.request_timeout,
         graphiql: config.graphiql,
         graphiql_headers,
+        rate_limits: RateLimits {
+            per_user: config.rate_limit_per_user,
+            per_ip: config.rate_limit_per_ip,
+            accept_invite_per_ip: config.accept_invite_per_ip,
+        },
+        cors_origins: config.cors_origins().map_err(|e| anyhow!(e))?,
     };
     let state = AppState::new(db.clone(), keys, limits(config), http);
     let listener = TcpListener::bind(config.listen)
@@ -187,7 +194,7 @@ pub async fn serve(
         },
     ));
     tracing::info!(address = %config.listen, "roster listening; GraphiQL at http://{}/graphql", config.listen);
-    let served = axum::serve(listener, app::router(state))
+    let served = axum::serve(listener, app::service(state))
         .with_graceful_shutdown(shutdown_signal())
         .await
         .context("server error");

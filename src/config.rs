@@ -315,9 +315,69 @@ pub struct Config {
     /// Whether GraphiQL is served at `GET /graphql`.
     #[arg(long, global = true, env = "ROSTER_GRAPHIQL", value_name = "ROSTER_GRAPHIQL", default_value_t = true, action = clap::ArgAction::Set)]
     pub graphiql: bool,
+
+    /// Requests per minute per signed-in user (`0` = unlimited).
+    #[arg(
+        long,
+        global = true,
+        env = "ROSTER_RATE_LIMIT_PER_USER",
+        value_name = "ROSTER_RATE_LIMIT_PER_USER",
+        default_value_t = 600
+    )]
+    pub rate_limit_per_user: u32,
+
+    /// Requests per minute per client address (`0` = unlimited).
+    #[arg(
+        long,
+        global = true,
+        env = "ROSTER_RATE_LIMIT_PER_IP",
+        value_name = "ROSTER_RATE_LIMIT_PER_IP",
+        default_value_t = 1200
+    )]
+    pub rate_limit_per_ip: u32,
+
+    /// `acceptInvite` attempts per minute per client address (`0` = unlimited).
+    #[arg(
+        long,
+        global = true,
+        env = "ROSTER_ACCEPT_INVITE_PER_IP",
+        value_name = "ROSTER_ACCEPT_INVITE_PER_IP",
+        default_value_t = 10
+    )]
+    pub accept_invite_per_ip: u32,
+
+    /// Origins browsers may call the API from, comma-separated, such as
+    /// `https://app.example.com` (empty: no CORS headers, same-origin only).
+    #[arg(
+        long,
+        global = true,
+        env = "ROSTER_CORS_ORIGINS",
+        value_name = "ROSTER_CORS_ORIGINS",
+        value_delimiter = ',',
+        default_value = ""
+    )]
+    pub cors_origins: Vec<String>,
 }
 
 impl Config {
+    /// The CORS allow-list, each origin checked to be a valid header value.
+    pub fn cors_origins(&self) -> Result<Vec<axum::http::HeaderValue>, String> {
+        self.cors_origins
+            .iter()
+            .map(|o| o.trim().trim_end_matches('/'))
+            .filter(|o| !o.is_empty())
+            .map(|o| {
+                if !(o.starts_with("http://") || o.starts_with("https://")) {
+                    return Err(format!(
+                        "ROSTER_CORS_ORIGINS: `{o}` is not an origin like https://app.example.com"
+                    ));
+                }
+                axum::http::HeaderValue::from_str(o)
+                    .map_err(|_| format!("ROSTER_CORS_ORIGINS: `{o}` is not a valid origin"))
+            })
+            .collect()
+    }
+
     /// The base URL of links in emails.
     pub fn public_url(&self) -> String {
         self.public_url

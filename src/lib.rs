@@ -13,4 +13,6 @@ pub mod entity;
 pub mod graphiql;
 pub mod graphql;
 pub mod mail;
+pub mod metrics;
+pub mod ratelimit;
 pub mod service;

@@ -19,6 +19,9 @@ use super::error::code;
 pub struct QueryLimits {
     pub max_aliases: usize,
     pub max_page: i64,
+    /// When false, `__schema` and `__type` are refused with an error (async-graphql alone
+    /// answers them with a silent `null`).
+    pub introspection: bool,
 }
 
 impl ExtensionFactory for QueryLimits {
@@ -52,6 +55,7 @@ struct Walk<'a> {
     defaults: Vec<(async_graphql::Name, Value)>,
     aliases: usize,
     page_violation: Option<String>,
+    introspects: bool,
 }
 
 impl Walk<'_> {
@@ -86,6 +90,9 @@ impl Walk<'_> {
                 Selection::Field(field) => {
                     if field.node.alias.is_some() {
                         self.aliases += 1;
+                    }
+                    if matches!(field.node.name.node.as_str(), "__schema" | "__type") {
+                        self.introspects = true;
                     }
                     for (name, value) in &field.node.arguments {
                         if matches!(name.node.as_str(), "first" | "last")
@@ -130,6 +137,7 @@ impl Extension for QueryLimits {
             defaults: Vec::new(),
             aliases: 0,
             page_violation: None,
+            introspects: false,
         };
         for (_, op) in doc.operations.iter() {
             walk.defaults = op
@@ -154,6 +162,13 @@ impl Extension for QueryLimits {
                 "the query uses {} aliases; at most {} are allowed",
                 walk.aliases, self.max_aliases
             )));
+        }
+        if walk.introspects && !self.introspection {
+            let mut err = ServerError::new("introspection is disabled on this server", None);
+            let mut ext = ErrorExtensionValues::default();
+            ext.set("code", code::GRAPHQL_VALIDATION_FAILED);
+            err.extensions = Some(ext);
+            return Err(err);
         }
         if let Some(message) = walk.page_violation {
             return Err(limit_error(message));

@@ -82,6 +82,7 @@ pub fn build(shared: Option<Shared>, limits: Limits) -> RosterSchema {
     .extension(limits::QueryLimits {
         max_aliases: limits.max_aliases,
         max_page: limits.max_page as i64,
+        introspection: limits.introspection,
     });
     if !limits.introspection {
         builder = builder.disable_introspection();

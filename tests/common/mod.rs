@@ -97,7 +97,7 @@ impl TestApp {
             .expect("bind");
         let addr = listener.local_addr().expect("addr");
         tokio::spawn(async move {
-            axum::serve(listener, app::router(state))
+            axum::serve(listener, app::service(state))
                 .await
                 .expect("serve");
         });

@@ -1,0 +1,199 @@
+//! In-memory token buckets that refuse callers who send too much: per user, per client IP,
+//! and `acceptInvite` attempts per IP (so invite tokens cannot be guessed by brute force).
+//!
+//! The buckets live in this process: with several instances behind a load balancer, each
+//! one allows the configured rate, so the effective limit is that rate times the number of
+//! instances. Memory is bounded: idle buckets (refilled to full) are swept out, and past
+//! `MAX_KEYS` the least recently seen ones are dropped.
+
+use std::collections::HashMap;
+use std::hash::Hash;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// Most distinct keys one limiter remembers.
+const MAX_KEYS: usize = 100_000;
+/// How often idle buckets are swept out.
+const SWEEP_EVERY: Duration = Duration::from_secs(60);
+
+/// Requests per minute of each limit; `0` switches a limit off.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RateLimits {
+    pub per_user: u32,
+    pub per_ip: u32,
+    pub accept_invite_per_ip: u32,
+}
+
+impl Default for RateLimits {
+    fn default() -> Self {
+        RateLimits {
+            per_user: 600,
+            per_ip: 1200,
+            accept_invite_per_ip: 10,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Bucket {
+    tokens: f64,
+    last: Instant,
+}
+
+struct Buckets<K> {
+    map: HashMap<K, Bucket>,
+    last_sweep: Instant,
+}
+
+/// A token bucket per key: `per_minute` tokens at most, refilled continuously.
+pub struct Limiter<K> {
+    per_minute: u32,
+    buckets: Mutex<Buckets<K>>,
+}
+
+impl<K: Hash + Eq + Clone> Limiter<K> {
+    /// A limiter allowing `per_minute` requests per key (`0` = unlimited).
+    pub fn new(per_minute: u32) -> Self {
+        Limiter {
+            per_minute,
+            buckets: Mutex::new(Buckets {
+                map: HashMap::new(),
+                last_sweep: Instant::now(),
+            }),
+        }
+    }
+
+    /// Takes `n` tokens for `key`, or says after how many whole seconds they would be there.
+    pub fn take(&self, key: &K, n: u32) -> Result<(), u64> {
+        self.take_at(key, n, Instant::now())
+    }
+
+    fn take_at(&self, key: &K, n: u32, now: Instant) -> Result<(), u64> {
+        if self.per_minute == 0 || n == 0 {
+            return Ok(());
+        }
+        let capacity = f64::from(self.per_minute);
+        let per_sec = capacity / 60.0;
+        // A poisoned lock only means another request panicked mid-update; the counts are
+        // still usable.
+        let mut guard = self.buckets.lock().unwrap_or_else(|e| e.into_inner());
+        let state = &mut *guard;
+        if now.saturating_duration_since(state.last_sweep) >= SWEEP_EVERY
+            || state.map.len() >= MAX_KEYS
+        {
+            Self::sweep(&mut state.map, now, capacity, per_sec);
+            state.last_sweep = now;
+        }
+        let bucket = state.map.entry(key.clone()).or_insert(Bucket {
+            tokens: capacity,
+            last: now,
+        });
+        let elapsed = now.saturating_duration_since(bucket.last).as_secs_f64();
+        bucket.tokens = (bucket.tokens + elapsed * per_sec).min(capacity);
+        bucket.last = now;
+        let want = f64::from(n);
+        if bucket.tokens >= want {
+            bucket.tokens -= want;
+            Ok(())
+        } else if want > capacity {
+            // More than a whole minute's worth at once never fits.
+            Err(60)
+        } else {
+            Err((((want - bucket.tokens) / per_sec).ceil() as u64).max(1))
+        }
+    }
+
+    /// Drops buckets that have refilled (a fresh one is identical), then, if that was not
+    /// enough, the least recently seen half.
+    fn sweep(map: &mut HashMap<K, Bucket>, now: Instant, capacity: f64, per_sec: f64) {
+        map.retain(|_, b| {
+            b.tokens + now.saturating_duration_since(b.last).as_secs_f64() * per_sec < capacity
+        });
+        if map.len() >= MAX_KEYS {
+            let mut seen: Vec<Instant> = map.values().map(|b| b.last).collect();
+            seen.sort_unstable();
+            let cutoff = seen[seen.len() / 2];
+            map.retain(|_, b| b.last > cutoff);
+        }
+    }
+
+    /// How many keys are remembered (for tests).
+    pub fn len(&self) -> usize {
+        self.buckets
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .map
+            .len()
+    }
+
+    /// Whether no key is remembered.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// How many `acceptInvite` attempts a request body makes: every mention counts, so aliases
+/// and batches cannot multiply the guesses one allowance buys.
+pub fn accept_invite_attempts<'a>(queries: impl IntoIterator<Item = &'a str>) -> u32 {
+    queries
+        .into_iter()
+        .map(|q| q.matches("acceptInvite").count() as u32)
+        .fold(0u32, u32::saturating_add)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bucket_refuses_past_its_capacity_and_refills() {
+        let limiter = Limiter::new(60);
+        let t0 = Instant::now();
+        for _ in 0..60 {
+            assert_eq!(limiter.take_at(&"a", 1, t0), Ok(()));
+        }
+        assert_eq!(limiter.take_at(&"a", 1, t0), Err(1));
+        // Another key has its own bucket.
+        assert_eq!(limiter.take_at(&"b", 1, t0), Ok(()));
+        // One token per second comes back.
+        assert_eq!(
+            limiter.take_at(&"a", 1, t0 + Duration::from_secs(1)),
+            Ok(())
+        );
+        assert_eq!(limiter.take_at(&"a", 61, t0), Err(60));
+    }
+
+    #[test]
+    fn zero_disables_the_limit() {
+        let limiter = Limiter::new(0);
+        for _ in 0..10_000 {
+            assert_eq!(limiter.take(&1u8, 1), Ok(()));
+        }
+        assert!(limiter.is_empty());
+    }
+
+    #[test]
+    fn idle_buckets_are_swept() {
+        let limiter = Limiter::new(60);
+        let t0 = Instant::now();
+        for i in 0..100 {
+            assert_eq!(limiter.take_at(&i, 1, t0), Ok(()));
+        }
+        assert_eq!(limiter.len(), 100);
+        let later = t0 + SWEEP_EVERY + Duration::from_secs(1);
+        assert_eq!(limiter.take_at(&1000, 1, later), Ok(()));
+        assert_eq!(limiter.len(), 1);
+    }
+
+    #[test]
+    fn every_accept_invite_mention_counts() {
+        assert_eq!(accept_invite_attempts(["{ viewer { id } }"]), 0);
+        assert_eq!(
+            accept_invite_attempts([
+                "mutation { a: acceptInvite(input: {}) { token } b: acceptInvite(input: {}) { token } }",
+                "mutation { acceptInvite(input: {}) { token } }",
+            ]),
+            3
+        );
+    }
+}
