@@ -56,7 +56,9 @@ impl Default for HttpSettings {
             request_timeout: Duration::from_secs(10),
             graphiql: true,
             graphiql_headers: None,
-            rate_limits: RateLimits::default(),
+            // `roster serve` always sets the limits from its configuration; a router built
+            // in code (tests, embedding) has none unless it asks for them.
+            rate_limits: RateLimits::OFF,
             cors_origins: Vec::new(),
         }
     }

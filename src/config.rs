@@ -412,6 +412,21 @@ mod tests {
     use super::*;
 
     #[test]
+    fn rate_limit_defaults_are_the_documented_ones() {
+        let cli = Cli::parse_from(["roster", "schema"]);
+        let c = &cli.config;
+        assert_eq!(
+            crate::ratelimit::RateLimits {
+                per_user: c.rate_limit_per_user,
+                per_ip: c.rate_limit_per_ip,
+                accept_invite_per_ip: c.accept_invite_per_ip,
+            },
+            crate::ratelimit::RateLimits::default()
+        );
+        assert_eq!(c.cors_origins(), Ok(vec![]));
+    }
+
+    #[test]
     fn durations_parse() {
         assert_eq!(parse_duration("1h"), Ok(Duration::from_secs(3600)));
         assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));

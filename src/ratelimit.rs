@@ -24,6 +24,16 @@ pub struct RateLimits {
     pub accept_invite_per_ip: u32,
 }
 
+impl RateLimits {
+    /// No limits at all: what a router built in code (tests, embedding) gets unless it asks.
+    pub const OFF: RateLimits = RateLimits {
+        per_user: 0,
+        per_ip: 0,
+        accept_invite_per_ip: 0,
+    };
+}
+
+/// The production defaults, which `roster serve` also uses (see `config.rs`).
 impl Default for RateLimits {
     fn default() -> Self {
         RateLimits {

@@ -4,8 +4,9 @@
 
 mod common;
 
-use std::io::Read;
+use std::io::BufRead;
 use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use common::{Org, SECRET, TestApp, data, error_code};
@@ -373,6 +374,8 @@ async fn metrics_count_the_outbox_backlog() {
 struct Server {
     child: std::process::Child,
     url: String,
+    log: Arc<Mutex<String>>,
+    reader: Option<std::thread::JoinHandle<()>>,
     _dir: tempfile::TempDir,
 }
 
@@ -392,44 +395,60 @@ fn roster(dir: &std::path::Path, port: u16) -> Command {
 }
 
 impl Server {
+    /// Starts `roster serve` on `port`, or on a fresh port when another process took it
+    /// first (the port is only known to be free when it is chosen).
     async fn start(dir: tempfile::TempDir, port: u16, extra_env: &[(&str, &str)]) -> Server {
-        let mut cmd = roster(dir.path(), port);
-        cmd.arg("serve")
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped());
-        for (k, v) in extra_env {
-            cmd.env(k, v);
-        }
-        let mut server = Server {
-            child: cmd.spawn().unwrap(),
-            url: format!("http://127.0.0.1:{port}"),
-            _dir: dir,
-        };
-        let client = reqwest::Client::new();
-        for _ in 0..200 {
-            if client
-                .get(format!("{}/healthz", server.url))
-                .send()
-                .await
-                .is_ok_and(|r| r.status() == 200)
-            {
-                return server;
+        let mut port = port;
+        for _ in 0..5 {
+            let mut cmd = roster(dir.path(), port);
+            cmd.arg("serve")
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped());
+            for (k, v) in extra_env {
+                cmd.env(k, v);
             }
-            tokio::time::sleep(Duration::from_millis(50)).await;
+            let mut child = cmd.spawn().unwrap();
+            let log = Arc::new(Mutex::new(String::new()));
+            let stderr = child.stderr.take().unwrap();
+            let sink = log.clone();
+            let reader = std::thread::spawn(move || {
+                for line in std::io::BufReader::new(stderr).lines() {
+                    let Ok(line) = line else { break };
+                    let mut log = sink.lock().unwrap();
+                    log.push_str(&line);
+                    log.push('\n');
+                }
+            });
+            // "roster listening" is logged once the socket is bound: by this process.
+            for _ in 0..400 {
+                if log.lock().unwrap().contains("roster listening") {
+                    return Server {
+                        child,
+                        url: format!("http://127.0.0.1:{port}"),
+                        log,
+                        reader: Some(reader),
+                        _dir: dir,
+                    };
+                }
+                if child.try_wait().unwrap().is_some() {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(25)).await;
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+            port = free_port();
         }
-        let _ = server.child.kill();
-        let _ = server.child.wait();
         panic!("roster serve did not start");
     }
 
     fn stop(mut self) -> String {
         let _ = self.child.kill();
         let _ = self.child.wait();
-        let mut log = String::new();
-        if let Some(mut err) = self.child.stderr.take() {
-            err.read_to_string(&mut log).unwrap();
+        if let Some(reader) = self.reader.take() {
+            let _ = reader.join();
         }
-        log
+        self.log.lock().unwrap().clone()
     }
 }
 
@@ -526,13 +545,18 @@ async fn request_log_has_ids_user_and_operation_but_no_secrets() {
 }
 
 #[tokio::test]
-async fn production_switches_turn_off_introspection_suggestions_and_graphiql() {
+async fn production_switches_turn_off_introspection_suggestions_graphiql_and_set_limits_and_cors() {
     let server = Server::start(
         tempfile::tempdir().unwrap(),
         free_port(),
         &[
             ("ROSTER_INTROSPECTION", "false"),
             ("ROSTER_GRAPHIQL", "false"),
+            ("ROSTER_ACCEPT_INVITE_PER_IP", "1"),
+            (
+                "ROSTER_CORS_ORIGINS",
+                "https://app.example.com, https://admin.example.com",
+            ),
         ],
     )
     .await;
@@ -580,7 +604,43 @@ async fn production_switches_turn_off_introspection_suggestions_and_graphiql() {
             .unwrap();
         assert_eq!(res.status(), 404, "{path}");
     }
+    // The configured limits reach the server, which counts per client address.
+    let accept = json!({ "query": "mutation { acceptInvite(input: { token: \"x\", name: \"X\" }) { token } }" });
+    for expected in [200, 429] {
+        let res = client
+            .post(format!("{}/graphql", server.url))
+            .json(&accept)
+            .send()
+            .await
+            .unwrap();
+        let status = res.status();
+        assert_eq!(status, expected, "{}", res.text().await.unwrap());
+    }
+    let res = client
+        .post(format!("{}/graphql", server.url))
+        .header("origin", "https://admin.example.com")
+        .json(&json!({ "query": "{ __typename }" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        res.headers()["access-control-allow-origin"],
+        "https://admin.example.com"
+    );
     server.stop();
+}
+
+#[test]
+fn a_bad_cors_origin_stops_start_up_naming_the_variable() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = roster(dir.path(), free_port())
+        .arg("serve")
+        .env("ROSTER_CORS_ORIGINS", "app.example.com")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("ROSTER_CORS_ORIGINS"), "{err}");
 }
 
 #[tokio::test]
