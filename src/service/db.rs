@@ -66,10 +66,10 @@ impl Db {
         let (counter, record) = (statements.clone(), recorder.clone());
         conn.set_metric_callback(move |info| {
             counter.fetch_add(1, Ordering::Relaxed);
-            if record.on.load(Ordering::Relaxed) {
-                if let Ok(mut kept) = record.statements.lock() {
-                    kept.push(info.statement.clone());
-                }
+            if record.on.load(Ordering::Relaxed)
+                && let Ok(mut kept) = record.statements.lock()
+            {
+                kept.push(info.statement.clone());
             }
         });
         Ok(Db {

@@ -278,12 +278,12 @@ where
 /// The same page of `select` for each value of `part` (for example the first 20 members of
 /// each of 50 teams), in one statement: a `UNION ALL` of one bounded index range per value,
 /// so nested connections cost one query whatever their number.
+///
+/// `parts` names the column, its values and how to read a row's value.
 pub async fn fetch_each<E, C>(
     db: &C,
     select: Select<E>,
-    part: E::Column,
-    values: &[Uuid],
-    part_of: impl Fn(&E::Model) -> Uuid,
+    parts: (E::Column, &[Uuid], impl Fn(&E::Model) -> Uuid),
     sort: &Sort<E::Column>,
     args: &PageArgs,
     key_of: impl Fn(&E::Model) -> (SortValue, Uuid) + Copy,
@@ -292,6 +292,7 @@ where
     E: EntityTrait,
     C: ConnectionTrait,
 {
+    let (part, values, part_of) = parts;
     let plan = Plan::new(sort, args)?;
     let mut union: Option<SelectStatement> = None;
     for (i, value) in values.iter().enumerate() {

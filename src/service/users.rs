@@ -219,9 +219,7 @@ pub async fn members_of_teams<C: ConnectionTrait>(
     let pages = page::fetch_each(
         db,
         visible(actor),
-        user::Column::TeamId,
-        team_ids,
-        |u| u.team_id,
+        (user::Column::TeamId, team_ids, |u: &user::Model| u.team_id),
         &sort,
         page,
         |u| (SortValue::Text(u.name_key.clone()), u.id),
