@@ -6,9 +6,13 @@
 //!   it, so every write path — the API, the CLI, `roster seed`, bulk SQL — stays consistent.
 //!   PostgreSQL uses statement-level triggers over transition tables (one upsert per
 //!   statement, whatever the number of rows); SQLite has only row-level triggers.
-//! - PostgreSQL trigram indexes (`pg_trgm`) on the users' search text and the invites'
-//!   emails, so a narrow `search` finds its rows through the index instead of reading the
-//!   whole account.
+//! - Trigram indexes for `search`, so a narrow search finds its rows through an index
+//!   instead of reading the whole account: on PostgreSQL `pg_trgm` GIN indexes on the users'
+//!   search text and the invites' emails; on SQLite an FTS5 table with the trigram
+//!   tokenizer (`users_search`, one row per active user, its rowid the user's rowid), kept
+//!   by triggers. Roster never runs `VACUUM`, which could renumber the users' rowids; after
+//!   one, rebuild it with `DELETE FROM users_search; INSERT INTO users_search (rowid,
+//!   search_text) SELECT rowid, search_text FROM users WHERE deleted_at IS NULL`.
 
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::sea_orm::{ConnectionTrait, DatabaseBackend};
@@ -60,9 +64,31 @@ const SQLITE_UP: &[&str] = &[
         SELECT NEW.team_id, NEW.role_id, NEW.account_id, 1 WHERE NEW.deleted_at IS NULL
         ON CONFLICT (team_id, role_id) DO UPDATE SET members = members + 1;
     END"#,
+    // A pre-filter: `LIKE` can use a trigram index only when it folds case, and the
+    // exact, Unicode-aware match is checked again on `users` (see `service::text`).
+    "CREATE VIRTUAL TABLE users_search USING fts5(search_text, tokenize = 'trigram case_sensitive 0')",
+    r#"CREATE TRIGGER users_search_insert AFTER INSERT ON users WHEN NEW.deleted_at IS NULL
+    BEGIN
+        INSERT INTO users_search (rowid, search_text) VALUES (NEW.rowid, NEW.search_text);
+    END"#,
+    r#"CREATE TRIGGER users_search_update AFTER UPDATE OF search_text, deleted_at ON users
+    BEGIN
+        DELETE FROM users_search WHERE rowid = OLD.rowid;
+        INSERT INTO users_search (rowid, search_text)
+        SELECT NEW.rowid, NEW.search_text WHERE NEW.deleted_at IS NULL;
+    END"#,
+    r#"CREATE TRIGGER users_search_delete AFTER DELETE ON users
+    BEGIN
+        DELETE FROM users_search WHERE rowid = OLD.rowid;
+    END"#,
+    "INSERT INTO users_search (rowid, search_text) SELECT rowid, search_text FROM users WHERE deleted_at IS NULL",
 ];
 
 const SQLITE_DOWN: &[&str] = &[
+    "DROP TRIGGER users_search_delete",
+    "DROP TRIGGER users_search_update",
+    "DROP TRIGGER users_search_insert",
+    "DROP TABLE users_search",
     "DROP TRIGGER user_counts_update",
     "DROP TRIGGER user_counts_delete",
     "DROP TRIGGER user_counts_insert",

@@ -5,8 +5,8 @@ use std::collections::{HashMap, HashSet};
 
 use sea_orm::sea_query::{Expr, ExprTrait, Query, SelectStatement};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, PaginatorTrait, QueryFilter,
-    QuerySelect, Select,
+    ColumnTrait, ConnectionTrait, DatabaseBackend, DatabaseTransaction, EntityTrait,
+    PaginatorTrait, QueryFilter, QuerySelect, Select,
 };
 use serde_json::{Value as Json, json};
 use uuid::Uuid;
@@ -125,6 +125,16 @@ pub async fn list<C: ConnectionTrait>(
     let mut select = visible(actor);
     if let Some(q) = search {
         select = select.filter(search_condition(user::Column::SearchText, q));
+        // SQLite: candidates from the trigram index first (PostgreSQL's planner uses its
+        // trigram index for the `LIKE` itself).
+        if db.get_database_backend() == DatabaseBackend::Sqlite
+            && let Some(pattern) = text::trigram_pattern(q)
+        {
+            select = select.filter(Expr::cust_with_values(
+                "users.rowid IN (SELECT rowid FROM users_search WHERE search_text LIKE ?)",
+                [pattern],
+            ));
+        }
     }
     if let Some(teams) = &filter.team_ids {
         select = select.filter(user::Column::TeamId.is_in(teams.clone()));
