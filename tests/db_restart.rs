@@ -309,3 +309,79 @@ async fn a_database_outage_fails_requests_cleanly_and_serving_resumes_when_it_is
     assert_eq!(data(&body)["viewer"]["email"], "admin@outage.test");
     println!("healthy request before the outage took {healthy:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn roster_serve_waits_for_a_database_that_is_not_up_yet() {
+    if !common::on_postgres() {
+        eprintln!("skipped: needs a database server (DATABASE_URL=postgres://…)");
+        return;
+    }
+    let (url, _dir) = common::fresh_database().await;
+    let upstream = url
+        .split('@')
+        .nth(1)
+        .and_then(|rest| rest.split('/').next())
+        .expect("host:port in DATABASE_URL")
+        .replace("localhost", "127.0.0.1");
+    let proxy = Proxy::start(upstream).await;
+    proxy.set(Mode::Refused);
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free port")
+        .port();
+    let log = tempfile::NamedTempFile::new().expect("log file");
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_roster"))
+        .arg("serve")
+        .env("DATABASE_URL", through(&url, proxy.port))
+        .env(
+            "ROSTER_JWT_SECRET",
+            std::str::from_utf8(common::SECRET).expect("utf-8"),
+        )
+        .env("ROSTER_LISTEN", format!("127.0.0.1:{port}"))
+        .env("RUST_LOG", "warn")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(log.path()).expect("log"))
+        .spawn()
+        .expect("start roster serve");
+    struct Kill(std::process::Child);
+    impl Drop for Kill {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let base = format!("http://127.0.0.1:{port}");
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(5))
+        .build()
+        .expect("client");
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert!(
+        child.try_wait().expect("try_wait").is_none(),
+        "roster serve gave up at once: {}",
+        std::fs::read_to_string(log.path()).unwrap_or_default()
+    );
+    assert!(
+        http.get(format!("{base}/healthz")).send().await.is_err(),
+        "it must not serve before it has its database"
+    );
+    let child = Kill(child);
+    let started = Instant::now();
+    proxy.set(Mode::Up);
+    let deadline = Instant::now() + Duration::from_secs(40);
+    loop {
+        if let Ok(res) = http.get(format!("{base}/readyz")).send().await
+            && res.status() == 200
+        {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "not ready 40 s after the database came up: {}",
+            std::fs::read_to_string(log.path()).unwrap_or_default()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    println!("ready {:?} after the database came up", started.elapsed());
+    drop(child);
+}
