@@ -253,21 +253,19 @@ fn credentials(app: &App, headers: &HeaderMap) -> Credentials {
     }
 }
 
-/// Decides who is calling: loads the token's user and role from the database.
-async fn caller(app: &App, credentials: Credentials) -> Caller {
+/// Decides who is calling: loads the token's user and role from the database. `Err` when
+/// that failed for a reason of ours (the database is unreachable): the token may be fine, so
+/// the caller must not be told it is not.
+async fn caller(app: &App, credentials: Credentials) -> Result<Caller, crate::service::Error> {
     let (sub, iat) = match credentials {
-        Credentials::None => return Caller::Anonymous,
-        Credentials::Invalid => return Caller::Invalid,
+        Credentials::None => return Ok(Caller::Anonymous),
+        Credentials::Invalid => return Ok(Caller::Invalid),
         Credentials::Token { sub, iat } => (sub, iat),
     };
     match principal::load_for_token(app.db.conn(), &sub, iat).await {
-        Ok(p) => Caller::User(p),
-        Err(crate::service::Error::Unauthenticated) => Caller::Invalid,
-        Err(e) => {
-            // A database failure while authenticating is ours, not the caller's fault.
-            let _: async_graphql::Error = e.into();
-            Caller::Invalid
-        }
+        Ok(p) => Ok(Caller::User(p)),
+        Err(crate::service::Error::Unauthenticated) => Ok(Caller::Invalid),
+        Err(e) => Err(e),
     }
 }
 
@@ -417,7 +415,26 @@ async fn graphql_post(
     {
         return rate_limited(app, "per user", retry, &rid);
     }
-    let who = caller(app, credentials).await;
+    let who = match caller(app, credentials).await {
+        Ok(who) => who,
+        Err(e) => {
+            // Ours, not the caller's fault (a database outage): a masked internal error
+            // with the request id; the cause goes to the log.
+            tracing::error!(request_id = %rid, error = %e.describe(), "loading the caller failed");
+            let operation = requests
+                .first()
+                .map(|r| metrics::operation_name(r.operation_name.as_deref(), &r.query))
+                .unwrap_or_default();
+            app.metrics
+                .record(&operation, code::INTERNAL_SERVER_ERROR, Duration::ZERO);
+            return error_response(
+                StatusCode::SERVICE_UNAVAILABLE,
+                code::INTERNAL_SERVER_ERROR,
+                graphql::error::INTERNAL_MESSAGE,
+                &rid,
+            );
+        }
+    };
     let user = match &who {
         Caller::User(p) => UserId(p.user_id).to_string(),
         Caller::Anonymous | Caller::Invalid => "anonymous".to_owned(),

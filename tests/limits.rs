@@ -147,3 +147,39 @@ async fn slow_requests_hit_the_timeout() {
     let body = app.gql(Some(&app.token_for(o.admin)), q, json!({})).await;
     assert_eq!(error_code(&body), Some("LIMIT_EXCEEDED"), "{body}");
 }
+
+/// The introspection query GraphiQL sends on load (graphql-js 16 `getIntrospectionQuery`,
+/// with `inputValueDeprecation`): its `ofType` chain nests nine levels deep.
+const GRAPHIQL_INTROSPECTION: &str = concat!(
+    "query IntrospectionQuery { __schema { queryType { name kind } mutationType { ",
+    "name kind } subscriptionType { name kind } types { ...FullType } directives { ",
+    "name description locations args(includeDeprecated: true) { ...InputValue } } } } ",
+    "fragment FullType on __Type { kind name description fields(includeDeprecated: ",
+    "true) { name description args(includeDeprecated: true) { ...InputValue } type { ",
+    "...TypeRef } isDeprecated deprecationReason } inputFields(includeDeprecated: ",
+    "true) { ...InputValue } interfaces { ...TypeRef } enumValues(includeDeprecated: ",
+    "true) { name description isDeprecated deprecationReason } possibleTypes { ",
+    "...TypeRef } } fragment InputValue on __InputValue { name description type { ",
+    "...TypeRef } defaultValue isDeprecated deprecationReason } fragment TypeRef on ",
+    "__Type { kind name ofType { name kind ofType { name kind ofType { name kind ",
+    "ofType { name kind ofType { name kind ofType { name kind ofType { name kind ",
+    "ofType { name kind ofType { name kind } } } } } } } } } }",
+);
+
+#[tokio::test]
+async fn graphiql_introspection_passes_the_depth_limit_but_deep_fan_out_does_not() {
+    let app = TestApp::spawn().await;
+    let body = app.gql(None, GRAPHIQL_INTROSPECTION, json!({})).await;
+    let types = data(&body)["__schema"]["types"].as_array().expect("types");
+    assert!(types.iter().any(|t| t["name"] == "User"), "{body}");
+    // `ofType` adds no level, but the fields around it still do.
+    let fan_out = "{ __schema { types { fields { type { ofType { fields { type { ofType { fields { type { fields { type { name } } } } } } } } } } } } }";
+    let body = refused_before_db(&app, fan_out, json!({})).await;
+    let message = body["errors"][0]["message"].as_str().expect("message");
+    assert!(message.contains("nested too deep"), "{message}");
+    // Depth counts through named fragments, also fragments spreading each other.
+    let fragments = "query { ...A } fragment A on Query { teams { nodes { ...B } } } fragment B on Team { members { nodes { ...C } } } fragment C on User { team { members { nodes { team { members { nodes { team { name } } } } } } } }";
+    let body = refused_before_db(&app, fragments, json!({})).await;
+    let message = body["errors"][0]["message"].as_str().expect("message");
+    assert!(message.contains("nested too deep"), "{message}");
+}

@@ -1,13 +1,16 @@
-//! Refusing abusive queries before any database work: too many aliases, page sizes above the
-//! maximum (literal or through variables), and giving async-graphql's own depth, complexity
-//! and validation errors the codes of DESIGN.md.
+//! Refusing abusive queries before any database work: too deep, too many aliases, page sizes
+//! above the maximum (literal or through variables), and giving async-graphql's own
+//! complexity and validation errors the codes of DESIGN.md.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use async_graphql::extensions::{
     Extension, ExtensionContext, ExtensionFactory, NextParseQuery, NextValidation,
 };
-use async_graphql::parser::types::{ExecutableDocument, Selection, SelectionSet};
+use async_graphql::parser::types::{
+    ExecutableDocument, FragmentDefinition, Selection, SelectionSet,
+};
 use async_graphql::{
     ErrorExtensionValues, Positioned, ServerError, ServerResult, ValidationResult, Value, Variables,
 };
@@ -17,6 +20,8 @@ use super::error::code;
 /// Limits checked on the parsed document.
 #[derive(Clone, Copy, Debug)]
 pub struct QueryLimits {
+    /// Deepest nesting of fields, named fragments inlined (see [`depth`]).
+    pub max_depth: usize,
     pub max_aliases: usize,
     pub max_page: i64,
     /// When false, `__schema` and `__type` are refused with an error (async-graphql alone
@@ -118,6 +123,64 @@ impl Walk<'_> {
     }
 }
 
+/// How deep a selection set nests fields, as async-graphql's `limit_depth` counts it (each
+/// field one level, named fragments inlined), except that the introspection field `ofType`
+/// adds no level: it names exactly one type, so a chain of them cannot fan out, and the
+/// standard introspection query of GraphiQL and other tools nests `ofType` seven or more
+/// times — counting it would refuse their schema download at any useful depth limit.
+///
+/// Each fragment's depth is computed once, so fragments spreading each other many times
+/// cost linear time; a fragment cycle counts as no depth here (validation refuses it).
+fn depth<'a>(
+    set: &'a SelectionSet,
+    fragments: &'a HashMap<async_graphql::Name, Positioned<FragmentDefinition>>,
+    known: &mut HashMap<&'a str, usize>,
+    visiting: &mut Vec<&'a str>,
+) -> usize {
+    let mut deepest = 0;
+    for item in &set.items {
+        let d = match &item.node {
+            Selection::Field(field) => {
+                let inner = depth(&field.node.selection_set.node, fragments, known, visiting);
+                if field.node.name.node.as_str() == "ofType" {
+                    inner
+                } else {
+                    inner + 1
+                }
+            }
+            Selection::InlineFragment(fragment) => depth(
+                &fragment.node.selection_set.node,
+                fragments,
+                known,
+                visiting,
+            ),
+            Selection::FragmentSpread(spread) => {
+                let name = spread.node.fragment_name.node.as_str();
+                if let Some(d) = known.get(name) {
+                    *d
+                } else if visiting.contains(&name) {
+                    0
+                } else if let Some(fragment) = fragments.get(name) {
+                    visiting.push(name);
+                    let d = depth(
+                        &fragment.node.selection_set.node,
+                        fragments,
+                        known,
+                        visiting,
+                    );
+                    visiting.pop();
+                    known.insert(name, d);
+                    d
+                } else {
+                    0
+                }
+            }
+        };
+        deepest = deepest.max(d);
+    }
+    deepest
+}
+
 #[async_trait::async_trait]
 impl Extension for QueryLimits {
     async fn parse_query(
@@ -156,6 +219,26 @@ impl Extension for QueryLimits {
         walk.defaults.clear();
         for fragment in doc.fragments.values() {
             walk.selection_set(&fragment.node.selection_set);
+        }
+        let mut known = HashMap::new();
+        let deepest = doc
+            .operations
+            .iter()
+            .map(|(_, op)| {
+                depth(
+                    &op.node.selection_set.node,
+                    &doc.fragments,
+                    &mut known,
+                    &mut Vec::new(),
+                )
+            })
+            .max()
+            .unwrap_or(0);
+        if deepest > self.max_depth {
+            return Err(limit_error(format!(
+                "Query is nested too deep: {deepest} levels; at most {} are allowed",
+                self.max_depth
+            )));
         }
         if walk.aliases > self.max_aliases {
             return Err(limit_error(format!(

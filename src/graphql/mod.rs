@@ -75,11 +75,13 @@ pub fn build(shared: Option<Shared>, limits: Limits) -> RosterSchema {
         mutation::MutationRoot::default(),
         EmptySubscription,
     )
-    .limit_depth(limits.max_depth)
+    // Depth is limited by `limits::QueryLimits`, which lets introspection's `ofType` chains
+    // through.
     .limit_complexity(limits.max_complexity)
     .limit_recursive_depth(32)
     .limit_directives(10)
     .extension(limits::QueryLimits {
+        max_depth: limits.max_depth,
         max_aliases: limits.max_aliases,
         max_page: limits.max_page as i64,
         introspection: limits.introspection,

@@ -36,7 +36,12 @@ impl Db {
         options
             .sqlx_logging(false)
             .connect_timeout(Duration::from_secs(10))
-            .acquire_timeout(Duration::from_secs(10));
+            // Shorter than the 10 s request timeout: while the database is down, a request
+            // answers a masked INTERNAL_SERVER_ERROR instead of running into the timeout.
+            .acquire_timeout(Duration::from_secs(5))
+            // Every connection is checked before use, so connections broken by a database
+            // restart are dropped and replaced instead of failing one request each.
+            .test_before_acquire(true);
         if url.starts_with("sqlite:") {
             // WAL lets readers run beside the writer; the busy timeout makes a second writer
             // wait for the first instead of failing with "database is locked"; foreign keys
@@ -129,8 +134,12 @@ impl Db {
             .await
     }
 
-    /// Whether the database answers.
+    /// Whether the database answers within 2 s (a readiness probe must not hang while the
+    /// pool waits for a database that is down).
     pub async fn ping(&self) -> bool {
-        self.conn.ping().await.is_ok()
+        matches!(
+            tokio::time::timeout(Duration::from_secs(2), self.conn.ping()).await,
+            Ok(Ok(()))
+        )
     }
 }
