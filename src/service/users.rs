@@ -285,8 +285,9 @@ async fn list_sorted<C: ConnectionTrait>(
 
 // ---- Bulk changes: role, team, delete ----------------------------------------------------
 
-/// Ids per `IN (…)` list, well under SQLite's and PostgreSQL's bound-parameter limits.
-const CHUNK: usize = 500;
+/// Ids per `IN (…)` list: a whole default-sized bulk change (1,000 users) in one statement,
+/// well under SQLite's and PostgreSQL's bound-parameter limits.
+const CHUNK: usize = 1_000;
 
 /// Audit actions of the user changes.
 pub const ROLE_CHANGED: &str = "user.role_changed";
