@@ -74,6 +74,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             }
             Ok(())
         }
+        Command::Seed(args) => {
+            let db = connect(&config).await?;
+            let report = crate::seed::seed(&db, &(&args).into()).await?;
+            print_seed_report(&report, db.backend());
+            Ok(())
+        }
         Command::Token(args) => {
             let keys = jwt::from_config(&config).map_err(|e| anyhow!(e))?;
             let db = connect(&config).await?;
@@ -100,6 +106,29 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+/// Prints what `roster seed` wrote, one `key=value` per line (scripts read them).
+fn print_seed_report(r: &crate::seed::SeedReport, backend: sea_orm::DatabaseBackend) {
+    let [pending, accepted, expired, withdrawn] = r.invites_by_status;
+    println!("database={backend:?}");
+    println!("accounts={}", r.accounts);
+    println!("departments={}", r.departments);
+    println!("teams={}", r.teams);
+    println!("roles={}", r.roles);
+    println!("users={}", r.users);
+    println!("invites={}", r.invites);
+    println!(
+        "invites_by_status=PENDING:{pending},ACCEPTED:{accepted},EXPIRED:{expired},WITHDRAWN:{withdrawn}"
+    );
+    println!("rows={}", r.rows());
+    println!("seconds={:.2}", r.elapsed.as_secs_f64());
+    println!("rows_per_sec={:.0}", r.rows_per_sec());
+    println!("big_account_id={}", AccountId(r.big_account_id));
+    println!("big_account_users={}", r.big_account_users);
+    println!("big_account_invites={}", r.big_account_invites);
+    println!("big_admin_id={}", UserId(r.big_admin_id));
+    println!("big_admin_email={}", r.big_admin_email);
 }
 
 /// Connects and migrates, retrying while the database is not reachable yet (containers

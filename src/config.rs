@@ -36,6 +36,8 @@ pub enum Command {
     Token(TokenArgs),
     /// Print the GraphQL schema (SDL), as `schema.graphql` holds it.
     Schema,
+    /// Generate a synthetic dataset quickly, for benchmarks: many accounts, one big one.
+    Seed(SeedArgs),
 }
 
 /// `roster account …`
@@ -81,6 +83,72 @@ pub struct DemoArgs {
         default_value = "roster-demo.db"
     )]
     pub demo_db: PathBuf,
+}
+
+/// `roster seed …`: the sizes of the generated dataset (defaults: the benchmark's).
+#[derive(Args, Debug)]
+pub struct SeedArgs {
+    /// Users in all accounts together.
+    #[arg(
+        long,
+        env = "ROSTER_SEED_USERS",
+        value_name = "ROSTER_SEED_USERS",
+        default_value_t = 1_000_000
+    )]
+    pub users: u64,
+    /// Accounts, the big one included.
+    #[arg(
+        long,
+        env = "ROSTER_SEED_ACCOUNTS",
+        value_name = "ROSTER_SEED_ACCOUNTS",
+        default_value_t = 1_000
+    )]
+    pub accounts: u64,
+    /// Users of the big account; the other accounts share the rest evenly.
+    #[arg(
+        long,
+        env = "ROSTER_SEED_BIG_ACCOUNT_USERS",
+        value_name = "ROSTER_SEED_BIG_ACCOUNT_USERS",
+        default_value_t = 100_000
+    )]
+    pub big_account_users: u64,
+    /// Teams of the big account; the others get a few each.
+    #[arg(
+        long,
+        env = "ROSTER_SEED_BIG_ACCOUNT_TEAMS",
+        value_name = "ROSTER_SEED_BIG_ACCOUNT_TEAMS",
+        default_value_t = 200
+    )]
+    pub big_account_teams: u64,
+    /// Invitations per account, as a percentage of its users (in every status).
+    #[arg(
+        long,
+        env = "ROSTER_SEED_INVITE_PERCENT",
+        value_name = "ROSTER_SEED_INVITE_PERCENT",
+        default_value_t = 10
+    )]
+    pub invite_percent: u64,
+    /// Seed of the random choices: the same value gives the same names, emails and layout.
+    #[arg(
+        long,
+        env = "ROSTER_SEED_VALUE",
+        value_name = "ROSTER_SEED_VALUE",
+        default_value_t = 42
+    )]
+    pub seed_value: u64,
+}
+
+impl From<&SeedArgs> for crate::seed::SeedOptions {
+    fn from(a: &SeedArgs) -> Self {
+        crate::seed::SeedOptions {
+            users: a.users,
+            accounts: a.accounts,
+            big_account_users: a.big_account_users,
+            big_account_teams: a.big_account_teams,
+            invite_percent: a.invite_percent,
+            seed_value: a.seed_value,
+        }
+    }
 }
 
 /// Log output format.
@@ -424,6 +492,18 @@ mod tests {
             crate::ratelimit::RateLimits::default()
         );
         assert_eq!(c.cors_origins(), Ok(vec![]));
+    }
+
+    #[test]
+    fn seed_defaults_are_the_benchmark_sizes() {
+        let cli = Cli::parse_from(["roster", "seed"]);
+        let Command::Seed(args) = &cli.command else {
+            panic!("not the seed command: {:?}", cli.command);
+        };
+        assert_eq!(
+            crate::seed::SeedOptions::from(args),
+            crate::seed::SeedOptions::default()
+        );
     }
 
     #[test]

@@ -87,27 +87,6 @@ pub struct Demo {
     pub users: Vec<DemoUser>,
 }
 
-fn ascii(s: &str) -> String {
-    s.chars()
-        .flat_map(char::to_lowercase)
-        .map(|c| match c {
-            'á' | 'à' | 'ä' | 'å' | 'â' => 'a',
-            'é' | 'è' | 'ë' | 'ê' => 'e',
-            'í' | 'ï' => 'i',
-            'ó' | 'ö' | 'ø' | 'ô' => 'o',
-            'ú' | 'ü' => 'u',
-            'ñ' | 'ń' => 'n',
-            'ç' | 'č' => 'c',
-            'ł' => 'l',
-            'ę' => 'e',
-            'ř' => 'r',
-            'š' => 's',
-            other => other,
-        })
-        .filter(|c| c.is_ascii_alphanumeric())
-        .collect()
-}
-
 /// Seeds the demo organization into an empty database.
 pub async fn seed(db: &Db) -> Result<Demo> {
     let created = accounts::create(
@@ -172,8 +151,13 @@ pub async fn seed(db: &Db) -> Result<Demo> {
             let first = *FIRST.choose(rng).unwrap_or(&"Ada");
             let last = *LAST.choose(rng).unwrap_or(&"Lovelace");
             let n: u32 = rng.random_range(1..1000);
-            let email =
-                format!("{}.{}{}@acme.example", ascii(first), ascii(last), n).to_lowercase();
+            let email = format!(
+                "{}.{}{}@acme.example",
+                text::ascii_fold(first),
+                text::ascii_fold(last),
+                n
+            )
+            .to_lowercase();
             if !seen.insert(email.clone()) {
                 continue;
             }
@@ -251,7 +235,13 @@ pub async fn seed(db: &Db) -> Result<Demo> {
             None => {
                 let first = FIRST[i as usize % FIRST.len()];
                 let last = LAST[(i as usize * 7) % LAST.len()];
-                format!("{}.{}.invited{}@acme.example", ascii(first), ascii(last), i).to_lowercase()
+                format!(
+                    "{}.{}.invited{}@acme.example",
+                    text::ascii_fold(first),
+                    text::ascii_fold(last),
+                    i
+                )
+                .to_lowercase()
             }
         };
         if Email::parse(&email).is_none() {

@@ -1,8 +1,8 @@
 //! Roster: a multi-tenant Teams & Users service with a GraphQL API.
 //!
 //! `service` holds the rules, `graphql` the API over them, `app` the HTTP surface, `auth`
-//! the token and permission vocabulary, `entity` the storage shape, and `cli` the commands
-//! `main.rs` dispatches to.
+//! the token and permission vocabulary, `entity` the storage shape, `seed` the benchmark
+//! dataset generator, and `cli` the commands `main.rs` dispatches to.
 
 pub mod app;
 pub mod auth;
@@ -15,4 +15,5 @@ pub mod graphql;
 pub mod mail;
 pub mod metrics;
 pub mod ratelimit;
+pub mod seed;
 pub mod service;

@@ -66,6 +66,32 @@ pub const BUILT_INS: [BuiltIn; 4] = [
 /// The key of the Admin role, the one an account must always keep a holder of.
 pub const ADMIN_KEY: &str = "ADMIN";
 
+/// The rows of an account's built-in roles, in `BUILT_INS` order, with fresh ids; the one
+/// place their stored shape is spelled out (`create_built_ins` and `roster seed` insert them).
+pub fn built_in_rows(account_id: Uuid, now: i64) -> Vec<role::Model> {
+    BUILT_INS
+        .iter()
+        .map(|b| role::Model {
+            id: Uuid::now_v7(),
+            account_id,
+            key: Some(b.key.to_owned()),
+            name: b.name.to_owned(),
+            name_key: super::text::fold(b.name),
+            scope: b.scope.as_str().to_owned(),
+            permissions: b
+                .permissions
+                .iter()
+                .copied()
+                .collect::<PermissionSet>()
+                .bits(),
+            built_in: true,
+            created_at: now,
+            updated_at: now,
+            deleted_at: None,
+        })
+        .collect()
+}
+
 /// Creates the built-in roles of a new account; returns them in `BUILT_INS` order.
 pub async fn create_built_ins<C: ConnectionTrait>(
     db: &C,
@@ -73,25 +99,8 @@ pub async fn create_built_ins<C: ConnectionTrait>(
     now: i64,
 ) -> Result<Vec<role::Model>> {
     let mut created = Vec::new();
-    for b in &BUILT_INS {
-        let model = role::ActiveModel {
-            id: Set(Uuid::now_v7()),
-            account_id: Set(account_id),
-            key: Set(Some(b.key.to_owned())),
-            name: Set(b.name.to_owned()),
-            name_key: Set(super::text::fold(b.name)),
-            scope: Set(b.scope.as_str().to_owned()),
-            permissions: Set(b
-                .permissions
-                .iter()
-                .copied()
-                .collect::<PermissionSet>()
-                .bits()),
-            built_in: Set(true),
-            created_at: Set(now),
-            updated_at: Set(now),
-            deleted_at: Set(None),
-        };
+    for row in built_in_rows(account_id, now) {
+        let model = role::ActiveModel::from(row).reset_all();
         created.push(role::Entity::insert(model).exec_with_returning(db).await?);
     }
     Ok(created)

@@ -93,6 +93,45 @@ pub fn trigram_pattern(query: &str) -> Option<String> {
     Some(format!("%{folded}%"))
 }
 
+/// A lower-case ASCII transliteration of a name, keeping only letters and digits, for the
+/// local part of generated email addresses (`roster demo`, `roster seed`): "Zoë Ødegaard"
+/// becomes `zoeodegaard`, "Ælfrida" `aelfrida`. Letters it does not know are dropped.
+pub fn ascii_fold(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars().flat_map(char::to_lowercase) {
+        let folded = match c {
+            'á' | 'à' | 'ä' | 'å' | 'â' | 'ã' | 'ā' | 'ą' => "a",
+            'é' | 'è' | 'ë' | 'ê' | 'ę' | 'ě' | 'ē' | 'ễ' | 'ế' | 'ề' | 'ể' | 'ệ' => {
+                "e"
+            }
+            'í' | 'ì' | 'ï' | 'î' | 'ı' => "i",
+            'ó' | 'ò' | 'ö' | 'ø' | 'ô' | 'õ' | 'ő' => "o",
+            'ú' | 'ù' | 'ü' | 'û' | 'ů' | 'ű' => "u",
+            'ý' | 'ÿ' => "y",
+            'ñ' | 'ń' | 'ň' => "n",
+            'ç' | 'č' | 'ć' => "c",
+            'ł' => "l",
+            'ř' => "r",
+            'š' | 'ś' | 'ș' | 'ş' => "s",
+            'ž' | 'ź' | 'ż' => "z",
+            'ț' | 'ţ' | 'ť' => "t",
+            'đ' | 'ď' | 'ð' => "d",
+            'ğ' => "g",
+            'æ' => "ae",
+            'œ' => "oe",
+            'ß' => "ss",
+            'þ' => "th",
+            c if c.is_ascii_alphanumeric() => {
+                out.push(c);
+                continue;
+            }
+            _ => continue,
+        };
+        out.push_str(folded);
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -113,6 +152,14 @@ mod tests {
         assert_eq!(trigram_pattern("an"), None);
         assert_eq!(trigram_pattern("100%"), None);
         assert_eq!(trigram_pattern("a_b"), None);
+    }
+
+    #[test]
+    fn ascii_fold_transliterates_accents() {
+        assert_eq!(ascii_fold("Zoë Müller"), "zoemuller");
+        assert_eq!(ascii_fold("Ælfrida Øvergaard"), "aelfridaovergaard");
+        assert_eq!(ascii_fold("José Núñez-Petrović"), "josenunezpetrovic");
+        assert_eq!(ascii_fold("Strauß 2"), "strauss2");
     }
 
     #[test]
