@@ -2,6 +2,8 @@
 //! row exactly once in both directions, for every ordering.
 
 mod common;
+#[path = "common/invites.rs"]
+mod invites;
 
 use std::collections::HashSet;
 
@@ -236,4 +238,43 @@ async fn page_arguments_are_checked() {
         )
         .await;
     assert_eq!(error_code(&body), Some("BAD_USER_INPUT"));
+}
+
+#[tokio::test]
+async fn search_follows_deletes_and_restores_with_a_new_name() {
+    let app = TestApp::spawn().await;
+    let o = Org::create(&app).await;
+    let t = app.token_for(o.admin);
+    assert_eq!(
+        search(&app, &t, "äpfelb", json!({})).await,
+        ["Alice Äpfelbaum"]
+    );
+
+    let body = app
+        .gql(
+            Some(&t),
+            "mutation($ids: [ID!]!) { deleteUsers(input: {userIds: $ids}) { errors { code } } }",
+            json!({ "ids": [gid::user(o.alice)] }),
+        )
+        .await;
+    assert_eq!(data(&body)["deleteUsers"]["errors"], json!([]));
+    assert!(search(&app, &t, "äpfelb", json!({})).await.is_empty());
+    assert!(search(&app, &t, "alice@a.t", json!({})).await.is_empty());
+
+    // Re-invited and accepted under a new name: found by the new name and the same email,
+    // no longer by the old name.
+    let mail = invites::MailDir::new();
+    invites::invite_one(&app, &t, "alice@a.test", o.general, o.roles["SENDER"]).await;
+    assert_eq!(mail.deliver(&app).await, 1);
+    let raw = mail.wait_for(1).await.remove(0);
+    data(&invites::accept(&app, &invites::token_from(&raw), "Alicia Birnbaum").await);
+    assert!(search(&app, &t, "äpfelb", json!({})).await.is_empty());
+    assert_eq!(
+        search(&app, &t, "birnb", json!({})).await,
+        ["Alicia Birnbaum"]
+    );
+    assert_eq!(
+        search(&app, &t, "alice@a.t", json!({})).await,
+        ["Alicia Birnbaum"]
+    );
 }

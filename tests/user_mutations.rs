@@ -1056,7 +1056,7 @@ async fn a_bulk_role_change_runs_a_bounded_number_of_statements() {
     let (app, org) = setup().await;
     let admin = app.token_for(org.admin);
     let small = seed_users(&app.db, org.account_id, org.emea, org.roles["SENDER"], 10).await;
-    let large = seed_users(&app.db, org.account_id, org.emea, org.roles["SENDER"], 500).await;
+    let large = seed_users(&app.db, org.account_id, org.emea, org.roles["SENDER"], 1000).await;
     let query = r#"mutation($ids: [ID!]!, $roleId: ID!) {
         changeUsersRole(input: {userIds: $ids, roleId: $roleId}) { changedCount } }"#;
     let role = gid::role(org.roles["MANAGER"]);
@@ -1080,17 +1080,17 @@ async fn a_bulk_role_change_runs_a_bounded_number_of_statements() {
             json!({ "ids": ids(&large), "roleId": role }),
         )
         .await;
-    assert_eq!(data(&body)["changeUsersRole"]["changedCount"], 500);
+    assert_eq!(data(&body)["changeUsersRole"]["changedCount"], 1000);
     let for_large = app.db.statement_count() - before;
 
-    println!("statements: 10 users {for_small}, 500 users {for_large}");
-    assert!(
-        for_large <= for_small + 2,
-        "10 users: {for_small} statements, 500 users: {for_large}"
+    println!("statements: 10 users {for_small}, 1,000 users {for_large}");
+    assert_eq!(
+        for_large, for_small,
+        "10 users: {for_small} statements, 1,000 users: {for_large}"
     );
-    assert!(for_large < 20, "500 users took {for_large} statements");
-    assert_eq!(row(&app.db, large[499]).await.role_id, org.roles["MANAGER"]);
-    assert_eq!(audit_rows(&app.db).await, 510);
+    assert!(for_large <= 8, "1,000 users took {for_large} statements");
+    assert_eq!(row(&app.db, large[999]).await.role_id, org.roles["MANAGER"]);
+    assert_eq!(audit_rows(&app.db).await, 1010);
 }
 
 /// How many audit events exist in all accounts.

@@ -7,6 +7,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261127_000001_initial;
 mod m20261128_000001_org_soft_delete;
 mod m20261128_000002_user_token_cutoff;
+mod m20261201_000001_scale;
 
 /// Applies Roster's schema.
 pub struct Migrator;
@@ -18,6 +19,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261127_000001_initial::Migration),
             Box::new(m20261128_000001_org_soft_delete::Migration),
             Box::new(m20261128_000002_user_token_cutoff::Migration),
+            Box::new(m20261201_000001_scale::Migration),
         ]
     }
 }

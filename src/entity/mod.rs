@@ -8,3 +8,4 @@ pub mod outbox;
 pub mod role;
 pub mod team;
 pub mod user;
+pub mod user_count;

@@ -114,8 +114,26 @@ pub fn request_data(
     fn loader<L: Send + Sync + 'static>(l: L, delay: std::time::Duration) -> DataLoader<L> {
         DataLoader::new(l, tokio::spawn).delay(delay)
     }
+    let actor = match &caller {
+        Caller::User(p) => Some(p.clone()),
+        _ => None,
+    };
     request
         .data(caller)
+        .data(loader(
+            TeamMembersLoader {
+                db: db.clone(),
+                actor: actor.clone(),
+            },
+            delay,
+        ))
+        .data(loader(
+            DepartmentTeamsLoader {
+                db: db.clone(),
+                actor,
+            },
+            delay,
+        ))
         .data(loader(RoleLoader(db.clone()), delay))
         .data(loader(TeamLoader(db.clone()), delay))
         .data(loader(DepartmentLoader(db.clone()), delay))

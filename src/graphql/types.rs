@@ -5,9 +5,11 @@ use async_graphql::dataloader::DataLoader;
 use async_graphql::{Context, Enum, ID, Interface, Json, Object, Result, SimpleObject};
 use chrono::{DateTime, Utc};
 
+use std::sync::Arc;
+
 use super::loaders::{
-    DepartmentLoader, RoleLoader, RoleUserCountLoader, TeamLoader, TeamMemberCountLoader,
-    UserLoader,
+    DepartmentLoader, DepartmentTeamsLoader, MembersKey, RoleLoader, RoleUserCountLoader,
+    TeamLoader, TeamMemberCountLoader, TeamMembersLoader, UserLoader,
 };
 use super::{actor, db, page_cost};
 use crate::auth::{Permission, RoleScope};
@@ -255,14 +257,27 @@ impl Team {
         #[graphql(desc = "Page size (default 20, at most 100).")] first: Option<i32>,
         #[graphql(desc = "Return users after this cursor.")] after: Option<String>,
     ) -> Result<UserConnection> {
-        let args = PageArgs {
+        let actor = actor(ctx)?;
+        if !actor.can(Permission::UsersView) {
+            return Err(Error::forbidden("your role may not list users").into());
+        }
+        service::users::check_members_args(&PageArgs {
+            first,
+            after: after.clone(),
+            ..Default::default()
+        })?;
+        let key = MembersKey {
+            team_id: self.0.id,
             first,
             after,
-            ..Default::default()
         };
-        let listing =
-            service::users::members(db(ctx)?.conn(), actor(ctx)?, self.0.id, &args).await?;
-        Ok(UserConnection::new(listing))
+        let listing = ctx
+            .data::<DataLoader<TeamMembersLoader>>()
+            .map_err(|_| Error::Internal(anyhow::anyhow!("dataloader missing")))?
+            .load_one(key)
+            .await?
+            .ok_or_else(|| Error::Internal(anyhow::anyhow!("no members page loaded")))?;
+        Ok(UserConnection::shared(listing))
     }
 }
 
@@ -282,9 +297,13 @@ impl Department {
     }
     /// The department's teams that the caller may see, by name.
     async fn teams(&self, ctx: &Context<'_>) -> Result<Vec<Team>> {
-        let teams =
-            service::teams::teams_of_departments(db(ctx)?.conn(), actor(ctx)?, &[self.0.id])
-                .await?;
+        actor(ctx)?;
+        let teams = ctx
+            .data::<DataLoader<DepartmentTeamsLoader>>()
+            .map_err(|_| Error::Internal(anyhow::anyhow!("dataloader missing")))?
+            .load_one(self.0.id)
+            .await?
+            .unwrap_or_default();
         Ok(teams.into_iter().map(Team).collect())
     }
 }
@@ -459,11 +478,16 @@ macro_rules! connection {
 
         $(#[$doc])*
         pub struct $conn {
-            listing: Listing<$entity>,
+            listing: Arc<Listing<$entity>>,
         }
 
         impl $conn {
             pub fn new(listing: Listing<$entity>) -> Self {
+                $conn { listing: Arc::new(listing) }
+            }
+
+            /// A listing a dataloader shares between fields asking for the same page.
+            pub fn shared(listing: Arc<Listing<$entity>>) -> Self {
                 $conn { listing }
             }
         }
@@ -499,6 +523,15 @@ macro_rules! connection {
             }
             /// How many items match the filters, across all pages.
             async fn total_count(&self, ctx: &Context<'_>) -> Result<i64> {
+                // A team's members are counted with every other team's of the request.
+                if let Some(team) = self.listing.team_members() {
+                    return Ok(ctx
+                        .data::<DataLoader<TeamMemberCountLoader>>()
+                        .map_err(|_| Error::Internal(anyhow::anyhow!("dataloader missing")))?
+                        .load_one(team)
+                        .await?
+                        .unwrap_or(0));
+                }
                 Ok(self.listing.total_count(db(ctx)?.conn()).await? as i64)
             }
         }

@@ -2,15 +2,15 @@
 //! a statement counter (tests and benchmarks assert query counts with it), and the one way
 //! to open a write transaction.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use migration::{Migrator, MigratorTrait};
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{
     ConnectOptions, Database, DatabaseBackend, DatabaseConnection, DatabaseTransaction, DbErr,
-    SqliteTransactionMode, TransactionOptions, TransactionTrait,
+    SqliteTransactionMode, Statement, TransactionOptions, TransactionTrait,
 };
 
 /// A connected database.
@@ -18,6 +18,15 @@ use sea_orm::{
 pub struct Db {
     conn: DatabaseConnection,
     statements: Arc<AtomicU64>,
+    recorder: Arc<Recorder>,
+}
+
+/// Keeps a copy of every statement run while recording is on (the plan checks EXPLAIN
+/// what a request really ran). Off, it costs one atomic load per statement.
+#[derive(Default)]
+struct Recorder {
+    on: AtomicBool,
+    statements: Mutex<Vec<Statement>>,
 }
 
 impl Db {
@@ -48,15 +57,31 @@ impl Db {
                         .busy_timeout(Duration::from_secs(10))
                 });
         } else {
-            options.max_connections(16).min_connections(1);
+            // Custom plans for every execution: with a generic plan PostgreSQL cannot see a
+            // search pattern and may read a whole trigram index for a two-letter search
+            // that a name-ordered scan answers at once; planning costs far less than that.
+            options
+                .max_connections(16)
+                .min_connections(1)
+                .map_sqlx_postgres_opts(|o| o.options([("plan_cache_mode", "force_custom_plan")]));
         }
         let mut conn = Database::connect(options).await?;
         let statements = Arc::new(AtomicU64::new(0));
-        let counter = statements.clone();
-        conn.set_metric_callback(move |_| {
+        let recorder = Arc::new(Recorder::default());
+        let (counter, record) = (statements.clone(), recorder.clone());
+        conn.set_metric_callback(move |info| {
             counter.fetch_add(1, Ordering::Relaxed);
+            if record.on.load(Ordering::Relaxed)
+                && let Ok(mut kept) = record.statements.lock()
+            {
+                kept.push(info.statement.clone());
+            }
         });
-        Ok(Db { conn, statements })
+        Ok(Db {
+            conn,
+            statements,
+            recorder,
+        })
     }
 
     /// Applies pending migrations.
@@ -77,6 +102,24 @@ impl Db {
     /// How many SQL statements this handle has run so far.
     pub fn statement_count(&self) -> u64 {
         self.statements.load(Ordering::Relaxed)
+    }
+
+    /// Starts keeping a copy of every statement this handle runs (for plan checks).
+    pub fn start_recording(&self) {
+        if let Ok(mut kept) = self.recorder.statements.lock() {
+            kept.clear();
+        }
+        self.recorder.on.store(true, Ordering::Relaxed);
+    }
+
+    /// Stops recording and returns the statements run since `start_recording`.
+    pub fn stop_recording(&self) -> Vec<Statement> {
+        self.recorder.on.store(false, Ordering::Relaxed);
+        self.recorder
+            .statements
+            .lock()
+            .map(|mut kept| std::mem::take(&mut *kept))
+            .unwrap_or_default()
     }
 
     /// Begins a write transaction. On SQLite it takes the write lock at `BEGIN` (waiting up to

@@ -4,10 +4,14 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use sea_orm::sea_query::{Condition, Expr, ExprTrait};
+use std::collections::HashMap;
+
+use sea_orm::sea_query::{
+    Alias, Asterisk, Condition, Expr, ExprTrait, Query, SelectStatement, UnionType,
+};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, EntityTrait, Order, QueryFilter, QueryOrder, QuerySelect, Select,
-    Value,
+    ColumnTrait, ConnectionTrait, EntityTrait, Order, QueryFilter, QueryOrder, QuerySelect,
+    QueryTrait, Select, Value,
 };
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -126,6 +130,7 @@ fn decode_cursor(field: &'static str, tag: &str, raw: &str) -> Result<(SortValue
 }
 
 /// One page of rows with their cursors.
+#[derive(Clone, Debug)]
 pub struct Page<T> {
     pub edges: Vec<(String, T)>,
     pub has_next_page: bool,
@@ -159,6 +164,100 @@ fn beyond<C: ColumnTrait>(sort: &Sort<C>, key: SortValue, id: Uuid, forward: boo
         .add(Condition::all().add(k.eq(key_value)).add(strict_id))
 }
 
+/// A page request turned into SQL terms: the cursor conditions, the order and the limit.
+struct Plan {
+    /// Rows after/before the given cursors.
+    condition: Condition,
+    order: Order,
+    /// The page size; one more row is read to learn whether more follow.
+    limit: u64,
+    /// `last`/`before`: rows are read in reverse order and turned around.
+    backward: bool,
+}
+
+impl Plan {
+    fn new<C: ColumnTrait>(sort: &Sort<C>, args: &PageArgs) -> Result<Plan> {
+        args.validate()?;
+        let mut condition = Condition::all();
+        if let Some(after) = &args.after {
+            let (k, i) = decode_cursor("after", sort.tag, after)?;
+            condition = condition.add(beyond(sort, k, i, true));
+        }
+        if let Some(before) = &args.before {
+            let (k, i) = decode_cursor("before", sort.tag, before)?;
+            condition = condition.add(beyond(sort, k, i, false));
+        }
+        let backward = args.last.is_some();
+        let limit = args
+            .last
+            .or(args.first)
+            .map(|n| n as u64)
+            .unwrap_or(DEFAULT_PAGE);
+        let order = if sort.ascending != backward {
+            Order::Asc
+        } else {
+            Order::Desc
+        };
+        Ok(Plan {
+            condition,
+            order,
+            limit,
+            backward,
+        })
+    }
+
+    /// `select` restricted to this page, one extra row included.
+    fn apply<E: EntityTrait>(&self, select: Select<E>, sort: &Sort<E::Column>) -> Select<E> {
+        select
+            .filter(self.condition.clone())
+            .order_by(sort.key, self.order.clone())
+            .order_by(sort.id, self.order.clone())
+            .limit(self.limit + 1)
+    }
+
+    /// The page made of the rows `apply` read.
+    fn page<M>(
+        &self,
+        mut rows: Vec<M>,
+        sort_tag: &str,
+        args: &PageArgs,
+        key_of: impl Fn(&M) -> (SortValue, Uuid),
+    ) -> Page<M> {
+        let more = rows.len() as u64 > self.limit;
+        rows.truncate(self.limit as usize);
+        if self.backward {
+            rows.reverse();
+        }
+        let edges = rows
+            .into_iter()
+            .map(|row| {
+                let (k, i) = key_of(&row);
+                (encode_cursor(sort_tag, k, i), row)
+            })
+            .collect();
+        // Flags follow the Relay spec: the far side of the cursor the client came from is
+        // reported as existing when a cursor was given, without another query.
+        Page {
+            edges,
+            has_next_page: if self.backward {
+                args.before.is_some()
+            } else {
+                more
+            },
+            has_previous_page: if self.backward {
+                more
+            } else {
+                args.after.is_some()
+            },
+        }
+    }
+}
+
+/// Checks `args` (sizes and cursors) for a list ordered by `sort`, without running anything.
+pub fn check<C: ColumnTrait>(sort: &Sort<C>, args: &PageArgs) -> Result<()> {
+    Plan::new(sort, args).map(|_| ())
+}
+
 /// Runs `select` as one page. `key_of` reads a row's sort key and id (for its cursor).
 pub async fn fetch<E, C>(
     db: &C,
@@ -171,60 +270,82 @@ where
     E: EntityTrait,
     C: ConnectionTrait,
 {
-    args.validate()?;
-    let mut select = select;
-    if let Some(after) = &args.after {
-        let (k, i) = decode_cursor("after", sort.tag, after)?;
-        select = select.filter(beyond(sort, k, i, true));
+    let plan = Plan::new(sort, args)?;
+    let rows = plan.apply(select, sort).all(db).await?;
+    Ok(plan.page(rows, sort.tag, args, key_of))
+}
+
+/// The same page of `select` for each value of `part` (for example the first 20 members of
+/// each of 50 teams), in one statement: a `UNION ALL` of one bounded index range per value,
+/// so nested connections cost one query whatever their number.
+///
+/// `parts` names the column, its values and how to read a row's value.
+pub async fn fetch_each<E, C>(
+    db: &C,
+    select: Select<E>,
+    parts: (E::Column, &[Uuid], impl Fn(&E::Model) -> Uuid),
+    sort: &Sort<E::Column>,
+    args: &PageArgs,
+    key_of: impl Fn(&E::Model) -> (SortValue, Uuid) + Copy,
+) -> Result<HashMap<Uuid, Page<E::Model>>>
+where
+    E: EntityTrait,
+    C: ConnectionTrait,
+{
+    let (part, values, part_of) = parts;
+    let plan = Plan::new(sort, args)?;
+    let mut union: Option<SelectStatement> = None;
+    for (i, value) in values.iter().enumerate() {
+        let one = plan
+            .apply(select.clone().filter(part.eq(*value)), sort)
+            .into_query();
+        // Each part is wrapped so its ORDER BY and LIMIT stay its own in the union.
+        let wrapped = Query::select()
+            .column(Asterisk)
+            .from_subquery(one, Alias::new(format!("part{i}")))
+            .to_owned();
+        union = Some(match union {
+            None => wrapped,
+            Some(mut all) => {
+                all.union(UnionType::All, wrapped);
+                all
+            }
+        });
     }
-    if let Some(before) = &args.before {
-        let (k, i) = decode_cursor("before", sort.tag, before)?;
-        select = select.filter(beyond(sort, k, i, false));
+    let mut rows_by_part: HashMap<Uuid, Vec<E::Model>> = HashMap::new();
+    if let Some(union) = union {
+        let statement = db.get_database_backend().build(&union);
+        for row in E::find().from_raw_sql(statement).all(db).await? {
+            rows_by_part.entry(part_of(&row)).or_default().push(row);
+        }
     }
-    let backward = args.last.is_some();
-    let limit = args
-        .last
-        .or(args.first)
-        .map(|n| n as u64)
-        .unwrap_or(DEFAULT_PAGE);
-    let ascending = sort.ascending != backward;
-    let order = if ascending { Order::Asc } else { Order::Desc };
-    let mut rows = select
-        .order_by(sort.key, order.clone())
-        .order_by(sort.id, order)
-        .limit(limit + 1)
-        .all(db)
-        .await?;
-    let more = rows.len() as u64 > limit;
-    rows.truncate(limit as usize);
-    if backward {
-        rows.reverse();
-    }
-    let edges = rows
-        .into_iter()
-        .map(|row| {
-            let (k, i) = key_of(&row);
-            (encode_cursor(sort.tag, k, i), row)
+    Ok(values
+        .iter()
+        .map(|value| {
+            let rows = rows_by_part.remove(value).unwrap_or_default();
+            (*value, plan.page(rows, sort.tag, args, key_of))
         })
-        .collect();
-    // Flags follow the Relay spec: the far side of the cursor the client came from is
-    // reported as existing when a cursor was given, without another query.
-    Ok(Page {
-        edges,
-        has_next_page: if backward {
-            args.before.is_some()
-        } else {
-            more
-        },
-        has_previous_page: if backward { more } else { args.after.is_some() },
-    })
+        .collect())
 }
 
 /// A page plus what it takes to count the whole filtered list, which is only run when the
 /// client asks for `totalCount`.
 pub struct Listing<E: EntityTrait> {
     pub page: Page<E::Model>,
-    count: Select<E>,
+    count: Count<E>,
+}
+
+/// How a list's `totalCount` is answered.
+enum Count<E: EntityTrait> {
+    /// Counting the matching rows.
+    Rows(Select<E>),
+    /// One row, one integer column `n`, read from counts kept elsewhere (for example
+    /// `user_counts`), so an unfiltered list of a large account costs no scan.
+    Kept(SelectStatement),
+    /// All active members of one team (`Team.memberCount`), which callers may batch.
+    TeamMembers(Uuid),
+    /// Known without a query.
+    Exactly(u64),
 }
 
 impl<E: EntityTrait> Listing<E>
@@ -242,13 +363,71 @@ where
         let page = fetch(db, select.clone(), sort, args, key_of).await?;
         Ok(Listing {
             page,
-            count: select,
+            count: Count::Rows(select),
         })
+    }
+
+    /// A page of a team's members whose total is the team's member count.
+    pub fn of_team_members(page: Page<E::Model>, team_id: Uuid) -> Self {
+        Listing {
+            page,
+            count: Count::TeamMembers(team_id),
+        }
+    }
+
+    /// A page whose total is known.
+    pub fn with_total(page: Page<E::Model>, total: u64) -> Self {
+        Listing {
+            page,
+            count: Count::Exactly(total),
+        }
+    }
+
+    /// The team whose member count is this list's total, when it is one: the GraphQL layer
+    /// answers it through a batching loader instead of one query per team.
+    pub fn team_members(&self) -> Option<Uuid> {
+        match self.count {
+            Count::TeamMembers(team) => Some(team),
+            _ => None,
+        }
+    }
+
+    /// Answers `totalCount` with `query` instead of counting rows: it must select exactly
+    /// one integer column named `n` and count what the page's filters match.
+    pub fn counted_by(self, query: SelectStatement) -> Self {
+        Listing {
+            page: self.page,
+            count: Count::Kept(query),
+        }
     }
 
     /// How many rows match the filters, across all pages.
     pub async fn total_count<C: ConnectionTrait>(&self, db: &C) -> Result<u64> {
         use sea_orm::PaginatorTrait;
-        Ok(self.count.clone().count(db).await?)
+        match &self.count {
+            Count::Rows(select) => Ok(select.clone().count(db).await?),
+            Count::Kept(query) => kept(db, query).await,
+            Count::TeamMembers(team) => {
+                let query = Query::select()
+                    .expr_as(Expr::cust(KEPT_SUM), "n")
+                    .from(crate::entity::user_count::Entity)
+                    .and_where(crate::entity::user_count::Column::TeamId.eq(*team))
+                    .to_owned();
+                kept(db, &query).await
+            }
+            Count::Exactly(n) => Ok(*n),
+        }
     }
+}
+
+/// The sum of kept counts, as one integer on both databases (PostgreSQL's `SUM` of a
+/// `BIGINT` is a `NUMERIC`).
+pub const KEPT_SUM: &str = "CAST(COALESCE(SUM(members), 0) AS BIGINT)";
+
+async fn kept<C: ConnectionTrait>(db: &C, query: &SelectStatement) -> Result<u64> {
+    let n: i64 = match db.query_one(query).await? {
+        Some(row) => row.try_get("", "n")?,
+        None => 0,
+    };
+    Ok(u64::try_from(n).unwrap_or(0))
 }

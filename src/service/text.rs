@@ -82,6 +82,17 @@ pub fn like_pattern(query: &str) -> String {
     pattern
 }
 
+/// The `LIKE` pattern for SQLite's trigram index (`users_search`), when the query can use
+/// it: at least three characters (a trigram) and no `%`, `_` or `\\`, which the index's
+/// `LIKE` cannot escape. The index only narrows the candidates; `like_pattern` decides.
+pub fn trigram_pattern(query: &str) -> Option<String> {
+    let folded = fold(query);
+    if folded.chars().count() < 3 || folded.contains(['%', '_', '\\']) {
+        return None;
+    }
+    Some(format!("%{folded}%"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -94,6 +105,14 @@ mod tests {
         assert!(Name::parse("name", &"x".repeat(101)).is_err());
         assert!(Name::parse("name", &"é".repeat(100)).is_ok());
         assert_eq!(Name::parse("name", "ÄPFEL").unwrap().key(), "äpfel");
+    }
+
+    #[test]
+    fn trigram_patterns_need_three_plain_characters() {
+        assert_eq!(trigram_pattern("ÄPf").as_deref(), Some("%äpf%"));
+        assert_eq!(trigram_pattern("an"), None);
+        assert_eq!(trigram_pattern("100%"), None);
+        assert_eq!(trigram_pattern("a_b"), None);
     }
 
     #[test]

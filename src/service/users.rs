@@ -3,10 +3,10 @@
 
 use std::collections::{HashMap, HashSet};
 
-use sea_orm::sea_query::{Expr, ExprTrait, Query};
+use sea_orm::sea_query::{Expr, ExprTrait, Query, SelectStatement};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, PaginatorTrait, QueryFilter,
-    QuerySelect, Select,
+    ColumnTrait, ConnectionTrait, DatabaseBackend, DatabaseTransaction, EntityTrait,
+    PaginatorTrait, QueryFilter, QuerySelect, Select,
 };
 use serde_json::{Value as Json, json};
 use uuid::Uuid;
@@ -14,10 +14,10 @@ use uuid::Uuid;
 use super::audit::{self, Operation};
 use super::bulk::{ItemError, ItemErrorCode, Outcome};
 use super::ids::{RoleId, TeamId, UserId};
-use super::page::{Listing, PageArgs, Sort, SortValue};
+use super::page::{self, KEPT_SUM, Listing, Page, PageArgs, Sort, SortValue};
 use super::{Db, Error, Result, locks, principal, roles, text};
 use crate::auth::{Permission, PermissionSet, Principal, Reach};
-use crate::entity::{role, team, user};
+use crate::entity::{role, team, user, user_count};
 
 /// Filters of the `users` list; all given filters must match.
 #[derive(Clone, Debug, Default)]
@@ -121,9 +121,20 @@ pub async fn list<C: ConnectionTrait>(
 ) -> Result<Listing<user::Entity>> {
     require_view(actor)?;
     page.validate()?;
+    let search = filter.search.as_deref().filter(|q| !q.is_empty());
     let mut select = visible(actor);
-    if let Some(q) = filter.search.as_deref().filter(|q| !q.is_empty()) {
+    if let Some(q) = search {
         select = select.filter(search_condition(user::Column::SearchText, q));
+        // SQLite: candidates from the trigram index first (PostgreSQL's planner uses its
+        // trigram index for the `LIKE` itself).
+        if db.get_database_backend() == DatabaseBackend::Sqlite
+            && let Some(pattern) = text::trigram_pattern(q)
+        {
+            select = select.filter(Expr::cust_with_values(
+                "users.rowid IN (SELECT rowid FROM users_search WHERE search_text LIKE ?)",
+                [pattern],
+            ));
+        }
     }
     if let Some(teams) = &filter.team_ids {
         select = select.filter(user::Column::TeamId.is_in(teams.clone()));
@@ -137,7 +148,44 @@ pub async fn list<C: ConnectionTrait>(
                 .in_subquery(teams_of_departments(actor.account_id, departments.clone())),
         );
     }
-    list_sorted(db, select, order, page).await
+    let listing = list_sorted(db, select, order, page).await?;
+    // Without a search every filter is a set of teams or roles, which the kept counts
+    // answer exactly; a search has to count its matches.
+    Ok(match (search, kept_count(actor, filter)) {
+        (None, Some(count)) => listing.counted_by(count),
+        _ => listing,
+    })
+}
+
+/// The number of users the actor sees through `filter` (its search aside), from
+/// `user_counts`: a sum over at most (teams × roles) counter rows instead of a count of
+/// the account's users. `None` for a reach of the actor alone, which counts one row anyway.
+fn kept_count(actor: &Principal, filter: &Filter) -> Option<SelectStatement> {
+    let mut query = Query::select()
+        .expr_as(Expr::cust(KEPT_SUM), "n")
+        .from(user_count::Entity)
+        .and_where(user_count::Column::AccountId.eq(actor.account_id))
+        .to_owned();
+    match &actor.reach {
+        Reach::All => {}
+        Reach::Teams(teams) => {
+            query.and_where(user_count::Column::TeamId.is_in(teams.clone()));
+        }
+        Reach::OnlySelf => return None,
+    }
+    if let Some(teams) = &filter.team_ids {
+        query.and_where(user_count::Column::TeamId.is_in(teams.clone()));
+    }
+    if let Some(roles) = &filter.role_ids {
+        query.and_where(user_count::Column::RoleId.is_in(roles.clone()));
+    }
+    if let Some(departments) = &filter.department_ids {
+        query.and_where(
+            user_count::Column::TeamId
+                .in_subquery(teams_of_departments(actor.account_id, departments.clone())),
+        );
+    }
+    Some(query)
 }
 
 /// Members of one team, ordered by name (the actor must be able to see the team).
@@ -147,18 +195,63 @@ pub async fn members<C: ConnectionTrait>(
     team_id: Uuid,
     page: &PageArgs,
 ) -> Result<Listing<user::Entity>> {
+    let mut each = members_of_teams(db, actor, &[team_id], page).await?;
+    each.remove(&team_id)
+        .ok_or_else(|| Error::Internal(anyhow::anyhow!("no page for team {team_id}")))
+}
+
+/// The order of `Team.members`.
+fn members_sort() -> Sort<user::Column> {
+    Sort {
+        tag: "name",
+        key: user::Column::NameKey,
+        id: user::Column::Id,
+        ascending: true,
+    }
+}
+
+/// Checks the arguments of `Team.members` (sizes, cursor) without running a query.
+pub fn check_members_args(page: &PageArgs) -> Result<()> {
+    page::check(&members_sort(), page)
+}
+
+/// The same page of members, by name, of each of `team_ids`, in one statement. A team
+/// outside the actor's reach shows only what the actor may see of it (nothing, or the
+/// actor alone for a reach of oneself).
+pub async fn members_of_teams<C: ConnectionTrait>(
+    db: &C,
+    actor: &Principal,
+    team_ids: &[Uuid],
+    page: &PageArgs,
+) -> Result<std::collections::HashMap<Uuid, Listing<user::Entity>>> {
     require_view(actor)?;
-    let select = visible(actor).filter(user::Column::TeamId.eq(team_id));
-    list_sorted(
+    let sort = members_sort();
+    let pages = page::fetch_each(
         db,
-        select,
-        Order {
-            field: OrderField::Name,
-            ascending: true,
-        },
+        visible(actor),
+        (user::Column::TeamId, team_ids, |u: &user::Model| u.team_id),
+        &sort,
         page,
+        |u| (SortValue::Text(u.name_key.clone()), u.id),
     )
-    .await
+    .await?;
+    Ok(pages
+        .into_iter()
+        .map(|(team, page): (Uuid, Page<user::Model>)| {
+            let listing = match &actor.reach {
+                Reach::All => Listing::of_team_members(page, team),
+                Reach::Teams(teams) if teams.contains(&team) => {
+                    Listing::of_team_members(page, team)
+                }
+                Reach::Teams(_) => Listing::with_total(page, 0),
+                Reach::OnlySelf => {
+                    let own = u64::from(team == actor.team_id);
+                    Listing::with_total(page, own)
+                }
+            };
+            (team, listing)
+        })
+        .collect())
 }
 
 async fn list_sorted<C: ConnectionTrait>(
@@ -192,8 +285,9 @@ async fn list_sorted<C: ConnectionTrait>(
 
 // ---- Bulk changes: role, team, delete ----------------------------------------------------
 
-/// Ids per `IN (…)` list, well under SQLite's and PostgreSQL's bound-parameter limits.
-const CHUNK: usize = 500;
+/// Ids per `IN (…)` list: a whole default-sized bulk change (1,000 users) in one statement,
+/// well under SQLite's and PostgreSQL's bound-parameter limits.
+const CHUNK: usize = 1_000;
 
 /// Audit actions of the user changes.
 pub const ROLE_CHANGED: &str = "user.role_changed";
