@@ -3,6 +3,7 @@
 //! rows — above all "an account keeps at least one active Admin" — hold even when two
 //! server processes change users of one account at the same moment.
 
+use sea_orm::sea_query::LockType;
 use sea_orm::{DatabaseBackend, DatabaseTransaction, EntityTrait, QuerySelect};
 use uuid::Uuid;
 
@@ -11,9 +12,14 @@ use crate::entity::account;
 
 /// Takes the account's user-change lock for the rest of `txn`.
 ///
-/// On PostgreSQL this locks the account row (`SELECT … FOR UPDATE`): a second transaction
-/// waits here until the first commits, and — READ COMMITTED taking a fresh snapshot per
-/// statement — then reads what the first wrote. SQLite has no row locks, and needs none:
+/// On PostgreSQL this locks the account row (`SELECT … FOR NO KEY UPDATE`): a second
+/// transaction waits here until the first commits, and — READ COMMITTED taking a fresh
+/// snapshot per statement — then reads what the first wrote. `NO KEY UPDATE`, not `UPDATE`:
+/// every insert of a row that references the account (an audit event, an invite, an
+/// accepted invitation's user) takes a `KEY SHARE` lock on it for its foreign key, which
+/// `FOR UPDATE` would block. An `acceptInvite` waiting there while holding the counter row
+/// of its new user's team and role (`user_counts`) deadlocked with a bulk change holding
+/// the account lock and waiting for that counter row. SQLite has no row locks, and needs none:
 /// `Db::begin_write` opens transactions with `BEGIN IMMEDIATE`, which already admits one
 /// writer at a time.
 pub async fn lock_account_users(txn: &DatabaseTransaction, account_id: Uuid) -> Result<()> {
@@ -24,7 +30,7 @@ pub async fn lock_account_users(txn: &DatabaseTransaction, account_id: Uuid) -> 
     account::Entity::find_by_id(account_id)
         .select_only()
         .column(account::Column::Id)
-        .lock_exclusive()
+        .lock(LockType::NoKeyUpdate)
         .into_tuple::<Uuid>()
         .one(txn)
         .await?
