@@ -126,8 +126,10 @@ def wrk_case(args, api, results, case, query, variables):
     body_file = Path(args.out) / f"body-{case.replace(' ', '-').replace(',', '')}.json"
     body_file.write_text(json.dumps({"query": query, "variables": variables}))
     env = dict(os.environ, BENCH_TOKEN=api.token, BENCH_BODY=str(body_file))
+    # wrk's own 2 s timeout would drop slow answers from the latency figures; wait as long
+    # as the server does (its default request timeout).
     cmd = ["wrk", f"-t{args.threads}", f"-c{args.connections}", f"-d{args.seconds}s",
-           "-s", str(HERE / "gql.lua"), api.url]
+           "--timeout", "10s", "-s", str(HERE / "gql.lua"), api.url]
     out = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True).stdout
     line = next((l for l in out.splitlines() if l.startswith("WRK_RESULT")), None)
     if line is None:
@@ -281,7 +283,7 @@ def report(args):
         f"- commit: `{sh('git rev-parse --short HEAD')}`" + (" (with uncommitted changes)" if sh("git status --porcelain -- src migration Cargo.toml Cargo.lock") else ""),
         f"- machine: {sh('nproc')} CPUs ({cpu}), memory {memory} (`free -h`), {platform.system()} {platform.release()}",
         f"- other load on the machine: load average {' '.join(sh('cat /proc/loadavg').split()[:3])} (1/5/15 min) when the report was written",
-        f"- load: wrk `-t{args.threads} -c{args.connections} -d{args.seconds}s` per read case, on the same machine as the server and the database; "
+        f"- load: wrk `-t{args.threads} -c{args.connections} -d{args.seconds}s --timeout 10s` per read case, on the same machine as the server and the database; "
         f"mutations timed as {args.runs} sequential requests after one warm-up (client-side latency)",
         "- server: `roster serve` (release), rate limits off, `RUST_LOG=warn`, mail to `.eml` files",
         "",
