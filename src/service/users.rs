@@ -124,16 +124,24 @@ pub async fn list<C: ConnectionTrait>(
     let search = filter.search.as_deref().filter(|q| !q.is_empty());
     let mut select = visible(actor);
     if let Some(q) = search {
-        select = select.filter(search_condition(user::Column::SearchText, q));
-        // SQLite: candidates from the trigram index first (PostgreSQL's planner uses its
-        // trigram index for the `LIKE` itself).
-        if db.get_database_backend() == DatabaseBackend::Sqlite
-            && let Some(pattern) = text::trigram_pattern(q)
-        {
+        if db.get_database_backend() == DatabaseBackend::Sqlite {
+            // The search text and the query are folded alike, so a plain substring test is
+            // the same match as `LIKE '%q%'`, and SQLite's `instr` runs several times faster
+            // than its `LIKE` (a broad search's `totalCount` tests every user of the
+            // account). Candidates come from the trigram index first when the query has one.
             select = select.filter(Expr::cust_with_values(
-                "users.rowid IN (SELECT rowid FROM users_search WHERE search_text LIKE ?)",
-                [pattern],
+                "instr(users.search_text, ?) > 0",
+                [text::fold(q)],
             ));
+            if let Some(pattern) = text::trigram_pattern(q) {
+                select = select.filter(Expr::cust_with_values(
+                    "users.rowid IN (SELECT rowid FROM users_search WHERE search_text LIKE ?)",
+                    [pattern],
+                ));
+            }
+        } else {
+            // PostgreSQL's planner answers the `LIKE` through the trigram index.
+            select = select.filter(search_condition(user::Column::SearchText, q));
         }
     }
     if let Some(teams) = &filter.team_ids {
