@@ -319,6 +319,9 @@ def report(args):
         f"slowest but one or so of {args.runs} runs: read it as a ceiling, not a statistic.",
         "",
     ]
+    analysis = Path(__file__).with_name("ANALYSIS.md")
+    if analysis.exists():
+        out += ["", analysis.read_text()]
     Path(args.out).write_text("\n".join(out))
     print(f"wrote {args.out}")
     failed = [r for r in rows if int(r["errors"]) > 0]
