@@ -469,10 +469,10 @@ async fn the_main_queries_read_no_large_table_whole() {
     for case in &cases {
         let answer = checker.check(&db, &app, case).await;
         // Mutations must have done their work, or their plans prove nothing.
-        if let Some(payload) = answer.as_object().and_then(|o| o.values().next()) {
-            if let Some(errors) = payload.get("errors") {
-                assert_eq!(errors, &json!([]), "{}: {answer:#}", case.label);
-            }
+        if let Some(payload) = answer.as_object().and_then(|o| o.values().next())
+            && let Some(errors) = payload.get("errors")
+        {
+            assert_eq!(errors, &json!([]), "{}: {answer:#}", case.label);
         }
     }
     println!("{}", checker.report);
