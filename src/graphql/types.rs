@@ -258,14 +258,14 @@ impl Team {
         #[graphql(desc = "Return users after this cursor.")] after: Option<String>,
     ) -> Result<UserConnection> {
         let actor = actor(ctx)?;
-        if !actor.can(Permission::UsersView) {
-            return Err(Error::forbidden("your role may not list users").into());
-        }
-        service::users::check_members_args(&PageArgs {
-            first,
-            after: after.clone(),
-            ..Default::default()
-        })?;
+        service::users::check_members_request(
+            actor,
+            &PageArgs {
+                first,
+                after: after.clone(),
+                ..Default::default()
+            },
+        )?;
         let key = MembersKey {
             team_id: self.0.id,
             first,

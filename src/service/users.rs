@@ -218,8 +218,10 @@ fn members_sort() -> Sort<user::Column> {
     }
 }
 
-/// Checks the arguments of `Team.members` (sizes, cursor) without running a query.
-pub fn check_members_args(page: &PageArgs) -> Result<()> {
+/// Checks that the actor may list members and the arguments of `Team.members` (sizes,
+/// cursor), without running a query: a batching loader can then only fail internally.
+pub fn check_members_request(actor: &Principal, page: &PageArgs) -> Result<()> {
+    require_view(actor)?;
     page::check(&members_sort(), page)
 }
 
