@@ -196,18 +196,6 @@ fn kept_count(actor: &Principal, filter: &Filter) -> Option<SelectStatement> {
     Some(query)
 }
 
-/// Members of one team, ordered by name (the actor must be able to see the team).
-pub async fn members<C: ConnectionTrait>(
-    db: &C,
-    actor: &Principal,
-    team_id: Uuid,
-    page: &PageArgs,
-) -> Result<Listing<user::Entity>> {
-    let mut each = members_of_teams(db, actor, &[team_id], page).await?;
-    each.remove(&team_id)
-        .ok_or_else(|| Error::Internal(anyhow::anyhow!("no page for team {team_id}")))
-}
-
 /// The order of `Team.members`.
 fn members_sort() -> Sort<user::Column> {
     Sort {
