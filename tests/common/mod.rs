@@ -24,7 +24,8 @@ pub struct TestApp {
     pub db: Db,
     pub keys: Arc<JwtKeys>,
     pub http: reqwest::Client,
-    _dir: Option<tempfile::TempDir>,
+    /// Last, so the database goes after the pool above it.
+    _scratch: Scratch,
 }
 
 /// Whether the tests run against PostgreSQL.
@@ -34,8 +35,51 @@ pub fn on_postgres() -> bool {
         .unwrap_or(false)
 }
 
-/// A fresh database URL: a new PostgreSQL database, or a SQLite file in a temp dir.
-pub async fn fresh_database() -> (String, Option<tempfile::TempDir>) {
+/// What a test's fresh database leaves behind, removed when the guard drops: the SQLite
+/// file's temporary directory, or the PostgreSQL database (dropped `WITH (FORCE)`, so a
+/// server still holding connections does not keep it alive). `ROSTER_KEEP_TEST_DBS=1`
+/// keeps PostgreSQL databases for a post-mortem; CI drops leftovers before each run.
+pub enum Scratch {
+    Sqlite(tempfile::TempDir),
+    Postgres { server: String, name: String },
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let Scratch::Postgres { server, name } = self else {
+            return;
+        };
+        if std::env::var_os("ROSTER_KEEP_TEST_DBS").is_some() {
+            return;
+        }
+        let (server, name) = (server.clone(), name.clone());
+        // Drop may run inside the test's runtime, which must not block on itself: a
+        // short-lived runtime on its own thread does the work.
+        let dropped = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .ok()?;
+            runtime.block_on(async move {
+                let admin = Database::connect(server.as_str()).await.ok()?;
+                let done = admin
+                    .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                    .await
+                    .ok();
+                let _ = admin.close().await;
+                done
+            })
+        })
+        .join();
+        if !matches!(dropped, Ok(Some(_))) {
+            eprintln!("note: could not drop a test database (CI drops leftovers)");
+        }
+    }
+}
+
+/// A fresh database URL: a new PostgreSQL database, or a SQLite file in a temp dir. Keep the
+/// guard alive as long as the database is used.
+pub async fn fresh_database() -> (String, Scratch) {
     match std::env::var("DATABASE_URL") {
         Ok(url) if url.starts_with("postgres") => {
             let name = format!("roster_test_{}", uuid::Uuid::now_v7().simple());
@@ -53,12 +97,13 @@ pub async fn fresh_database() -> (String, Option<tempfile::TempDir>) {
                 }
                 _ => url.as_str(),
             };
-            (format!("{base}/{name}"), None)
+            let database_url = format!("{base}/{name}");
+            (database_url, Scratch::Postgres { server: url, name })
         }
         _ => {
             let dir = tempfile::tempdir().expect("temp dir");
             let url = format!("sqlite:{}", dir.path().join("roster.db").display());
-            (url, Some(dir))
+            (url, Scratch::Sqlite(dir))
         }
     }
 }
@@ -87,7 +132,7 @@ impl TestApp {
 
     /// Starts a server with the given limits and token keys.
     pub async fn spawn_full(limits: Limits, http: HttpSettings, keys: JwtKeys) -> Self {
-        let (url, dir) = fresh_database().await;
+        let (url, scratch) = fresh_database().await;
         let db = Db::connect(&url).await.expect("connect");
         db.migrate().await.expect("migrate");
         let keys = Arc::new(keys);
@@ -109,7 +154,7 @@ impl TestApp {
                 .timeout(Duration::from_secs(30))
                 .build()
                 .expect("client"),
-            _dir: dir,
+            _scratch: scratch,
         }
     }
 
