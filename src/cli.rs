@@ -124,6 +124,8 @@ fn print_seed_report(r: &crate::seed::SeedReport, backend: sea_orm::DatabaseBack
     println!("rows={}", r.rows());
     println!("seconds={:.2}", r.elapsed.as_secs_f64());
     println!("rows_per_sec={:.0}", r.rows_per_sec());
+    println!("load_seconds={:.2}", r.load_elapsed.as_secs_f64());
+    println!("load_rows_per_sec={:.0}", r.load_rows_per_sec());
     println!("big_account_id={}", AccountId(r.big_account_id));
     println!("big_account_users={}", r.big_account_users);
     println!("big_account_invites={}", r.big_account_invites);

@@ -78,6 +78,9 @@ pub struct SeedReport {
     pub invites_by_status: [u64; 4],
     /// Wall time of the whole seed, statistics refresh included.
     pub elapsed: Duration,
+    /// Wall time until the last batch was written, before the indexes and foreign keys set
+    /// aside for the load are rebuilt.
+    pub load_elapsed: Duration,
     /// The big account (the first one).
     pub big_account_id: Uuid,
     /// Its one Admin.
@@ -97,6 +100,11 @@ impl SeedReport {
     /// Rows written per second of wall time.
     pub fn rows_per_sec(&self) -> f64 {
         self.rows() as f64 / self.elapsed.as_secs_f64().max(1e-9)
+    }
+
+    /// Rows inserted per second while loading the batches (index rebuilds excluded).
+    pub fn load_rows_per_sec(&self) -> f64 {
+        self.rows() as f64 / self.load_elapsed.as_secs_f64().max(1e-9)
     }
 }
 
@@ -138,6 +146,7 @@ pub async fn seed(db: &Db, opts: &SeedOptions) -> anyhow::Result<SeedReport> {
             );
         }
     }
+    report.load_elapsed = started.elapsed();
     writer.finish().await?;
     report.elapsed = started.elapsed();
     Ok(report)
@@ -971,10 +980,16 @@ impl Writer {
         } = self
         {
             for statement in &restore {
+                let started = Instant::now();
                 sqlx::query(AssertSqlSafe(statement.clone()))
                     .execute(&mut *tx)
                     .await
                     .with_context(|| format!("after seeding: {statement}"))?;
+                tracing::info!(
+                    ms = started.elapsed().as_millis() as u64,
+                    statement = statement.as_str(),
+                    "rebuilt"
+                );
             }
             tx.commit().await?;
             sqlx::query("ANALYZE accounts, roles, departments, teams, users, invites")

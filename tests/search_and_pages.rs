@@ -278,3 +278,47 @@ async fn search_follows_deletes_and_restores_with_a_new_name() {
         ["Alicia Birnbaum"]
     );
 }
+
+#[tokio::test]
+async fn a_full_email_matches_as_a_substring_like_any_other_query() {
+    // An email is looked up through the index by its local part only; the whole query still
+    // decides, on both databases.
+    let app = TestApp::spawn().await;
+    let o = Org::create(&app).await;
+    let t = app.token_for(o.admin);
+    let sender = o.roles["SENDER"];
+    insert_users(&app, o.account_id, o.general, sender, "Ann", 3).await;
+    insert_users(&app, o.account_id, o.general, sender, "Jo Ann", 3).await;
+    // "jo.ann.001@a.test" contains "ann.001@a.test" as well.
+    assert_eq!(
+        search(&app, &t, "ANN.001@A.test", json!({})).await,
+        ["Ann 001", "Jo Ann 001"]
+    );
+    assert_eq!(
+        search(&app, &t, "jo.ann.001@a.test", json!({})).await,
+        ["Jo Ann 001"]
+    );
+    // The local part matches, the domain does not: nothing.
+    assert!(
+        search(&app, &t, "ann.001@b.test", json!({}))
+            .await
+            .is_empty()
+    );
+    assert!(
+        search(&app, &t, "ann.001@a.test.org", json!({}))
+            .await
+            .is_empty()
+    );
+    // A short local part: the whole query is looked up.
+    assert_eq!(
+        search(&app, &t, "01@a.test", json!({})).await,
+        ["Ann 001", "Jo Ann 001"]
+    );
+    // The other account's people never match.
+    let other = app.token_for(o.other_admin);
+    assert!(
+        search(&app, &other, "ann.001@a.test", json!({}))
+            .await
+            .is_empty()
+    );
+}

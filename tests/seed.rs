@@ -33,6 +33,10 @@ async fn seeded_big_account_reads_right_through_the_api() {
     assert_eq!(report.invites, 200);
     assert_eq!(report.big_account_invites, 120);
     assert!(report.invites_by_status.iter().all(|&n| n > 0));
+    // The load is timed apart from the index rebuild that follows it.
+    assert!(report.load_elapsed > std::time::Duration::ZERO);
+    assert!(report.load_elapsed <= report.elapsed);
+    assert!(report.load_rows_per_sec() >= report.rows_per_sec());
 
     let admin = app.token_for(report.big_admin_id);
     let body = app

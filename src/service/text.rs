@@ -83,14 +83,31 @@ pub fn like_pattern(query: &str) -> String {
 }
 
 /// The `LIKE` pattern for SQLite's trigram index (`users_search`), when the query can use
-/// it: at least three characters (a trigram) and no `%`, `_` or `\\`, which the index's
-/// `LIKE` cannot escape. The index only narrows the candidates; `like_pattern` decides.
+/// it: a selective fragment (`selective_fragment`) of at least three characters (a trigram)
+/// and no `%`, `_` or `\\`, which the index's `LIKE` cannot escape. The index only narrows
+/// the candidates; the whole query decides.
 pub fn trigram_pattern(query: &str) -> Option<String> {
     let folded = fold(query);
-    if folded.chars().count() < 3 || folded.contains(['%', '_', '\\']) {
+    let fragment = selective_fragment(&folded)?;
+    if fragment.contains(['%', '_', '\\']) {
         return None;
     }
-    Some(format!("%{folded}%"))
+    Some(format!("%{fragment}%"))
+}
+
+/// The part of a folded search query that a trigram index should look up: every match of
+/// the query contains it, and it is at least three characters long (else `None`: no trigram).
+///
+/// For an email address that is its local part. Within an organization most people share
+/// the domain, so the domain's trigrams (`glo`, `lob`, `exa`, `amp`, …) each list nearly
+/// every user of the account and looking them up costs more than the rest of the search
+/// together; the local part names the person. Anything else is looked up whole.
+pub fn selective_fragment(folded: &str) -> Option<&str> {
+    let fragment = match folded.split_once('@') {
+        Some((local, _)) if local.chars().count() >= 3 => local,
+        _ => folded,
+    };
+    (fragment.chars().count() >= 3).then_some(fragment)
 }
 
 /// A lower-case ASCII transliteration of a name, keeping only letters and digits, for the
@@ -152,6 +169,30 @@ mod tests {
         assert_eq!(trigram_pattern("an"), None);
         assert_eq!(trigram_pattern("100%"), None);
         assert_eq!(trigram_pattern("a_b"), None);
+        assert_eq!(
+            trigram_pattern("Zoe.Odegaard4711@Globex.Example").as_deref(),
+            Some("%zoe.odegaard4711%")
+        );
+        assert_eq!(trigram_pattern("100%@x.example"), None);
+    }
+
+    #[test]
+    fn an_email_is_looked_up_by_its_local_part() {
+        assert_eq!(
+            selective_fragment("ann.lee7@globex.example"),
+            Some("ann.lee7")
+        );
+        // Too short a local part: the whole query, which still contains every match.
+        assert_eq!(
+            selective_fragment("al@globex.example"),
+            Some("al@globex.example")
+        );
+        assert_eq!(
+            selective_fragment("@globex.example"),
+            Some("@globex.example")
+        );
+        assert_eq!(selective_fragment("lovelace"), Some("lovelace"));
+        assert_eq!(selective_fragment("lo"), None);
     }
 
     #[test]

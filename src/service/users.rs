@@ -140,8 +140,21 @@ pub async fn list<C: ConnectionTrait>(
                 ));
             }
         } else {
-            // PostgreSQL's planner answers the `LIKE` through the trigram index.
-            select = select.filter(search_condition(user::Column::SearchText, q));
+            // PostgreSQL's planner answers the `LIKE` through the trigram index. An email is
+            // looked up by its local part alone (see `text::selective_fragment`), and the
+            // whole query is then tested with `strpos`, which the index does not see.
+            let folded = text::fold(q);
+            match text::selective_fragment(&folded) {
+                Some(fragment) if fragment.len() < folded.len() => {
+                    select = select
+                        .filter(search_condition(user::Column::SearchText, fragment))
+                        .filter(Expr::cust_with_values(
+                            "strpos(users.search_text, $1) > 0",
+                            [folded.clone()],
+                        ));
+                }
+                _ => select = select.filter(search_condition(user::Column::SearchText, q)),
+            }
         }
     }
     if let Some(teams) = &filter.team_ids {
