@@ -151,6 +151,9 @@ pub async fn connect(config: &Config) -> anyhow::Result<Db> {
         }
     };
     db.migrate().await.context("applying migrations")?;
+    db.refresh_statistics()
+        .await
+        .context("refreshing SQLite's planner statistics")?;
     Ok(db)
 }
 

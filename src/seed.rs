@@ -970,9 +970,19 @@ impl Writer {
     }
 
     /// On PostgreSQL: re-creates the indexes and foreign keys, commits, and refreshes the
-    /// planner statistics, which a bulk load leaves stale until autovacuum catches up
-    /// (SQLite keeps none unless asked, so it is left alone).
+    /// planner statistics, which a bulk load leaves stale until autovacuum catches up. On
+    /// SQLite: gathers statistics (sampled, like `Db::refresh_statistics`), which SQLite keeps
+    /// none of unless asked.
     async fn finish(self) -> anyhow::Result<()> {
+        if let Writer::Sqlite(pool) = &self {
+            let mut conn = pool.acquire().await?;
+            for statement in ["PRAGMA analysis_limit = 1000", "ANALYZE"] {
+                sqlx::query(statement)
+                    .execute(&mut *conn)
+                    .await
+                    .context("ANALYZE after seeding")?;
+            }
+        }
         if let Writer::Postgres {
             pool,
             mut tx,
