@@ -307,7 +307,7 @@ def report(args):
             f"{int(s.get('big_account_users', 0)):,} users, {int(s.get('big_account_invites', 0)):,} invites. "
             f"Seeded {int(s.get('rows', 0)):,} rows in {s.get('seconds')} s = **{int(float(s.get('rows_per_sec', 0))):,} rows/s** "
             f"end to end; the batched inserts took {s.get('load_seconds', '?')} s = **{int(float(s.get('load_rows_per_sec', 0))):,} rows/s**, "
-            ("the rest rebuilt the indexes and foreign keys set aside for the load and refreshed the statistics."
+            + ("the rest rebuilt the indexes and foreign keys set aside for the load and refreshed the statistics."
              if db == "postgres" else "the rest gathered the planner statistics (`ANALYZE`)."),
             "",
             *([seed_target(s), ""] if db == "postgres" else []),
