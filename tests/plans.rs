@@ -274,6 +274,12 @@ async fn the_main_queries_read_no_large_table_whole() {
         .await
         .expect("user")
         .expect("user");
+    let invited = invite::Entity::find()
+        .filter(invite::Column::AccountId.eq(account))
+        .one(db.conn())
+        .await
+        .expect("invite")
+        .expect("an invite in the big account");
     let open_invites: Vec<Uuid> = invite::Entity::find()
         .select_only()
         .column(invite::Column::Id)
@@ -389,6 +395,12 @@ async fn the_main_queries_read_no_large_table_whole() {
                found: invites(first: 50, filter: {{search: \"an\"}}) {{ totalCount nodes {{ id }} }} }}"
         ),
         json!({}),
+    ));
+    cases.push(case(
+        "an invite found by its full email",
+        &admin,
+        "query($q: String) { invites(first: 50, filter: {search: $q}) { totalCount nodes { id } } }",
+        json!({ "q": invited.email }),
     ));
 
     // Writes: bulk changes and invitations, then the audit log they produced.
@@ -506,6 +518,24 @@ async fn the_main_queries_read_no_large_table_whole() {
         .next()
         .unwrap_or_default()
         .to_owned();
+    if checker.backend == DatabaseBackend::Postgres {
+        let by_email = &checker.plans["an invite found by its full email"];
+        let local = invited
+            .email
+            .split('@')
+            .next()
+            .unwrap_or_default()
+            .to_owned();
+        assert!(
+            by_email.iter().any(|l| l.contains("invites_email_trgm"))
+                && by_email
+                    .iter()
+                    .filter(|l| l.contains("Index Cond: (email ~~"))
+                    .all(|l| l.contains(&local) && !l.contains('@')),
+            "invite email search plan:\n{}",
+            by_email.join("\n")
+        );
+    }
     match checker.backend {
         DatabaseBackend::Postgres => assert!(
             narrow.iter().any(|l| l.contains("users_search_trgm"))

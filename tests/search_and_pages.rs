@@ -322,3 +322,58 @@ async fn a_full_email_matches_as_a_substring_like_any_other_query() {
             .is_empty()
     );
 }
+
+#[tokio::test]
+async fn invites_are_searched_by_email_substring_on_both_databases() {
+    let app = TestApp::spawn().await;
+    let o = Org::create(&app).await;
+    let t = app.token_for(o.admin);
+    let sender = o.roles["SENDER"];
+    let day = 86_400_000;
+    for email in [
+        "ann.001@a.test",
+        "jo.ann.001@a.test",
+        "ann.002@a.test",
+        "ann.001@b.test",
+    ] {
+        common::insert_invite(
+            &app,
+            o.account_id,
+            email,
+            o.general,
+            sender,
+            day,
+            false,
+            false,
+        )
+        .await;
+    }
+    let found = |q: &'static str| {
+        let (app, t) = (&app, &t);
+        async move {
+            let body = app
+                .gql(
+                    Some(t),
+                    "query($q: String) { invites(filter: { search: $q }, first: 50) { totalCount nodes { email } } }",
+                    json!({ "q": q }),
+                )
+                .await;
+            let mut emails: Vec<String> = data(&body)["invites"]["nodes"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|n| n["email"].as_str().unwrap().to_owned())
+                .collect();
+            emails.sort();
+            assert_eq!(data(&body)["invites"]["totalCount"], emails.len());
+            emails
+        }
+    };
+    assert_eq!(
+        found("ANN.001@A.TEST").await,
+        ["ann.001@a.test", "jo.ann.001@a.test"]
+    );
+    assert_eq!(found("ann.001@b").await, ["ann.001@b.test"]);
+    assert!(found("ann.001@c.test").await.is_empty());
+    assert_eq!(found("@b.test").await, ["ann.001@b.test"]);
+}

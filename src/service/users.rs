@@ -3,7 +3,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use sea_orm::sea_query::{Expr, ExprTrait, Query, SelectStatement};
+use sea_orm::sea_query::{Condition, Expr, ExprTrait, Func, Query, SelectStatement};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseBackend, DatabaseTransaction, EntityTrait,
     PaginatorTrait, QueryFilter, QuerySelect, Select,
@@ -64,6 +64,26 @@ pub(crate) fn search_condition<C: ColumnTrait>(
 ) -> sea_orm::sea_query::SimpleExpr {
     Expr::col(column)
         .like(sea_orm::sea_query::LikeExpr::new(text::like_pattern(query)).escape('\\'))
+}
+
+/// The `search` condition where PostgreSQL answers it through a trigram index: an email is
+/// looked up by its local part alone (see `text::selective_fragment`), and the whole query is
+/// then tested with `strpos`, which the index does not see. PostgreSQL only (`strpos`).
+pub(crate) fn trigram_search_condition<C: ColumnTrait>(column: C, query: &str) -> Condition {
+    let folded = text::fold(query);
+    match text::selective_fragment(&folded) {
+        Some(fragment) if fragment.len() < folded.len() => Condition::all()
+            .add(search_condition(column, fragment))
+            .add(
+                Expr::expr(
+                    Func::cust("strpos")
+                        .arg(Expr::col((column.entity_name(), column)))
+                        .arg(folded.clone()),
+                )
+                .gt(0),
+            ),
+        _ => Condition::all().add(search_condition(column, query)),
+    }
 }
 
 /// Teams of the given departments, as a subquery.
@@ -140,21 +160,7 @@ pub async fn list<C: ConnectionTrait>(
                 ));
             }
         } else {
-            // PostgreSQL's planner answers the `LIKE` through the trigram index. An email is
-            // looked up by its local part alone (see `text::selective_fragment`), and the
-            // whole query is then tested with `strpos`, which the index does not see.
-            let folded = text::fold(q);
-            match text::selective_fragment(&folded) {
-                Some(fragment) if fragment.len() < folded.len() => {
-                    select = select
-                        .filter(search_condition(user::Column::SearchText, fragment))
-                        .filter(Expr::cust_with_values(
-                            "strpos(users.search_text, $1) > 0",
-                            [folded.clone()],
-                        ));
-                }
-                _ => select = select.filter(search_condition(user::Column::SearchText, q)),
-            }
+            select = select.filter(trigram_search_condition(user::Column::SearchText, q));
         }
     }
     if let Some(teams) = &filter.team_ids {
