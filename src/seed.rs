@@ -147,7 +147,7 @@ pub async fn seed(db: &Db, opts: &SeedOptions) -> anyhow::Result<SeedReport> {
         }
     }
     report.load_elapsed = started.elapsed();
-    writer.finish().await?;
+    writer.finish(db).await?;
     report.elapsed = started.elapsed();
     Ok(report)
 }
@@ -971,18 +971,11 @@ impl Writer {
 
     /// On PostgreSQL: re-creates the indexes and foreign keys, commits, and refreshes the
     /// planner statistics, which a bulk load leaves stale until autovacuum catches up. On
-    /// SQLite: gathers statistics (sampled, like `Db::refresh_statistics`), which SQLite keeps
-    /// none of unless asked.
-    async fn finish(self) -> anyhow::Result<()> {
-        if let Writer::Sqlite(pool) = &self {
-            let mut conn = pool.acquire().await?;
-            for statement in ["PRAGMA analysis_limit = 1000", "ANALYZE"] {
-                sqlx::query(statement)
-                    .execute(&mut *conn)
-                    .await
-                    .context("ANALYZE after seeding")?;
-            }
-        }
+    /// SQLite: gathers statistics, which SQLite keeps none of unless asked.
+    async fn finish(self, db: &Db) -> anyhow::Result<()> {
+        db.gather_statistics()
+            .await
+            .context("ANALYZE after seeding")?;
         if let Writer::Postgres {
             pool,
             mut tx,

@@ -92,22 +92,33 @@ impl Db {
     }
 
     /// Refreshes SQLite's planner statistics where they are missing or stale (`PRAGMA
-    /// optimize`, at most 1,000 rows sampled per index, so it stays well under a second at a
-    /// million users). Without statistics SQLite takes every `account_id = ?` for a handful of
+    /// optimize`). Without statistics SQLite takes every `account_id = ?` for a handful of
     /// rows and walks a whole account's index even when a search's trigram candidates are
     /// one or two rows. PostgreSQL keeps its own (autovacuum), so this does nothing there.
     pub async fn refresh_statistics(&self) -> Result<(), DbErr> {
+        self.sqlite_statistics("PRAGMA optimize = 0x10002").await
+    }
+
+    /// Gathers SQLite's planner statistics for every table (`ANALYZE`), after a bulk load.
+    /// Does nothing on PostgreSQL.
+    pub async fn gather_statistics(&self) -> Result<(), DbErr> {
+        self.sqlite_statistics("ANALYZE").await
+    }
+
+    /// Runs `statement` with at most 1,000 rows sampled per index, so it stays well under a
+    /// second at a million users; on SQLite only.
+    async fn sqlite_statistics(&self, statement: &'static str) -> Result<(), DbErr> {
         if self.backend() != DatabaseBackend::Sqlite {
             return Ok(());
         }
-        // Both pragmas on one connection: `analysis_limit` is a per-connection setting.
+        // Both on one connection: `analysis_limit` is a per-connection setting.
         let mut conn = self
             .conn
             .get_sqlite_connection_pool()
             .acquire()
             .await
             .map_err(|e| DbErr::Conn(sea_orm::RuntimeErr::SqlxError(e.into())))?;
-        for pragma in ["PRAGMA analysis_limit = 1000", "PRAGMA optimize = 0x10002"] {
+        for pragma in ["PRAGMA analysis_limit = 1000", statement] {
             sea_orm::sqlx::query(pragma)
                 .execute(&mut *conn)
                 .await
