@@ -10,10 +10,9 @@ use std::time::{Duration, Instant};
 
 use async_graphql::{BatchRequest, BatchResponse, ErrorExtensionValues, ServerError};
 use axum::Router;
-use axum::body::Bytes;
+use axum::body::Body;
 use axum::extract::connect_info::IntoMakeServiceWithConnectInfo;
-use axum::extract::rejection::BytesRejection;
-use axum::extract::{ConnectInfo, DefaultBodyLimit, Path, State};
+use axum::extract::{ConnectInfo, DefaultBodyLimit, Path, Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
@@ -22,11 +21,15 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::request_id::{
     MakeRequestUuid, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
 };
+use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::auth::jwt::JwtKeys;
+use crate::cost::{Budgets, CostBudgets, Meter, Mode};
 use crate::graphiql;
 use crate::graphql::error::code;
+use crate::graphql::limits::Gate;
+use crate::graphql::prescan;
 use crate::graphql::{self, Caller, Limits, RosterSchema};
 use crate::metrics::{self, Metrics};
 use crate::ratelimit::{self, Limiter, RateLimits};
@@ -46,6 +49,10 @@ pub struct HttpSettings {
     pub rate_limits: RateLimits,
     /// Origins browsers may call the API from (empty: no CORS headers at all).
     pub cors_origins: Vec<HeaderValue>,
+    /// Cost points per minute per user and per client address.
+    pub cost_budgets: CostBudgets,
+    /// Proxies whose `Forwarded` / `X-Forwarded-For` name the client (empty: none).
+    pub trusted_proxies: Vec<ipnet::IpNet>,
 }
 
 impl Default for HttpSettings {
@@ -60,6 +67,8 @@ impl Default for HttpSettings {
             // in code (tests, embedding) has none unless it asks for them.
             rate_limits: RateLimits::OFF,
             cors_origins: Vec::new(),
+            cost_budgets: CostBudgets::OFF,
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -75,6 +84,7 @@ pub struct App {
     pub per_user: Limiter<String>,
     pub per_ip: Limiter<IpAddr>,
     pub accept_invite_per_ip: Limiter<IpAddr>,
+    pub budgets: Arc<Budgets>,
 }
 
 /// Shared state of the router.
@@ -93,6 +103,7 @@ impl AppState {
             limits,
         );
         let rates = http.rate_limits;
+        let budgets = Arc::new(Budgets::new(http.cost_budgets, limits.max_complexity));
         AppState(Arc::new(App {
             schema,
             limits,
@@ -103,6 +114,7 @@ impl AppState {
             per_user: Limiter::new(rates.per_user),
             per_ip: Limiter::new(rates.per_ip),
             accept_invite_per_ip: Limiter::new(rates.accept_invite_per_ip),
+            budgets,
         }))
     }
 }
@@ -143,7 +155,98 @@ pub fn router(state: AppState) -> Router {
             tracing::info_span!("request", request_id = %id, method = %req.method(), path = %req.uri().path())
         }))
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+        .layer(axum::middleware::map_request(drop_malformed_request_id))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("no-store"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::X_FRAME_OPTIONS,
+            HeaderValue::from_static("DENY"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("no-referrer"),
+        ))
         .with_state(state)
+}
+
+/// The longest `X-Request-Id` a client may choose.
+const MAX_REQUEST_ID: usize = 64;
+
+/// Keeps a client's `X-Request-Id` only when it is a well-formed id (letters, digits, `-`,
+/// `_`, `.`, `:`; at most 64 characters): anything else would land verbatim in logs and
+/// responses, so it is dropped and a fresh id is made instead.
+async fn drop_malformed_request_id(mut req: Request) -> Request {
+    let ok = req.headers().get_all("x-request-id").iter().count() <= 1
+        && req.headers().get("x-request-id").is_none_or(|v| {
+            let b = v.as_bytes();
+            !b.is_empty()
+                && b.len() <= MAX_REQUEST_ID
+                && b.iter()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b'.' | b':'))
+        });
+    if !ok {
+        req.headers_mut().remove("x-request-id");
+    }
+    req
+}
+
+/// The client's address: the TCP peer, unless the peer is a trusted proxy — then the
+/// nearest address in `Forwarded` (`for=`) or `X-Forwarded-For` that is not a trusted proxy
+/// itself, read from the right (the proxy appends; anything further left is the client's
+/// own claim).
+pub fn client_ip(peer: IpAddr, headers: &HeaderMap, trusted: &[ipnet::IpNet]) -> IpAddr {
+    let is_trusted = |ip: &IpAddr| trusted.iter().any(|net| net.contains(ip));
+    if !is_trusted(&peer) {
+        return peer;
+    }
+    let mut hops: Vec<IpAddr> = Vec::new();
+    for value in headers.get_all(header::FORWARDED) {
+        let Ok(value) = value.to_str() else { continue };
+        for element in value.split(',') {
+            for pair in element.split(';') {
+                let Some((k, v)) = pair.trim().split_once('=') else {
+                    continue;
+                };
+                if k.trim().eq_ignore_ascii_case("for") {
+                    let v = v.trim().trim_matches('"');
+                    // `for="[2001:db8::1]:4711"` or `for=192.0.2.60:4711` or `for=192.0.2.60`.
+                    let host = if let Some(rest) = v.strip_prefix('[') {
+                        rest.split(']').next().unwrap_or("")
+                    } else {
+                        v.split(':')
+                            .next()
+                            .filter(|_| v.matches(':').count() <= 1)
+                            .unwrap_or(v)
+                    };
+                    if let Ok(ip) = host.parse() {
+                        hops.push(ip);
+                    }
+                }
+            }
+        }
+    }
+    if hops.is_empty() {
+        for value in headers.get_all("x-forwarded-for") {
+            let Ok(value) = value.to_str() else { continue };
+            hops.extend(
+                value
+                    .split(',')
+                    .filter_map(|h| h.trim().parse::<IpAddr>().ok()),
+            );
+        }
+    }
+    hops.iter()
+        .rev()
+        .find(|ip| !is_trusted(ip))
+        .or(hops.first())
+        .copied()
+        .unwrap_or(peer)
 }
 
 async fn readyz(State(state): State<AppState>) -> Response {
@@ -315,18 +418,89 @@ fn tag_errors(errors: &mut [ServerError], request_id: &str) {
     }
 }
 
+/// Reads the body up to `max` bytes; `Err` is the response to send instead.
+async fn read_body(
+    body: Body,
+    headers: &HeaderMap,
+    max: usize,
+    rid: &str,
+) -> Result<axum::body::Bytes, Response> {
+    let too_large = || {
+        error_response(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            code::LIMIT_EXCEEDED,
+            &format!("the request body exceeds {max} bytes"),
+            rid,
+        )
+    };
+    // A declared length over the limit is refused without reading a byte.
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > max as u64) {
+        return Err(too_large());
+    }
+    use http_body_util::BodyExt;
+    match http_body_util::Limited::new(body, max).collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(e)
+            if e.downcast_ref::<http_body_util::LengthLimitError>()
+                .is_some() =>
+        {
+            Err(too_large())
+        }
+        Err(_) => Err(error_response(
+            StatusCode::BAD_REQUEST,
+            code::BAD_USER_INPUT,
+            "the request body could not be read",
+            rid,
+        )),
+    }
+}
+
+/// The first error code of a response, or `ok`.
+fn outcome(response: &async_graphql::Response) -> String {
+    response
+        .errors
+        .first()
+        .and_then(|e| e.extensions.as_ref())
+        .and_then(|ext| match ext.get("code") {
+            Some(async_graphql::Value::String(c)) => Some(c.clone()),
+            _ => None,
+        })
+        .unwrap_or_else(|| "ok".to_owned())
+}
+
+/// `RateLimit-*` headers (draft-ietf-httpapi-ratelimit-headers) of the cost budget.
+fn budget_headers(response: &mut Response, budget: Option<crate::ratelimit::Budget>) {
+    let Some(b) = budget else { return };
+    let headers = response.headers_mut();
+    for (name, value) in [
+        ("ratelimit-limit", u64::from(b.limit)),
+        ("ratelimit-remaining", u64::from(b.remaining)),
+        ("ratelimit-reset", b.reset_secs),
+    ] {
+        headers.insert(name, HeaderValue::from(value));
+    }
+    if let Ok(policy) = HeaderValue::from_str(&format!("{};w=60;comment=\"cost points\"", b.limit))
+    {
+        headers.insert("ratelimit-policy", policy);
+    }
+}
+
 async fn graphql_post(
     State(state): State<AppState>,
     headers: HeaderMap,
     request_id_ext: Option<axum::Extension<RequestId>>,
     peer: Option<axum::Extension<ConnectInfo<SocketAddr>>>,
-    body: Result<Bytes, BytesRejection>,
+    body: Body,
 ) -> Response {
     let app = &state.0;
     let rid = request_id(&headers, request_id_ext.as_ref().map(|e| &e.0));
-    // The TCP peer, not `X-Forwarded-For`: a header anyone can set would let a client pick
-    // a fresh bucket per request. Behind a proxy, the proxy's limits apply per client.
-    let ip = peer.map(|p| p.0.0.ip());
+    // The TCP peer, or the client a trusted proxy names: a header anyone can set would let a
+    // client pick a fresh bucket per request. Counted before the body is read.
+    let ip = peer.map(|p| client_ip(p.0.0.ip(), &headers, &app.http.trusted_proxies));
     if let Some(ip) = ip
         && let Err(retry) = app.per_ip.take(&ip, 1)
     {
@@ -351,25 +525,20 @@ async fn graphql_post(
             &rid,
         );
     }
-    let body = match body {
+    let body = match read_body(body, &headers, app.http.max_body_bytes, &rid).await {
         Ok(b) => b,
-        Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-            return error_response(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                code::LIMIT_EXCEEDED,
-                &format!("the request body exceeds {} bytes", app.http.max_body_bytes),
-                &rid,
-            );
-        }
-        Err(_) => {
-            return error_response(
-                StatusCode::BAD_REQUEST,
-                code::BAD_USER_INPUT,
-                "the request body could not be read",
-                &rid,
-            );
-        }
+        Err(response) => return response,
     };
+    // Before serde_json (recursive) sees it: the body's nesting, counted from the variables
+    // (a batch, the request object and `variables` are the three levels above them).
+    if let Err(refusal) = prescan::scan_json(&body, app.limits.scan.max_nesting + 3) {
+        let status = if refusal.code == code::LIMIT_EXCEEDED {
+            StatusCode::OK
+        } else {
+            StatusCode::BAD_REQUEST
+        };
+        return error_response(status, refusal.code, &refusal.message, &rid);
+    }
     let batch: BatchRequest = match serde_json::from_slice(&body) {
         Ok(b) => b,
         Err(e) => {
@@ -435,31 +604,73 @@ async fn graphql_post(
             );
         }
     };
-    let user = match &who {
-        Caller::User(p) => UserId(p.user_id).to_string(),
-        Caller::Anonymous | Caller::Invalid => "anonymous".to_owned(),
+    let (user, signed_in) = match &who {
+        Caller::User(p) => (UserId(p.user_id).to_string(), true),
+        Caller::Anonymous | Caller::Invalid => ("anonymous".to_owned(), false),
     };
+    // The budget is charged to the user a verified token names and to the client address.
+    let user_key = signed_in.then(|| user.clone());
+    let meter = |mode| Arc::new(Meter::new(app.budgets.clone(), user_key.clone(), ip, mode));
     let run = async {
+        // A batch is priced whole before any of it runs: a first pass parses and validates
+        // every operation (no resolver runs), then the sum is checked and charged at once.
+        let batch_meter = if requests.len() > 1 {
+            let preflight = meter(Mode::Preflight);
+            for request in &requests {
+                let probe = async_graphql::Request::new(request.query.clone())
+                    .variables(request.variables.clone())
+                    .data(Gate(preflight.clone()));
+                let probe = match &request.operation_name {
+                    Some(name) => probe.operation_name(name.clone()),
+                    None => probe,
+                };
+                // Its answer is always the preflight refusal or a document error, which the
+                // real pass reports again.
+                let _ = app.schema.execute(probe).await;
+            }
+            let total: usize = preflight.costs().iter().sum();
+            if total > app.budgets.max_per_request {
+                return Err(error_response(
+                    StatusCode::OK,
+                    code::LIMIT_EXCEEDED,
+                    &format!(
+                        "the batch's operations cost {total} together; a request may cost at most {}",
+                        app.budgets.max_per_request
+                    ),
+                    &rid,
+                ));
+            }
+            let prepaid = meter(Mode::Prepaid);
+            if let Err(over) = prepaid.charge(total) {
+                let mut response = rate_limited(app, over.which, over.retry_after, &rid);
+                budget_headers(&mut response, prepaid.left());
+                return Err(response);
+            }
+            Some(prepaid)
+        } else {
+            None
+        };
         let mut responses = Vec::with_capacity(requests.len());
+        let mut last_meter = batch_meter.clone();
         for request in requests {
             let operation =
                 metrics::operation_name(request.operation_name.as_deref(), &request.query);
             let started = Instant::now();
+            let op_meter = batch_meter.clone().unwrap_or_else(|| meter(Mode::Charge));
+            let before = op_meter.costs().len();
             let request =
-                graphql::request_data(request, &app.db, who.clone(), app.limits.loader_delay);
+                graphql::request_data(request, &app.db, who.clone(), app.limits.loader_delay)
+                    .data(Gate(op_meter.clone()));
             let mut response = app.schema.execute(request).await;
             tag_errors(&mut response.errors, &rid);
+            let requested = op_meter.costs().get(before).copied().unwrap_or(0);
+            response
+                .extensions
+                .insert("cost".to_owned(), op_meter.report(requested));
             let elapsed = started.elapsed();
-            let outcome = response
-                .errors
-                .first()
-                .and_then(|e| e.extensions.as_ref())
-                .and_then(|ext| match ext.get("code") {
-                    Some(async_graphql::Value::String(c)) => Some(c.clone()),
-                    _ => None,
-                })
-                .unwrap_or_else(|| "ok".to_owned());
-            app.metrics.record(&operation, &outcome, elapsed);
+            let outcome = outcome(&response);
+            app.metrics
+                .record_as(&operation, &outcome, elapsed, signed_in && outcome == "ok");
             // Only these fields: never headers, tokens or variables (an acceptInvite's
             // variables hold the invite token).
             tracing::info!(
@@ -467,15 +678,18 @@ async fn graphql_post(
                 user = %user,
                 operation = %operation,
                 outcome = %outcome,
+                cost = requested,
                 duration_ms = elapsed.as_secs_f64() * 1000.0,
                 "graphql request"
             );
             responses.push(response);
+            last_meter = Some(op_meter);
         }
-        responses
+        Ok((responses, last_meter))
     };
-    let responses = match tokio::time::timeout(app.http.request_timeout, run).await {
-        Ok(r) => r,
+    let (responses, meter) = match tokio::time::timeout(app.http.request_timeout, run).await {
+        Ok(Ok(r)) => r,
+        Ok(Err(refused)) => return refused,
         Err(_) => {
             // Dropping the execution rolls back any open transaction: nothing half-written.
             return error_response(
@@ -489,6 +703,17 @@ async fn graphql_post(
             );
         }
     };
+    // A single operation its budget refused answers like any rate limit: 429, Retry-After.
+    let retry_after = single
+        .then(|| responses.first())
+        .flatten()
+        .and_then(|r| r.errors.first())
+        .and_then(|e| e.extensions.as_ref())
+        .filter(|ext| matches!(ext.get("code"), Some(async_graphql::Value::String(c)) if c == code::RATE_LIMITED))
+        .and_then(|ext| match ext.get("retryAfter") {
+            Some(async_graphql::Value::Number(n)) => n.as_u64(),
+            _ => None,
+        });
     let batch = if single {
         responses.into_iter().next().map(BatchResponse::Single)
     } else {
@@ -496,11 +721,22 @@ async fn graphql_post(
     };
     match serde_json::to_vec(&batch) {
         Ok(bytes) => {
-            let mut response = (StatusCode::OK, bytes).into_response();
+            let status = if retry_after.is_some() {
+                StatusCode::TOO_MANY_REQUESTS
+            } else {
+                StatusCode::OK
+            };
+            let mut response = (status, bytes).into_response();
             response.headers_mut().insert(
                 header::CONTENT_TYPE,
                 HeaderValue::from_static("application/json"),
             );
+            if let Some(secs) = retry_after {
+                response
+                    .headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+            }
+            budget_headers(&mut response, meter.and_then(|m| m.left()));
             response
         }
         Err(e) => {

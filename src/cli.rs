@@ -184,6 +184,14 @@ fn limits(config: &Config) -> Limits {
         max_aliases: config.max_aliases,
         max_page: crate::service::page::MAX_PAGE as usize,
         max_bulk: config.max_bulk,
+        max_selections: config.max_selections,
+        scan: crate::graphql::prescan::ScanLimits {
+            max_nesting: config.max_nesting,
+            max_tokens: config.max_tokens,
+            max_directives: config.max_directives,
+            max_fragments: config.max_fragments,
+            max_string_chars: config.max_string_length,
+        },
         introspection: config.introspection,
         suggestions: config.introspection,
         ..Limits::default()
@@ -211,6 +219,11 @@ pub async fn serve(
             accept_invite_per_ip: config.accept_invite_per_ip,
         },
         cors_origins: config.cors_origins().map_err(|e| anyhow!(e))?,
+        cost_budgets: crate::cost::CostBudgets {
+            per_user: config.cost_budget_per_user,
+            per_ip: config.cost_budget_per_ip,
+        },
+        trusted_proxies: config.trusted_proxies().map_err(|e| anyhow!(e))?,
     };
     let state = AppState::new(db.clone(), keys, limits(config), http);
     let listener = TcpListener::bind(config.listen)

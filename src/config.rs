@@ -348,6 +348,101 @@ pub struct Config {
     )]
     pub max_aliases: usize,
 
+    /// Deepest nesting of braces, brackets and parentheses in a document, and of arrays and
+    /// objects in a JSON body (counted from the variables), checked before parsing.
+    #[arg(
+        long,
+        global = true,
+        env = "ROSTER_MAX_NESTING",
+        value_name = "ROSTER_MAX_NESTING",
+        default_value_t = 32
+    )]
+    pub max_nesting: usize,
+
+    /// Maximum lexical tokens in one document.
+    #[arg(
+        long,
+        global = true,
+        env = "ROSTER_MAX_TOKENS",
+        value_name = "ROSTER_MAX_TOKENS",
+        default_value_t = 50_000
+    )]
+    pub max_tokens: usize,
+
+    /// Maximum directives in one document.
+    #[arg(
+        long,
+        global = true,
+        env = "ROSTER_MAX_DIRECTIVES",
+        value_name = "ROSTER_MAX_DIRECTIVES",
+        default_value_t = 50
+    )]
+    pub max_directives: usize,
+
+    /// Maximum fragment definitions in one document.
+    #[arg(
+        long,
+        global = true,
+        env = "ROSTER_MAX_FRAGMENTS",
+        value_name = "ROSTER_MAX_FRAGMENTS",
+        default_value_t = 100
+    )]
+    pub max_fragments: usize,
+
+    /// Maximum selections in one document once its fragments are expanded.
+    #[arg(
+        long,
+        global = true,
+        env = "ROSTER_MAX_SELECTIONS",
+        value_name = "ROSTER_MAX_SELECTIONS",
+        default_value_t = 2_000
+    )]
+    pub max_selections: usize,
+
+    /// Maximum characters of any string input (document literal or variable).
+    #[arg(
+        long,
+        global = true,
+        env = "ROSTER_MAX_STRING_LENGTH",
+        value_name = "ROSTER_MAX_STRING_LENGTH",
+        default_value_t = 4_096
+    )]
+    pub max_string_length: usize,
+
+    /// Cost points per minute per signed-in user (`0` = unlimited); a request costs its
+    /// operations' complexity.
+    #[arg(
+        long,
+        global = true,
+        env = "ROSTER_COST_BUDGET_PER_USER",
+        value_name = "ROSTER_COST_BUDGET_PER_USER",
+        default_value_t = 100_000
+    )]
+    pub cost_budget_per_user: u32,
+
+    /// Cost points per minute per client address (`0` = unlimited).
+    #[arg(
+        long,
+        global = true,
+        env = "ROSTER_COST_BUDGET_PER_IP",
+        value_name = "ROSTER_COST_BUDGET_PER_IP",
+        default_value_t = 200_000
+    )]
+    pub cost_budget_per_ip: u32,
+
+    /// Proxies (CIDRs, comma-separated, such as `10.0.0.0/8,::1/128`) whose
+    /// `Forwarded` / `X-Forwarded-For` headers name the client; empty: the TCP peer is the
+    /// client.
+    #[arg(
+        long,
+        global = true,
+        env = "ROSTER_TRUSTED_PROXIES",
+        value_name = "ROSTER_TRUSTED_PROXIES",
+        value_delimiter = ',',
+        default_value = ""
+    )]
+    pub trusted_proxies: Vec<String>,
+
     /// Maximum operations in one batched request.
     #[arg(
         long,
@@ -442,6 +537,22 @@ impl Config {
                 }
                 axum::http::HeaderValue::from_str(o)
                     .map_err(|_| format!("ROSTER_CORS_ORIGINS: `{o}` is not a valid origin"))
+            })
+            .collect()
+    }
+
+    /// The trusted proxies' networks.
+    pub fn trusted_proxies(&self) -> Result<Vec<ipnet::IpNet>, String> {
+        self.trusted_proxies
+            .iter()
+            .map(|p| p.trim())
+            .filter(|p| !p.is_empty())
+            .map(|p| {
+                p.parse::<ipnet::IpNet>()
+                    .or_else(|_| p.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                    .map_err(|_| {
+                        format!("ROSTER_TRUSTED_PROXIES: `{p}` is not a CIDR like 10.0.0.0/8")
+                    })
             })
             .collect()
     }

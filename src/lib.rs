@@ -8,6 +8,7 @@ pub mod app;
 pub mod auth;
 pub mod cli;
 pub mod config;
+pub mod cost;
 pub mod demo;
 pub mod entity;
 pub mod graphiql;

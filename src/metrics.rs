@@ -2,7 +2,8 @@
 //! operation and outcome, a request duration histogram, the database pool size and the
 //! outbox backlog (counted on scrape).
 //!
-//! Label cardinality is bounded: operation names are client-chosen, so past
+//! Label cardinality is bounded: operation names are client-chosen, so a name becomes a
+//! label only once an operation of that name succeeded for a signed-in caller, and past
 //! `MAX_OPERATIONS` distinct names every new one is counted as `other`.
 
 use std::collections::{BTreeMap, HashSet};
@@ -18,6 +19,8 @@ use crate::service::outbox::status;
 
 /// Most distinct operation names kept as labels.
 pub const MAX_OPERATIONS: usize = 100;
+/// Labels Roster itself uses, always kept.
+const FIXED: [&str; 3] = ["anonymous", "rate_limited", "other"];
 /// Upper bounds of the duration histogram, in seconds (5 ms … 10 s).
 const BUCKETS: [f64; 11] = [
     0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
@@ -58,17 +61,27 @@ fn label(value: &str) -> String {
 impl Metrics {
     /// Records one GraphQL operation: its name (or `anonymous`), its outcome (`ok` or the
     /// first error's code) and how long it took.
+    ///
+    /// A name becomes a label of its own only once an operation of that name succeeded
+    /// (`ok`): junk names, which fail, cannot use up the label slots.
     pub fn record(&self, operation: &str, outcome: &str, duration: Duration) {
+        self.record_as(operation, outcome, duration, outcome == "ok")
+    }
+
+    /// [`Metrics::record`], saying whether a name not seen before may become a label
+    /// (the HTTP layer allows it for successful operations of signed-in callers).
+    pub fn record_as(&self, operation: &str, outcome: &str, duration: Duration, may_add: bool) {
         let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
         let operation = label(operation);
-        let operation = if inner.operations.contains(&operation) {
-            operation
-        } else if inner.operations.len() < MAX_OPERATIONS {
-            inner.operations.insert(operation.clone());
-            operation
-        } else {
-            "other".to_owned()
-        };
+        let operation =
+            if inner.operations.contains(&operation) || FIXED.contains(&operation.as_str()) {
+                operation
+            } else if may_add && inner.operations.len() < MAX_OPERATIONS {
+                inner.operations.insert(operation.clone());
+                operation
+            } else {
+                "other".to_owned()
+            };
         *inner
             .requests
             .entry((operation, label(outcome)))
@@ -244,5 +257,31 @@ mod tests {
             Some(&5)
         );
         assert_eq!(inner.count, MAX_OPERATIONS as u64 + 5);
+    }
+
+    #[test]
+    fn failing_names_do_not_take_label_slots() {
+        let m = Metrics::default();
+        for i in 0..MAX_OPERATIONS {
+            m.record(
+                &format!("Junk{i}"),
+                "GRAPHQL_VALIDATION_FAILED",
+                Duration::ZERO,
+            );
+        }
+        m.record("Viewer", "ok", Duration::ZERO);
+        m.record_as("Stranger", "ok", Duration::ZERO, false);
+        let inner = m.inner.lock().unwrap();
+        assert_eq!(inner.operations.iter().collect::<Vec<_>>(), vec!["Viewer"]);
+        assert!(
+            inner
+                .requests
+                .contains_key(&("Viewer".to_owned(), "ok".to_owned()))
+        );
+        assert!(
+            inner
+                .requests
+                .contains_key(&("other".to_owned(), "ok".to_owned()))
+        );
     }
 }

@@ -44,6 +44,17 @@ impl Default for RateLimits {
     }
 }
 
+/// What a caller has left of a limit, for `RateLimit-*` headers and `extensions.cost`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Budget {
+    /// The whole allowance per minute.
+    pub limit: u32,
+    /// What is left now.
+    pub remaining: u32,
+    /// Seconds until the allowance is whole again.
+    pub reset_secs: u64,
+}
+
 #[derive(Clone, Copy, Debug)]
 struct Bucket {
     tokens: f64,
@@ -75,12 +86,67 @@ impl<K: Hash + Eq + Clone> Limiter<K> {
 
     /// Takes `n` tokens for `key`, or says after how many whole seconds they would be there.
     pub fn take(&self, key: &K, n: u32) -> Result<(), u64> {
-        self.take_at(key, n, Instant::now())
+        self.take_at(key, n, Instant::now()).map(|_| ())
     }
 
-    fn take_at(&self, key: &K, n: u32, now: Instant) -> Result<(), u64> {
-        if self.per_minute == 0 || n == 0 {
-            return Ok(());
+    /// Whether the limit is switched on.
+    pub fn is_on(&self) -> bool {
+        self.per_minute != 0
+    }
+
+    /// Takes `n` tokens for `key` like [`Limiter::take`], and reports what is left. `None`
+    /// when the limit is off.
+    pub fn take_reporting(&self, key: &K, n: u32) -> Result<Option<Budget>, u64> {
+        let now = Instant::now();
+        self.take_at(key, n, now)
+            .map(|left| left.map(|tokens| self.budget(tokens)))
+    }
+
+    /// What is left for `key` without taking anything. `None` when the limit is off.
+    pub fn peek(&self, key: &K) -> Option<Budget> {
+        if self.per_minute == 0 {
+            return None;
+        }
+        let capacity = f64::from(self.per_minute);
+        let per_sec = capacity / 60.0;
+        let guard = self.buckets.lock().unwrap_or_else(|e| e.into_inner());
+        let tokens = guard.map.get(key).map_or(capacity, |b| {
+            (b.tokens
+                + Instant::now()
+                    .saturating_duration_since(b.last)
+                    .as_secs_f64()
+                    * per_sec)
+                .min(capacity)
+        });
+        Some(self.budget(tokens))
+    }
+
+    /// Gives `n` tokens back to `key` (a charge another limit then refused).
+    pub fn give_back(&self, key: &K, n: u32) {
+        if self.per_minute == 0 {
+            return;
+        }
+        let capacity = f64::from(self.per_minute);
+        let mut guard = self.buckets.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(bucket) = guard.map.get_mut(key) {
+            bucket.tokens = (bucket.tokens + f64::from(n)).min(capacity);
+        }
+    }
+
+    fn budget(&self, tokens: f64) -> Budget {
+        let capacity = f64::from(self.per_minute);
+        let per_sec = capacity / 60.0;
+        Budget {
+            limit: self.per_minute,
+            remaining: tokens.max(0.0).floor() as u32,
+            reset_secs: ((capacity - tokens).max(0.0) / per_sec).ceil() as u64,
+        }
+    }
+
+    /// Takes `n` tokens; `Ok` carries the tokens left (`None`: the limit is off).
+    fn take_at(&self, key: &K, n: u32, now: Instant) -> Result<Option<f64>, u64> {
+        if self.per_minute == 0 {
+            return Ok(None);
         }
         let capacity = f64::from(self.per_minute);
         let per_sec = capacity / 60.0;
@@ -104,7 +170,7 @@ impl<K: Hash + Eq + Clone> Limiter<K> {
         let want = f64::from(n);
         if bucket.tokens >= want {
             bucket.tokens -= want;
-            Ok(())
+            Ok(Some(bucket.tokens))
         } else if want > capacity {
             // More than a whole minute's worth at once never fits.
             Err(60)
@@ -160,17 +226,34 @@ mod tests {
         let limiter = Limiter::new(60);
         let t0 = Instant::now();
         for _ in 0..60 {
-            assert_eq!(limiter.take_at(&"a", 1, t0), Ok(()));
+            assert!(limiter.take_at(&"a", 1, t0).is_ok());
         }
         assert_eq!(limiter.take_at(&"a", 1, t0), Err(1));
         // Another key has its own bucket.
-        assert_eq!(limiter.take_at(&"b", 1, t0), Ok(()));
+        assert_eq!(limiter.take_at(&"b", 1, t0), Ok(Some(59.0)));
         // One token per second comes back.
-        assert_eq!(
-            limiter.take_at(&"a", 1, t0 + Duration::from_secs(1)),
-            Ok(())
+        assert!(
+            limiter
+                .take_at(&"a", 1, t0 + Duration::from_secs(1))
+                .is_ok()
         );
         assert_eq!(limiter.take_at(&"a", 61, t0), Err(60));
+    }
+
+    #[test]
+    fn budgets_report_what_is_left_and_take_refunds() {
+        let limiter = Limiter::new(600);
+        assert_eq!(
+            limiter.take_reporting(&"a", 100),
+            Ok(Some(Budget {
+                limit: 600,
+                remaining: 500,
+                reset_secs: 10
+            }))
+        );
+        limiter.give_back(&"a", 100);
+        assert_eq!(limiter.peek(&"a").map(|b| b.remaining), Some(600));
+        assert_eq!(Limiter::<u8>::new(0).take_reporting(&1, 5), Ok(None));
     }
 
     #[test]
@@ -187,11 +270,11 @@ mod tests {
         let limiter = Limiter::new(60);
         let t0 = Instant::now();
         for i in 0..100 {
-            assert_eq!(limiter.take_at(&i, 1, t0), Ok(()));
+            assert!(limiter.take_at(&i, 1, t0).is_ok());
         }
         assert_eq!(limiter.len(), 100);
         let later = t0 + SWEEP_EVERY + Duration::from_secs(1);
-        assert_eq!(limiter.take_at(&1000, 1, later), Ok(()));
+        assert!(limiter.take_at(&1000, 1, later).is_ok());
         assert_eq!(limiter.len(), 1);
     }
 

@@ -402,6 +402,8 @@ impl Servers {
             .env("ROSTER_RATE_LIMIT_PER_USER", "0")
             .env("ROSTER_RATE_LIMIT_PER_IP", "0")
             .env("ROSTER_ACCEPT_INVITE_PER_IP", "0")
+            .env("ROSTER_COST_BUDGET_PER_USER", "0")
+            .env("ROSTER_COST_BUDGET_PER_IP", "0")
             .env("RUST_LOG", "warn")
             .stdin(Stdio::null())
             .stdout(Stdio::null())

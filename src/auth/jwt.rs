@@ -144,6 +144,12 @@ impl JwtKeys {
         if token.len() > MAX_TOKEN_BYTES {
             return Err(Invalid);
         }
+        // RFC 7515 §4.1.11: a `crit` header lists extensions the recipient must understand;
+        // Roster understands none, so any token that has one is refused.
+        match jsonwebtoken::decode_header(token) {
+            Ok(header) if header.crit.is_none() => {}
+            _ => return Err(Invalid),
+        }
         let mut validation = Validation::new(self.algorithm);
         validation.algorithms = vec![self.algorithm];
         validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);

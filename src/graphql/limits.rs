@@ -1,9 +1,12 @@
-//! Refusing abusive queries before any database work: too deep, too many aliases, page sizes
-//! above the maximum (literal or through variables), and giving async-graphql's own
-//! complexity and validation errors the codes of DESIGN.md.
+//! Refusing abusive queries before any database work: documents that nest too deep or are
+//! too large to parse safely (`prescan`), hostile strings in variables, fragments that expand
+//! to too many selections, too deep, too many aliases, page sizes above the maximum (literal
+//! or through variables); charging each operation's cost to the caller's budget
+//! ([`CostGate`]) before it runs; quiet validation errors when introspection is off; and
+//! giving async-graphql's own complexity and validation errors the codes of DESIGN.md.
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use async_graphql::extensions::{
     Extension, ExtensionContext, ExtensionFactory, NextParseQuery, NextValidation,
@@ -16,30 +19,219 @@ use async_graphql::{
 };
 
 use super::error::code;
+use super::prescan::{self, Refusal, ScanLimits};
 
-/// Limits checked on the parsed document.
+/// Limits checked on the document, before and after parsing.
 #[derive(Clone, Copy, Debug)]
 pub struct QueryLimits {
     /// Deepest nesting of fields, named fragments inlined (see [`depth`]).
     pub max_depth: usize,
     pub max_aliases: usize,
     pub max_page: i64,
+    /// Selections (fields, fragment spreads, inline fragments) with every named fragment
+    /// expanded where it is spread, counted in linear time (see [`expanded_selections`]).
+    pub max_selections: usize,
+    /// What the scan before parsing allows (see `prescan`).
+    pub scan: ScanLimits,
     /// When false, `__schema` and `__type` are refused with an error (async-graphql alone
-    /// answers them with a silent `null`).
+    /// answers them with a silent `null`), and validation errors name nothing the document
+    /// did not name itself.
     pub introspection: bool,
 }
 
 impl ExtensionFactory for QueryLimits {
     fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(*self)
+        Arc::new(QueryGuard {
+            limits: *self,
+            names: Mutex::new(Vec::new()),
+        })
     }
 }
 
-fn limit_error(message: String) -> ServerError {
+/// The extension of one request: the limits, and (introspection off) the names the
+/// document used, for quieting validation errors.
+struct QueryGuard {
+    limits: QueryLimits,
+    names: Mutex<Vec<String>>,
+}
+
+/// Decides, after validation and before execution, whether an operation of the given cost
+/// may run: the HTTP layer puts a [`Gate`] into each request's data that charges the cost to
+/// the caller's budget. Without one, every operation runs.
+pub trait CostGate: Send + Sync {
+    /// `Err` refuses the operation (for example `RATE_LIMITED` with `retryAfter`).
+    fn admit(&self, cost: usize) -> Result<(), ServerError>;
+}
+
+/// Directives on one field at most (async-graphql's `limit_directives`, checked here).
+const MAX_FIELD_DIRECTIVES: usize = 10;
+
+/// The request data that carries the [`CostGate`].
+#[derive(Clone)]
+pub struct Gate(pub Arc<dyn CostGate>);
+
+fn coded(message: String, code: &'static str) -> ServerError {
     let mut err = ServerError::new(message, None);
     let mut ext = ErrorExtensionValues::default();
-    ext.set("code", code::LIMIT_EXCEEDED);
+    ext.set("code", code);
     err.extensions = Some(ext);
+    err
+}
+
+fn limit_error(message: String) -> ServerError {
+    coded(message, code::LIMIT_EXCEEDED)
+}
+
+impl From<Refusal> for ServerError {
+    fn from(r: Refusal) -> Self {
+        coded(r.message, r.code)
+    }
+}
+
+/// Checks every string in the variables (no NUL, bounded length) and their nesting, naming
+/// the variable. The walk stops at the nesting limit, so its recursion is bounded.
+fn check_variables(variables: &Variables, limits: &ScanLimits) -> Result<(), Refusal> {
+    fn walk(value: &Value, name: &str, depth: usize, limits: &ScanLimits) -> Result<(), Refusal> {
+        if depth > limits.max_nesting {
+            return Err(Refusal {
+                code: code::LIMIT_EXCEEDED,
+                message: format!(
+                    "the variable `${name}` nests deeper than {} levels",
+                    limits.max_nesting
+                ),
+            });
+        }
+        match value {
+            Value::String(s) => prescan::check_string(s, Some(format!("${name}").as_str()), limits),
+            Value::List(items) => items
+                .iter()
+                .try_for_each(|v| walk(v, name, depth + 1, limits)),
+            Value::Object(fields) => fields.iter().try_for_each(|(k, v)| {
+                prescan::check_string(k.as_str(), Some(format!("${name}").as_str()), limits)?;
+                walk(v, name, depth + 1, limits)
+            }),
+            _ => Ok(()),
+        }
+    }
+    variables
+        .iter()
+        .try_for_each(|(name, value)| walk(value, name.as_str(), 0, limits))
+}
+
+/// What expanding a document's fragments found.
+struct Expansion {
+    /// Selections once every fragment spread is replaced by the fragment's selections: what
+    /// validation and execution walk. Saturates instead of overflowing.
+    selections: usize,
+    /// A fragment that spreads itself, directly or through others.
+    cycle: Option<String>,
+}
+
+/// Expands `doc`'s fragments in linear time: each fragment is counted once and its count
+/// reused (a chain of fragments each spreading the next twice is linear here, exponential
+/// when expanded), and a cycle is reported instead of followed. Both matter before
+/// validation: async-graphql's complexity and depth visitors follow spreads without
+/// memoization (exponential) and run even after a cycle was found (a stack overflow).
+fn expand(doc: &ExecutableDocument) -> Expansion {
+    struct Walk<'a> {
+        fragments: &'a HashMap<async_graphql::Name, Positioned<FragmentDefinition>>,
+        known: HashMap<&'a str, usize>,
+        visiting: Vec<&'a str>,
+        cycle: Option<String>,
+    }
+    impl<'a> Walk<'a> {
+        fn count(&mut self, set: &'a SelectionSet) -> usize {
+            set.items.iter().fold(0usize, |total, item| {
+                let inner = match &item.node {
+                    Selection::Field(field) => self.count(&field.node.selection_set.node),
+                    Selection::InlineFragment(fragment) => {
+                        self.count(&fragment.node.selection_set.node)
+                    }
+                    Selection::FragmentSpread(spread) => {
+                        let name = spread.node.fragment_name.node.as_str();
+                        if let Some(n) = self.known.get(name) {
+                            *n
+                        } else if self.visiting.contains(&name) {
+                            self.cycle.get_or_insert_with(|| name.to_owned());
+                            0
+                        } else if let Some(fragment) = self.fragments.get(name) {
+                            self.visiting.push(name);
+                            let n = self.count(&fragment.node.selection_set.node);
+                            self.visiting.pop();
+                            self.known.insert(name, n);
+                            n
+                        } else {
+                            0
+                        }
+                    }
+                };
+                total.saturating_add(1).saturating_add(inner)
+            })
+        }
+    }
+    let mut walk = Walk {
+        fragments: &doc.fragments,
+        known: HashMap::new(),
+        visiting: Vec::new(),
+        cycle: None,
+    };
+    let mut selections = doc
+        .operations
+        .iter()
+        .map(|(_, op)| walk.count(&op.node.selection_set.node))
+        .fold(0usize, usize::saturating_add);
+    // Fragments no operation spreads are validated too (and refused as unused).
+    for (name, fragment) in doc.fragments.iter() {
+        if !walk.known.contains_key(name.as_str()) {
+            walk.visiting.push(name.as_str());
+            let n = walk.count(&fragment.node.selection_set.node);
+            walk.visiting.pop();
+            walk.known.insert(name.as_str(), n);
+            selections = selections.saturating_add(n);
+        }
+    }
+    Expansion {
+        selections,
+        cycle: walk.cycle,
+    }
+}
+
+/// The names a document uses (field, argument, type, fragment, variable names), for
+/// deciding whether a validation error says more than the document did.
+fn document_names(query: &str) -> Vec<String> {
+    let mut names: Vec<String> = query
+        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .filter(|w| !w.is_empty())
+        .map(str::to_owned)
+        .collect();
+    names.sort();
+    names.dedup();
+    names
+}
+
+/// With introspection off, a validation error may name only what the document named: every
+/// quoted name in its message that the document did not use (the type a field returns, a
+/// suggestion, the root type) is replaced by `…`, so probing with a word list recovers
+/// nothing the caller did not type.
+fn quiet(mut err: ServerError, names: &[String]) -> ServerError {
+    let known = |q: &str| {
+        q.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .filter(|w| !w.is_empty())
+            .all(|w| names.binary_search_by(|n| n.as_str().cmp(w)).is_ok())
+    };
+    let message = err.message.replace('`', "\"");
+    err.message = message
+        .split('"')
+        .enumerate()
+        .map(|(i, part)| {
+            if i % 2 == 1 && !known(part) {
+                "…"
+            } else {
+                part
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\"");
     err
 }
 
@@ -59,7 +251,7 @@ struct Walk<'a> {
     variables: &'a Variables,
     defaults: Vec<(async_graphql::Name, Value)>,
     aliases: usize,
-    page_violation: Option<String>,
+    violation: Option<String>,
     introspects: bool,
 }
 
@@ -96,6 +288,15 @@ impl Walk<'_> {
                     if field.node.alias.is_some() {
                         self.aliases += 1;
                     }
+                    if field.node.directives.len() > MAX_FIELD_DIRECTIVES
+                        && self.violation.is_none()
+                    {
+                        self.violation = Some(format!(
+                            "`{}` has {} directives; at most {MAX_FIELD_DIRECTIVES} are allowed on one field",
+                            field.node.name.node,
+                            field.node.directives.len()
+                        ));
+                    }
                     if matches!(field.node.name.node.as_str(), "__schema" | "__type") {
                         self.introspects = true;
                     }
@@ -103,9 +304,9 @@ impl Walk<'_> {
                         if matches!(name.node.as_str(), "first" | "last")
                             && let Some(n) = self.argument(&value.node)
                             && n > self.limits.max_page
-                            && self.page_violation.is_none()
+                            && self.violation.is_none()
                         {
-                            self.page_violation = Some(format!(
+                            self.violation = Some(format!(
                                 "`{}: {n}` on `{}` exceeds the maximum page size of {}",
                                 name.node, field.node.name.node, self.limits.max_page
                             ));
@@ -182,7 +383,7 @@ fn depth<'a>(
 }
 
 #[async_trait::async_trait]
-impl Extension for QueryLimits {
+impl Extension for QueryGuard {
     async fn parse_query(
         &self,
         ctx: &ExtensionContext<'_>,
@@ -190,16 +391,42 @@ impl Extension for QueryLimits {
         variables: &Variables,
         next: NextParseQuery<'_>,
     ) -> ServerResult<ExecutableDocument> {
-        let doc = next
-            .run(ctx, query, variables)
-            .await
-            .map_err(|e| with_code(e, code::GRAPHQL_PARSE_FAILED))?;
+        let limits = &self.limits;
+        // Before the recursive parser: a linear scan bounds what it will be given.
+        prescan::scan_document(query, &limits.scan)?;
+        check_variables(variables, &limits.scan)?;
+        if !limits.introspection {
+            *self.names.lock().unwrap_or_else(|e| e.into_inner()) = document_names(query);
+        }
+        // The document is parsed here rather than by `next`: async-graphql's default parse
+        // step follows every fragment spread in its recursion-depth and per-field directive
+        // checks without memoization — exponential on a doubling fragment chain, and
+        // unbounded on a fragment cycle (a stack overflow). The same limits are checked below
+        // in linear time (the scan bounds nesting, `Walk` the directives per field).
+        let _ = (ctx, next);
+        let doc = async_graphql::parser::parse_query(query)
+            .map_err(|e| with_code(ServerError::from(e), code::GRAPHQL_PARSE_FAILED))?;
+        let expansion = expand(&doc);
+        if let Some(name) = expansion.cycle {
+            return Err(coded(
+                format!("Cannot spread fragment \"{name}\" within itself."),
+                code::GRAPHQL_VALIDATION_FAILED,
+            ));
+        }
+        if expansion.selections > limits.max_selections {
+            return Err(limit_error(format!(
+                "the document expands to more than {} selections once its fragments are \
+                 inlined; at most {} are allowed",
+                expansion.selections.min(1_000_000_000),
+                limits.max_selections
+            )));
+        }
         let mut walk = Walk {
-            limits: *self,
+            limits: *limits,
             variables,
             defaults: Vec::new(),
             aliases: 0,
-            page_violation: None,
+            violation: None,
             introspects: false,
         };
         for (_, op) in doc.operations.iter() {
@@ -234,26 +461,25 @@ impl Extension for QueryLimits {
             })
             .max()
             .unwrap_or(0);
-        if deepest > self.max_depth {
+        if deepest > limits.max_depth {
             return Err(limit_error(format!(
                 "Query is nested too deep: {deepest} levels; at most {} are allowed",
-                self.max_depth
+                limits.max_depth
             )));
         }
-        if walk.aliases > self.max_aliases {
+        if walk.aliases > limits.max_aliases {
             return Err(limit_error(format!(
                 "the query uses {} aliases; at most {} are allowed",
-                walk.aliases, self.max_aliases
+                walk.aliases, limits.max_aliases
             )));
         }
-        if walk.introspects && !self.introspection {
-            let mut err = ServerError::new("introspection is disabled on this server", None);
-            let mut ext = ErrorExtensionValues::default();
-            ext.set("code", code::GRAPHQL_VALIDATION_FAILED);
-            err.extensions = Some(ext);
-            return Err(err);
+        if walk.introspects && !limits.introspection {
+            return Err(coded(
+                "introspection is disabled on this server".to_owned(),
+                code::GRAPHQL_VALIDATION_FAILED,
+            ));
         }
-        if let Some(message) = walk.page_violation {
+        if let Some(message) = walk.violation {
             return Err(limit_error(message));
         }
         Ok(doc)
@@ -264,7 +490,8 @@ impl Extension for QueryLimits {
         ctx: &ExtensionContext<'_>,
         next: NextValidation<'_>,
     ) -> Result<ValidationResult, Vec<ServerError>> {
-        next.run(ctx).await.map_err(|errors| {
+        let result = next.run(ctx).await.map_err(|errors| {
+            let names = self.names.lock().unwrap_or_else(|e| e.into_inner());
             errors
                 .into_iter()
                 .map(|e| {
@@ -276,6 +503,11 @@ impl Extension for QueryLimits {
                     ]
                     .iter()
                     .any(|m| e.message.contains(m));
+                    let e = if self.limits.introspection || is_limit {
+                        e
+                    } else {
+                        quiet(e, &names)
+                    };
                     with_code(
                         e,
                         if is_limit {
@@ -285,7 +517,11 @@ impl Extension for QueryLimits {
                         },
                     )
                 })
-                .collect()
-        })
+                .collect::<Vec<_>>()
+        })?;
+        if let Some(Gate(gate)) = ctx.data_opt::<Gate>() {
+            gate.admit(result.complexity).map_err(|e| vec![e])?;
+        }
+        Ok(result)
     }
 }

@@ -5,6 +5,7 @@ pub mod error;
 pub mod limits;
 pub mod loaders;
 pub mod mutation;
+pub mod prescan;
 pub mod query;
 pub mod types;
 
@@ -28,6 +29,10 @@ pub struct Limits {
     pub max_aliases: usize,
     pub max_page: usize,
     pub max_bulk: usize,
+    /// Selections per document once fragments are expanded (see `limits`).
+    pub max_selections: usize,
+    /// What a document may be before it is parsed (see `prescan`).
+    pub scan: prescan::ScanLimits,
     pub introspection: bool,
     pub suggestions: bool,
     /// How long a dataloader waits to collect keys before it queries. Longer batches more
@@ -43,6 +48,8 @@ impl Default for Limits {
             max_aliases: 15,
             max_page: 100,
             max_bulk: crate::service::bulk::DEFAULT_MAX_ITEMS,
+            max_selections: 2_000,
+            scan: prescan::ScanLimits::default(),
             introspection: true,
             suggestions: true,
             loader_delay: std::time::Duration::from_millis(1),
@@ -76,14 +83,15 @@ pub fn build(shared: Option<Shared>, limits: Limits) -> RosterSchema {
         EmptySubscription,
     )
     // Depth is limited by `limits::QueryLimits`, which lets introspection's `ofType` chains
-    // through.
+    // through; it also parses documents itself, with the nesting and per-field directive
+    // limits async-graphql's own parse step would check (exponentially, on fragment chains).
     .limit_complexity(limits.max_complexity)
-    .limit_recursive_depth(32)
-    .limit_directives(10)
     .extension(limits::QueryLimits {
         max_depth: limits.max_depth,
         max_aliases: limits.max_aliases,
         max_page: limits.max_page as i64,
+        max_selections: limits.max_selections,
+        scan: limits.scan,
         introspection: limits.introspection,
     });
     if !limits.introspection {

@@ -97,10 +97,41 @@ pub struct Sort<C> {
 }
 
 #[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct Cursor {
     o: String,
     k: SortValue,
     i: Uuid,
+}
+
+/// Longest text sort key a cursor may carry (names and emails are far shorter).
+const MAX_CURSOR_KEY: usize = 1_024;
+
+impl<C: ColumnTrait> Sort<C> {
+    /// What a cursor of this list and ordering says it belongs to: the table, the ordering's
+    /// tag and its direction, so a cursor of another list, another ordering or the other
+    /// direction is refused instead of silently applied.
+    fn cursor_tag(&self) -> String {
+        format!(
+            "{}.{}.{}",
+            self.key.entity_name(),
+            self.tag,
+            if self.ascending { "asc" } else { "desc" }
+        )
+    }
+
+    /// Whether `key` has the type of this ordering's key column.
+    fn fits(&self, key: &SortValue) -> bool {
+        use sea_orm::sea_query::ColumnType as T;
+        let integer = matches!(
+            self.key.def().get_column_type(),
+            T::BigInteger | T::Integer | T::SmallInteger | T::TinyInteger | T::BigUnsigned
+        );
+        match key {
+            SortValue::Int(_) => integer,
+            SortValue::Text(s) => !integer && s.len() <= MAX_CURSOR_KEY && !s.contains('\0'),
+        }
+    }
 }
 
 fn encode_cursor(tag: &str, key: SortValue, id: Uuid) -> String {
@@ -114,7 +145,15 @@ fn encode_cursor(tag: &str, key: SortValue, id: Uuid) -> String {
     URL_SAFE_NO_PAD.encode(json)
 }
 
-fn decode_cursor(field: &'static str, tag: &str, raw: &str) -> Result<(SortValue, Uuid)> {
+/// Reads a cursor of `sort`'s list and ordering. Anything else — not base64, not the
+/// cursor's JSON, another list's or ordering's, a key of the wrong type — is
+/// `BAD_USER_INPUT`, so nothing a client forges reaches the database as a value of the
+/// wrong type.
+fn decode_cursor<C: ColumnTrait>(
+    field: &'static str,
+    sort: &Sort<C>,
+    raw: &str,
+) -> Result<(SortValue, Uuid)> {
     let invalid = || {
         Error::bad_input(
             field,
@@ -123,7 +162,7 @@ fn decode_cursor(field: &'static str, tag: &str, raw: &str) -> Result<(SortValue
     };
     let bytes = URL_SAFE_NO_PAD.decode(raw).map_err(|_| invalid())?;
     let cursor: Cursor = serde_json::from_slice(&bytes).map_err(|_| invalid())?;
-    if cursor.o != tag {
+    if cursor.o != sort.cursor_tag() || !sort.fits(&cursor.k) {
         return Err(invalid());
     }
     Ok((cursor.k, cursor.i))
@@ -180,11 +219,11 @@ impl Plan {
         args.validate()?;
         let mut condition = Condition::all();
         if let Some(after) = &args.after {
-            let (k, i) = decode_cursor("after", sort.tag, after)?;
+            let (k, i) = decode_cursor("after", sort, after)?;
             condition = condition.add(beyond(sort, k, i, true));
         }
         if let Some(before) = &args.before {
-            let (k, i) = decode_cursor("before", sort.tag, before)?;
+            let (k, i) = decode_cursor("before", sort, before)?;
             condition = condition.add(beyond(sort, k, i, false));
         }
         let backward = args.last.is_some();
@@ -272,7 +311,7 @@ where
 {
     let plan = Plan::new(sort, args)?;
     let rows = plan.apply(select, sort).all(db).await?;
-    Ok(plan.page(rows, sort.tag, args, key_of))
+    Ok(plan.page(rows, &sort.cursor_tag(), args, key_of))
 }
 
 /// The same page of `select` for each value of `part` (for example the first 20 members of
@@ -323,7 +362,7 @@ where
         .iter()
         .map(|value| {
             let rows = rows_by_part.remove(value).unwrap_or_default();
-            (*value, plan.page(rows, sort.tag, args, key_of))
+            (*value, plan.page(rows, &sort.cursor_tag(), args, key_of))
         })
         .collect())
 }

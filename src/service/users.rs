@@ -218,7 +218,7 @@ fn kept_count(actor: &Principal, filter: &Filter) -> Option<SelectStatement> {
 /// The order of `Team.members`.
 fn members_sort() -> Sort<user::Column> {
     Sort {
-        tag: "name",
+        tag: "members",
         key: user::Column::NameKey,
         id: user::Column::Id,
         ascending: true,
