@@ -28,10 +28,15 @@ use crate::auth::jwt::JwtKeys;
 use crate::graphiql;
 use crate::graphql::error::code;
 use crate::graphql::{self, Caller, Limits, RosterSchema};
+use crate::mail::mailbox::Mailbox;
 use crate::metrics::{self, Metrics};
 use crate::ratelimit::{self, Limiter, RateLimits};
 use crate::service::ids::UserId;
 use crate::service::{Db, principal};
+
+mod accept_invite;
+mod demo_mail;
+mod pages;
 
 /// Settings of the HTTP layer.
 #[derive(Clone, Debug)]
@@ -46,6 +51,8 @@ pub struct HttpSettings {
     pub rate_limits: RateLimits,
     /// Origins browsers may call the API from (empty: no CORS headers at all).
     pub cors_origins: Vec<HeaderValue>,
+    /// `roster demo` only: the sent emails, readable at `/demo/mail` (404 without one).
+    pub demo_mailbox: Option<Arc<Mailbox>>,
 }
 
 impl Default for HttpSettings {
@@ -60,6 +67,7 @@ impl Default for HttpSettings {
             // in code (tests, embedding) has none unless it asks for them.
             rate_limits: RateLimits::OFF,
             cors_origins: Vec::new(),
+            demo_mailbox: None,
         }
     }
 }
@@ -130,6 +138,10 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics_page))
+        .route("/accept-invite", get(accept_invite::page))
+        .route("/demo/mail", get(demo_mail::list))
+        .route("/demo/mail/{id}", get(demo_mail::show))
+        .route("/demo/mail/{id}/html", get(demo_mail::html_part))
         .layer(DefaultBodyLimit::max(max_body))
         .layer(tower::util::option_layer(cors))
         .layer(CompressionLayer::new())
