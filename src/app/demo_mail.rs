@@ -101,12 +101,17 @@ pub fn list_html(emails: &[KeptEmail], nonce: &str) -> String {
         );
     } else {
         body.push_str(
-            "<table id=\"mails\">\n<thead><tr><th>Sent</th><th>To</th><th>Subject</th></tr></thead>\n<tbody>\n",
+            "<table id=\"mails\">\n<thead><tr><th>Sent</th><th>To</th><th>Subject</th>\
+             <th>Accept link</th></tr></thead>\n<tbody>\n",
         );
         for kept in emails {
+            let accept = accept_links(&kept.email.text)
+                .first()
+                .map(|link| format!("<a class=\"accept\" href=\"{}\">accept</a>", escape(link)))
+                .unwrap_or_else(|| "—".to_owned());
             body.push_str(&format!(
                 "<tr class=\"mail\"><td>{sent}</td><td class=\"to\">{to}</td>\
-                 <td><a href=\"/demo/mail/{id}\">{subject}</a></td></tr>\n",
+                 <td><a href=\"/demo/mail/{id}\">{subject}</a></td><td>{accept}</td></tr>\n",
                 sent = escape(&sent(kept)),
                 to = escape(&kept.email.to),
                 id = kept.id,
@@ -195,5 +200,13 @@ mod tests {
         assert!(page.contains("src=\"/demo/mail/7/html\""), "{page}");
         let list = list_html(&[kept("t", "<i>x</i>")], "n");
         assert!(list.contains("&lt;i&gt;x&lt;/i&gt;") && list.contains("/demo/mail/7"));
+        let list = list_html(
+            &[kept("open http://h/accept-invite?token=abc now", "s")],
+            "n",
+        );
+        assert!(
+            list.contains("<a class=\"accept\" href=\"http://h/accept-invite?token=abc\">"),
+            "{list}"
+        );
     }
 }
