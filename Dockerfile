@@ -1,18 +1,37 @@
-# Roster container image: a release build, then a slim runtime with only the binary.
-FROM rust:1.95-bookworm AS build
+# Roster container image: a stripped release build, then a slim runtime with only the binary.
+#
+# Base images are pinned to exact versions (bump them deliberately); the runtime runs as a
+# non-root user whose working directory, /data, is a writable volume, so the SQLite default
+# (`sqlite:/data/roster.db`) works with a plain `docker run`.
+FROM rust:1.95.0-bookworm AS build
 # npm fetches GraphiQL's pinned assets (assets/graphiql/package-lock.json) during the build.
-RUN apt-get update && apt-get install -y --no-install-recommends nodejs npm && rm -rf /var/lib/apt/lists/*
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends nodejs npm \
+    && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .
-RUN cargo build --release --locked && cp target/release/roster /usr/local/bin/roster
+# No debug info and stripped symbols: ~20 MB instead of ~190 MB. (Builds outside Docker
+# keep line tables for backtraces; see Cargo.toml.)
+ENV CARGO_PROFILE_RELEASE_DEBUG=false \
+    CARGO_PROFILE_RELEASE_STRIP=symbols
+RUN cargo build --release --locked --bin roster \
+    && install -m 0755 target/release/roster /usr/local/bin/roster
 
-FROM debian:bookworm-slim
-RUN apt-get update && apt-get install -y --no-install-recommends ca-certificates curl && rm -rf /var/lib/apt/lists/* \
-    && useradd --system --uid 10001 roster
+FROM debian:12.11-slim
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends ca-certificates curl \
+    && rm -rf /var/lib/apt/lists/* \
+    && useradd --system --uid 10001 --home-dir /data roster \
+    && mkdir -p /data /run/roster \
+    && chown roster:roster /data /run/roster
 COPY --from=build /usr/local/bin/roster /usr/local/bin/roster
+COPY docker/entrypoint.sh /usr/local/bin/roster-entrypoint
 USER roster
-ENV ROSTER_LISTEN=0.0.0.0:8080
+WORKDIR /data
+VOLUME ["/data"]
+ENV ROSTER_LISTEN=0.0.0.0:8080 \
+    DATABASE_URL=sqlite:/data/roster.db
 EXPOSE 8080
 HEALTHCHECK --interval=10s --timeout=3s CMD curl -fsS http://127.0.0.1:8080/readyz || exit 1
-ENTRYPOINT ["roster"]
+ENTRYPOINT ["/usr/local/bin/roster-entrypoint"]
 CMD ["serve"]

@@ -31,10 +31,15 @@ use crate::graphql::error::code;
 use crate::graphql::limits::Gate;
 use crate::graphql::prescan;
 use crate::graphql::{self, Caller, Limits, RosterSchema};
+use crate::mail::mailbox::Mailbox;
 use crate::metrics::{self, Metrics};
 use crate::ratelimit::{self, Limiter, RateLimits};
 use crate::service::ids::UserId;
 use crate::service::{Db, principal};
+
+mod accept_invite;
+mod demo_mail;
+mod pages;
 
 /// Settings of the HTTP layer.
 #[derive(Clone, Debug)]
@@ -53,6 +58,8 @@ pub struct HttpSettings {
     pub cost_budgets: CostBudgets,
     /// Proxies whose `Forwarded` / `X-Forwarded-For` name the client (empty: none).
     pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// `roster demo` only: the sent emails, readable at `/demo/mail` (404 without one).
+    pub demo_mailbox: Option<Arc<Mailbox>>,
 }
 
 impl Default for HttpSettings {
@@ -69,6 +76,7 @@ impl Default for HttpSettings {
             cors_origins: Vec::new(),
             cost_budgets: CostBudgets::OFF,
             trusted_proxies: Vec::new(),
+            demo_mailbox: None,
         }
     }
 }
@@ -142,6 +150,10 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics_page))
+        .route("/accept-invite", get(accept_invite::page))
+        .route("/demo/mail", get(demo_mail::list))
+        .route("/demo/mail/{id}", get(demo_mail::show))
+        .route("/demo/mail/{id}/html", get(demo_mail::html_part))
         .layer(DefaultBodyLimit::max(max_body))
         .layer(tower::util::option_layer(cors))
         .layer(CompressionLayer::new())

@@ -1,10 +1,12 @@
 //! The commands of `roster`: each one connects what it needs and calls into the library.
 
+use std::io::IsTerminal;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, anyhow, bail};
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+use sea_orm::{ColumnTrait, DbErr, EntityTrait, QueryFilter, RuntimeErr};
 use tokio::net::TcpListener;
 
 use crate::app::{self, AppState, HttpSettings};
@@ -12,6 +14,7 @@ use crate::auth::jwt::{self, JwtKeys, KeySource};
 use crate::config::{AccountCommand, Cli, Command, Config, LogFormat};
 use crate::entity::user;
 use crate::graphql::Limits;
+use crate::mail::mailbox::{self, Mailbox};
 use crate::mail::{MailSpec, MailTransport};
 use crate::ratelimit::RateLimits;
 use crate::service::ids::{AccountId, UserId};
@@ -24,7 +27,10 @@ pub fn init_logging(format: LogFormat) {
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn,sea_orm=warn"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+        .with_writer(std::io::stderr)
+        // Colours only for a person at a terminal: redirected to a file or a log collector,
+        // escape codes are noise.
+        .with_ansi(std::io::stderr().is_terminal());
     let _ = match format {
         LogFormat::Json => builder.json().try_init(),
         LogFormat::Text => builder.try_init(),
@@ -48,7 +54,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let mail = mail_transport(&config)?;
             let keys = jwt::from_config(&config).map_err(|e| anyhow!(e))?;
             let db = connect(&config).await?;
-            serve(&config, db, Arc::new(keys), None, mail).await
+            // Bound only once the database is there: a load balancer sees no port before
+            // the service can answer.
+            let listener = bind(&config).await?;
+            serve(&config, listener, db, Arc::new(keys), mail, None).await
         }
         Command::Demo(args) => demo(config, &args.demo_db).await,
         Command::Account(AccountCommand::Create {
@@ -136,11 +145,25 @@ fn print_seed_report(r: &crate::seed::SeedReport, backend: sea_orm::DatabaseBack
 /// Connects and migrates, retrying while the database is not reachable yet (containers
 /// often start before their database).
 pub async fn connect(config: &Config) -> anyhow::Result<Db> {
+    let url = config.database_url.as_str();
+    if !(url.starts_with("sqlite:")
+        || url.starts_with("postgres://")
+        || url.starts_with("postgresql://"))
+    {
+        // Not repeated: the URL may hold a password.
+        bail!("DATABASE_URL: expected `sqlite:FILE` or `postgres://USER:PASSWORD@HOST/DB`");
+    }
     let mut delay = Duration::from_millis(250);
     let mut attempt = 1;
     let db = loop {
-        match Db::connect(&config.database_url).await {
+        match Db::connect(url).await {
             Ok(db) => break db,
+            Err(e) if !may_pass(url, &e) => {
+                return Err(e).context(
+                    "DATABASE_URL: cannot connect, and waiting will not help (check the URL, \
+                     the credentials, the database's name or the SQLite file's directory)",
+                );
+            }
             Err(e) if attempt < 8 => {
                 tracing::warn!(attempt, error = %e, "database not reachable yet (DATABASE_URL); retrying in {delay:?}");
                 tokio::time::sleep(delay).await;
@@ -155,6 +178,47 @@ pub async fn connect(config: &Config) -> anyhow::Result<Db> {
         .await
         .context("refreshing SQLite's planner statistics")?;
     Ok(db)
+}
+
+/// Whether a failure to connect may pass by itself — the server is not up yet, still
+/// starting, or out of connections — rather than being a mistake in `DATABASE_URL` or in the
+/// database's setup (a malformed URL, wrong credentials, a missing database, a SQLite
+/// directory that does not exist), which fails at once instead of being retried.
+fn may_pass(url: &str, e: &DbErr) -> bool {
+    use sea_orm::sqlx::Error as Sqlx;
+    if url.starts_with("sqlite:") {
+        // A file: there is nothing to wait for.
+        return false;
+    }
+    let e = match e {
+        DbErr::Conn(RuntimeErr::SqlxError(e)) => e,
+        DbErr::ConnectionAcquire(_) => return true,
+        _ => return false,
+    };
+    match e.as_ref() {
+        Sqlx::Io(_) | Sqlx::PoolTimedOut | Sqlx::Tls(_) | Sqlx::Protocol(_) => true,
+        // 57P03: the database system is starting up; 53300: too many connections;
+        // class 08: connection exceptions.
+        Sqlx::Database(db) => db
+            .code()
+            .is_some_and(|c| c == "57P03" || c == "53300" || c.starts_with("08")),
+        _ => false,
+    }
+}
+
+/// Listens on `ROSTER_LISTEN`; port 0 picks a free port (see the printed address).
+pub async fn bind(config: &Config) -> anyhow::Result<TcpListener> {
+    TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("ROSTER_LISTEN: cannot listen on {}", config.listen))
+}
+
+/// What `roster demo` adds to serving.
+pub struct DemoServing {
+    /// Headers GraphiQL opens with: the Admin's token, as JSON.
+    pub graphiql_headers: String,
+    /// Where the sent emails are kept, for `/demo/mail`.
+    pub mailbox: Arc<Mailbox>,
 }
 
 /// The mail transport `ROSTER_MAIL` and `ROSTER_MAIL_FROM` describe. Called before anything
@@ -202,11 +266,24 @@ fn limits(config: &Config) -> Limits {
 /// are drained first, then the worker finishes the email it is sending and stops.
 pub async fn serve(
     config: &Config,
+    listener: TcpListener,
     db: Db,
     keys: Arc<JwtKeys>,
-    graphiql_headers: Option<String>,
     mail: Arc<dyn MailTransport>,
+    demo: Option<DemoServing>,
 ) -> anyhow::Result<()> {
+    let address = listener
+        .local_addr()
+        .context("ROSTER_LISTEN: cannot read the address listened on")?;
+    // With port 0 the real port is only known now: links in emails must carry it.
+    let config = &Config {
+        listen: address,
+        ..config.clone()
+    };
+    let (graphiql_headers, demo_mailbox) = match demo {
+        Some(d) => (Some(d.graphiql_headers), Some(d.mailbox)),
+        None => (None, None),
+    };
     let http = HttpSettings {
         max_batch: config.max_batch,
         max_body_bytes: config.max_body_bytes,
@@ -224,11 +301,9 @@ pub async fn serve(
             per_ip: config.cost_budget_per_ip,
         },
         trusted_proxies: config.trusted_proxies().map_err(|e| anyhow!(e))?,
+        demo_mailbox,
     };
     let state = AppState::new(db.clone(), keys, limits(config), http);
-    let listener = TcpListener::bind(config.listen)
-        .await
-        .with_context(|| format!("ROSTER_LISTEN: cannot listen on {}", config.listen))?;
     let (stop_worker, stopped) = tokio::sync::watch::channel(false);
     let worker = tokio::spawn(outbox::run(
         db,
@@ -240,7 +315,7 @@ pub async fn serve(
             let _ = stopped.wait_for(|stop| *stop).await;
         },
     ));
-    tracing::info!(address = %config.listen, "roster listening; GraphiQL at http://{}/graphql", config.listen);
+    tracing::info!(address = %address, "roster listening; GraphiQL at http://{address}/graphql");
     let served = axum::serve(listener, app::service(state))
         .with_graceful_shutdown(shutdown_signal())
         .await
@@ -277,7 +352,15 @@ async fn shutdown_signal() {
 }
 
 async fn demo(mut config: Config, file: &std::path::Path) -> anyhow::Result<()> {
-    let mail = mail_transport(&config)?;
+    let mailbox = Mailbox::new(mailbox::DEMO_CAPACITY);
+    let mail = mailbox::keeping(mail_transport(&config)?, mailbox.clone());
+    // First the port: a busy one must stop the demo before it prints URLs and tokens that
+    // would lead to whatever else is listening there (or deletes the last demo's database).
+    let listener = bind(&config).await?;
+    let address: SocketAddr = listener
+        .local_addr()
+        .context("ROSTER_LISTEN: cannot read the address listened on")?;
+    config.listen = address;
     for suffix in ["", "-wal", "-shm"] {
         let path = format!("{}{suffix}", file.display());
         match std::fs::remove_file(&path) {
@@ -311,10 +394,13 @@ async fn demo(mut config: Config, file: &std::path::Path) -> anyhow::Result<()> 
     let db = connect(&config).await?;
     let demo = crate::demo::seed(&db).await?;
     let ttl = Duration::from_secs(12 * 3600);
-    let url = format!("http://{}/graphql", config.listen);
+    let url = format!("http://{address}/graphql");
     println!();
     println!("Roster demo: {} ({} )", demo.account_name, file.display());
     println!("GraphiQL (opens with the Admin's token): {url}");
+    println!("Sent emails, with their accept links:    http://{address}/demo/mail");
+    println!();
+    println!("To act as another role, paste its JSON line into GraphiQL's Headers pane:");
     println!();
     let mut admin_header = None;
     for u in &demo.users {
@@ -322,15 +408,29 @@ async fn demo(mut config: Config, file: &std::path::Path) -> anyhow::Result<()> 
             .issue(&UserId(u.user.id).to_string(), ttl)
             .ok_or_else(|| anyhow!("no signing key"))?
             .map_err(|e| anyhow!(e))?;
+        // The first line suits curl (`-H`), the second GraphiQL, which wants JSON.
+        let header = serde_json::json!({ "Authorization": format!("Bearer {token}") }).to_string();
         println!(
             "{:<17} {:<45} Authorization: Bearer {token}",
             u.role_label, u.user.email
         );
+        println!("{:<17} {header}", "");
         if admin_header.is_none() {
-            admin_header =
-                Some(serde_json::json!({ "Authorization": format!("Bearer {token}") }).to_string());
+            admin_header = Some(header);
         }
     }
     println!();
-    serve(&config, db, Arc::new(keys), admin_header, mail).await
+    let demo_serving = DemoServing {
+        graphiql_headers: admin_header.ok_or_else(|| anyhow!("the demo has no Admin"))?,
+        mailbox,
+    };
+    serve(
+        &config,
+        listener,
+        db,
+        Arc::new(keys),
+        mail,
+        Some(demo_serving),
+    )
+    .await
 }

@@ -24,6 +24,27 @@ pub struct GraphiqlPage<'a> {
     pub default_headers: Option<&'a str>,
 }
 
+/// What the query editor opens with on a first visit (no saved tabs, no `?query=`): a
+/// named operation that works for every role and shows where to go next.
+pub const EXAMPLE_QUERY: &str = "\
+# Welcome to Roster. Run this with the ▶ button (or Ctrl-Enter).
+# The Docs panel (book icon, top left) describes every type and field.
+# Open a page with ?query=… (and &variables=…) to start with your own operation.
+query Start {
+  viewer {
+    name
+    email
+    role { name scope permissions }
+    team { name department { name } }
+  }
+  users(first: 5, orderBy: { field: NAME, direction: ASC }) {
+    totalCount
+    nodes { id name email role { name } team { name } }
+    pageInfo { hasNextPage endCursor }
+  }
+}
+";
+
 const JS: &str = "text/javascript; charset=utf-8";
 const CSS: &str = "text/css; charset=utf-8";
 
@@ -82,6 +103,7 @@ pub fn page_html(page: &GraphiqlPage<'_>) -> String {
     let default_headers = page
         .default_headers
         .map_or_else(|| "null".to_owned(), js_string);
+    let example_query = js_string(EXAMPLE_QUERY);
 
     format!(
         r#"<!doctype html>
@@ -100,10 +122,15 @@ pub fn page_html(page: &GraphiqlPage<'_>) -> String {
   var fetcher = GraphiQL.createFetcher({{ url: {endpoint} }});
   var props = {{
     fetcher: fetcher,
+    defaultQuery: {example_query},
     // A persisted token would outlive its expiry or a server restart and be
     // sent instead of the current one.
     shouldPersistHeaders: false
   }};
+  // Links may open GraphiQL on an operation: ?query=…&variables=…
+  var params = new URLSearchParams(window.location.search);
+  if (params.get("query")) props.query = params.get("query");
+  if (params.get("variables")) props.variables = params.get("variables");
   if (defaultHeaders !== null) {{
     props.defaultHeaders = defaultHeaders;
     // Open on the headers tab so the prefilled token is in plain sight.
@@ -300,6 +327,20 @@ mod tests {
         let demo = demo_page();
         assert!(demo.contains(r#"var defaultHeaders = "{\"Authorization\":\"Bearer abc.def\"}";"#));
         assert!(demo.contains("shouldPersistHeaders: false"));
+    }
+
+    #[test]
+    fn opens_with_the_example_query_and_honours_the_query_parameter() {
+        let page = demo_page();
+        assert!(
+            page.contains(&format!("defaultQuery: {},", js_string(EXAMPLE_QUERY))),
+            "{page}"
+        );
+        assert!(EXAMPLE_QUERY.contains("query Start"));
+        assert!(
+            page.contains(r#"props.query = params.get("query")"#),
+            "{page}"
+        );
     }
 
     #[test]

@@ -5,9 +5,12 @@
 //! default, nothing leaves the process), a directory of `.eml` files (tests and local
 //! inspection) or an SMTP server. [`template`] renders the emails Roster sends.
 //!
+//! In `roster demo`, [`mailbox`] also keeps every sent email in memory for the browser.
+//!
 //! Nothing here touches the database: callers queue emails in the outbox and a worker calls
 //! [`MailTransport::send`], retrying [`MailError::Transient`] failures with backoff.
 
+pub mod mailbox;
 pub mod template;
 pub mod transport;
 
