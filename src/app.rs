@@ -311,7 +311,8 @@ async fn graphiql_asset(State(state): State<AppState>, Path(file): Path<String>)
     }
 }
 
-/// A GraphQL-shaped error response outside of execution (body, batch, timeout problems).
+/// A GraphQL-shaped error response outside of execution (body, batch, timeout problems):
+/// a request error, so it has no `data` entry.
 fn error_response(
     status: StatusCode,
     code: &'static str,
@@ -319,15 +320,77 @@ fn error_response(
     request_id: &str,
 ) -> Response {
     let body = serde_json::json!({
-        "data": null,
         "errors": [{ "message": message, "extensions": { "code": code, "requestId": request_id } }],
     });
-    (
+    let mut response = (
         status,
         [(header::CONTENT_TYPE, "application/json")],
         body.to_string(),
     )
-        .into_response()
+        .into_response();
+    response.extensions_mut().insert(RequestError);
+    response
+}
+
+/// Marks a response to a request that never reached execution (unreadable body, parse or
+/// validation failure, a limit): GraphQL over HTTP answers those with 400 under
+/// `application/graphql-response+json`.
+#[derive(Clone, Copy, Debug)]
+struct RequestError;
+
+/// The media type of a `POST /graphql` response, negotiated from `Accept` (GraphQL over
+/// HTTP): `application/graphql-response+json` when the client asks for it, else
+/// `application/json` (also without an `Accept` header, for older clients).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Media {
+    Json,
+    GraphqlResponse,
+}
+
+const GRAPHQL_RESPONSE: &str = "application/graphql-response+json";
+
+impl Media {
+    /// `None` when `Accept` allows neither type (answered 406).
+    fn negotiate(headers: &HeaderMap) -> Option<Media> {
+        let mut any = false;
+        let (mut exact_grj, mut exact_json, mut wildcard) = (None, None, None::<f32>);
+        for value in headers.get_all(header::ACCEPT) {
+            let Ok(value) = value.to_str() else { continue };
+            for range in value.split(',') {
+                let mut parts = range.split(';');
+                let media = parts.next().unwrap_or("").trim().to_ascii_lowercase();
+                if media.is_empty() {
+                    continue;
+                }
+                any = true;
+                let q = parts
+                    .filter_map(|p| p.trim().strip_prefix("q="))
+                    .find_map(|q| q.trim().parse::<f32>().ok())
+                    .unwrap_or(1.0);
+                let slot = match media.as_str() {
+                    GRAPHQL_RESPONSE => &mut exact_grj,
+                    "application/json" => &mut exact_json,
+                    "*/*" | "application/*" => &mut wildcard,
+                    _ => continue,
+                };
+                *slot = Some(slot.map_or(q, |old: f32| old.max(q)));
+            }
+        }
+        if !any {
+            return Some(Media::Json);
+        }
+        let grj = exact_grj.or(wildcard).unwrap_or(0.0);
+        let json = exact_json.or(wildcard).unwrap_or(0.0);
+        if exact_grj.is_some_and(|q| q > 0.0) && grj >= json {
+            Some(Media::GraphqlResponse)
+        } else if json > 0.0 {
+            Some(Media::Json)
+        } else if grj > 0.0 {
+            Some(Media::GraphqlResponse)
+        } else {
+            None
+        }
+    }
 }
 
 fn request_id(headers: &HeaderMap, extension: Option<&RequestId>) -> String {
@@ -431,12 +494,7 @@ fn tag_errors(errors: &mut [ServerError], request_id: &str) {
 }
 
 /// Reads the body up to `max` bytes; `Err` is the response to send instead.
-async fn read_body(
-    body: Body,
-    headers: &HeaderMap,
-    max: usize,
-    rid: &str,
-) -> Result<axum::body::Bytes, Response> {
+async fn read_body(body: Body, max: usize, rid: &str) -> Result<axum::body::Bytes, Response> {
     let too_large = || {
         error_response(
             StatusCode::PAYLOAD_TOO_LARGE,
@@ -445,14 +503,9 @@ async fn read_body(
             rid,
         )
     };
-    // A declared length over the limit is refused without reading a byte.
-    let declared = headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > max as u64) {
-        return Err(too_large());
-    }
+    // A body over the limit is read up to the limit and refused: answering before the
+    // client finished sending would reset the connection under its upload, and the client
+    // would never see why.
     use http_body_util::BodyExt;
     match http_body_util::Limited::new(body, max).collect().await {
         Ok(collected) => Ok(collected.to_bytes()),
@@ -469,6 +522,33 @@ async fn read_body(
             rid,
         )),
     }
+}
+
+/// Reads and drops a refused request's body without keeping or parsing any of it, so the
+/// client reads the refusal instead of a connection reset mid-upload. A body declared
+/// larger than four times `max`, or one that trickles in for more than two seconds, is not
+/// waited for.
+async fn discard(body: Body, headers: &HeaderMap, max: usize) {
+    use http_body_util::BodyExt;
+    let max = max.saturating_mul(4);
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > max as u64) {
+        return;
+    }
+    let mut body = body;
+    let mut seen = 0usize;
+    let drain = async {
+        while let Some(Ok(frame)) = body.frame().await {
+            seen += frame.data_ref().map_or(0, |d| d.len());
+            if seen > max {
+                break;
+            }
+        }
+    };
+    let _ = tokio::time::timeout(Duration::from_secs(2), drain).await;
 }
 
 /// The first error code of a response, or `ok`.
@@ -508,15 +588,53 @@ async fn graphql_post(
     peer: Option<axum::Extension<ConnectInfo<SocketAddr>>>,
     body: Body,
 ) -> Response {
-    let app = &state.0;
     let rid = request_id(&headers, request_id_ext.as_ref().map(|e| &e.0));
+    let Some(media) = Media::negotiate(&headers) else {
+        return error_response(
+            StatusCode::NOT_ACCEPTABLE,
+            code::BAD_USER_INPUT,
+            "`Accept` must allow application/graphql-response+json or application/json",
+            &rid,
+        );
+    };
+    let mut response = execute_post(&state.0, &headers, &rid, peer, body, media).await;
+    if media == Media::GraphqlResponse {
+        if response.status() == StatusCode::OK
+            && response.extensions().get::<RequestError>().is_some()
+        {
+            *response.status_mut() = StatusCode::BAD_REQUEST;
+        }
+        let json = response
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+        if json {
+            response.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/graphql-response+json; charset=utf-8"),
+            );
+        }
+    }
+    response
+}
+
+/// `POST /graphql` once the response's media type is known.
+async fn execute_post(
+    app: &App,
+    headers: &HeaderMap,
+    rid: &str,
+    peer: Option<axum::Extension<ConnectInfo<SocketAddr>>>,
+    body: Body,
+    media: Media,
+) -> Response {
     // The TCP peer, or the client a trusted proxy names: a header anyone can set would let a
     // client pick a fresh bucket per request. Counted before the body is read.
     let ip = peer.map(|p| client_ip(p.0.0.ip(), &headers, &app.http.trusted_proxies));
     if let Some(ip) = ip
         && let Err(retry) = app.per_ip.take(&ip, 1)
     {
-        return rate_limited(app, "per client address", retry, &rid);
+        discard(body, headers, app.http.max_body_bytes).await;
+        return rate_limited(app, "per client address", retry, rid);
     }
     let json = headers
         .get(header::CONTENT_TYPE)
@@ -537,7 +655,7 @@ async fn graphql_post(
             &rid,
         );
     }
-    let body = match read_body(body, &headers, app.http.max_body_bytes, &rid).await {
+    let body = match read_body(body, app.http.max_body_bytes, &rid).await {
         Ok(b) => b,
         Err(response) => return response,
     };
@@ -663,6 +781,7 @@ async fn graphql_post(
             None
         };
         let mut responses = Vec::with_capacity(requests.len());
+        let mut executed = Vec::with_capacity(requests.len());
         let mut last_meter = batch_meter.clone();
         for request in requests {
             let operation =
@@ -675,7 +794,11 @@ async fn graphql_post(
                     .data(Gate(op_meter.clone()));
             let mut response = app.schema.execute(request).await;
             tag_errors(&mut response.errors, &rid);
-            let requested = op_meter.costs().get(before).copied().unwrap_or(0);
+            // The gate records an operation's cost once it passed validation and its budget:
+            // no record, no execution.
+            let requested = op_meter.costs().get(before).copied();
+            executed.push(requested.is_some());
+            let requested = requested.unwrap_or(0);
             response
                 .extensions
                 .insert("cost".to_owned(), op_meter.report(requested));
@@ -697,24 +820,25 @@ async fn graphql_post(
             responses.push(response);
             last_meter = Some(op_meter);
         }
-        Ok((responses, last_meter))
+        Ok((responses, executed, last_meter))
     };
-    let (responses, meter) = match tokio::time::timeout(app.http.request_timeout, run).await {
-        Ok(Ok(r)) => r,
-        Ok(Err(refused)) => return refused,
-        Err(_) => {
-            // Dropping the execution rolls back any open transaction: nothing half-written.
-            return error_response(
-                StatusCode::OK,
-                code::LIMIT_EXCEEDED,
-                &format!(
-                    "the request took longer than {:?} and was cancelled",
-                    app.http.request_timeout
-                ),
-                &rid,
-            );
-        }
-    };
+    let (responses, executed, meter) =
+        match tokio::time::timeout(app.http.request_timeout, run).await {
+            Ok(Ok(r)) => r,
+            Ok(Err(refused)) => return refused,
+            Err(_) => {
+                // Dropping the execution rolls back any open transaction: nothing half-written.
+                return error_response(
+                    StatusCode::OK,
+                    code::LIMIT_EXCEEDED,
+                    &format!(
+                        "the request took longer than {:?} and was cancelled",
+                        app.http.request_timeout
+                    ),
+                    &rid,
+                );
+            }
+        };
     // A single operation its budget refused answers like any rate limit: 429, Retry-After.
     let retry_after = single
         .then(|| responses.first())
@@ -726,12 +850,26 @@ async fn graphql_post(
             Some(async_graphql::Value::Number(n)) => n.as_u64(),
             _ => None,
         });
+    // A single operation that never ran (parse, validation, a limit) is a request error.
+    let request_error = single && executed.first() == Some(&false);
     let batch = if single {
         responses.into_iter().next().map(BatchResponse::Single)
     } else {
         Some(BatchResponse::Batch(responses))
     };
-    match serde_json::to_vec(&batch) {
+    let serialized = if request_error && media == Media::GraphqlResponse {
+        // GraphQL over HTTP: a request error has no `data` entry (async-graphql always
+        // writes one).
+        serde_json::to_value(&batch).and_then(|mut v| {
+            if let Some(o) = v.as_object_mut() {
+                o.remove("data");
+            }
+            serde_json::to_vec(&v)
+        })
+    } else {
+        serde_json::to_vec(&batch)
+    };
+    match serialized {
         Ok(bytes) => {
             let status = if retry_after.is_some() {
                 StatusCode::TOO_MANY_REQUESTS
@@ -749,6 +887,9 @@ async fn graphql_post(
                     .insert(header::RETRY_AFTER, HeaderValue::from(secs));
             }
             budget_headers(&mut response, meter.and_then(|m| m.left()));
+            if request_error {
+                response.extensions_mut().insert(RequestError);
+            }
             response
         }
         Err(e) => {

@@ -773,7 +773,7 @@ async fn the_address_limit_is_charged_before_the_body_is_read() {
         )
         .await;
     assert_eq!(status, 200);
-    // The next request declares a 2 MiB body and sends none of it: a server that read the
+    // The next request declares a 64 MiB body and sends none of it: a server that read the
     // body before counting would wait for it; this one answers 429 at once.
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let address = app.url.trim_start_matches("http://").to_owned();
@@ -782,7 +782,7 @@ async fn the_address_limit_is_charged_before_the_body_is_read() {
         .write_all(
             format!(
                 "POST /graphql HTTP/1.1\r\nhost: {address}\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n",
-                2 << 20
+                64 << 20
             )
             .as_bytes(),
         )
