@@ -10,6 +10,8 @@ mod common;
 mod invites;
 #[path = "common/org.rs"]
 mod org;
+#[path = "common/servers.rs"]
+mod servers;
 #[path = "common/users.rs"]
 mod users;
 
@@ -716,6 +718,102 @@ async fn every_mutation_refuses_an_admin_demoted_while_it_waited_for_the_lock() 
             .is_none()
     );
     assert!(t.department_row(vacant).await.is_some());
+}
+
+#[tokio::test]
+async fn a_mutation_on_one_server_refuses_an_admin_demoted_through_another() {
+    if !common::on_postgres() {
+        eprintln!("skipped: two server processes need a shared PostgreSQL (DATABASE_URL)");
+        return;
+    }
+    let (url, _scratch) = common::fresh_database().await;
+    let db = roster::service::Db::connect(&url).await.expect("connect");
+    db.migrate().await.expect("migrate");
+    let created = roster::service::accounts::create(&db, "Two", "first@two.test", "First")
+        .await
+        .expect("account");
+    let account = created.account.id;
+    let (admin_role, sender_role) = (created.roles[0].id, created.roles[3].id);
+    let first = created.admin.id;
+    let second = users::seed_users(&db, account, created.team.id, admin_role, 1).await[0];
+    let mut servers = servers::Servers::default();
+    let (a, b) = (servers.start(&url).await, servers.start(&url).await);
+    let keys = common::test_keys();
+    let token = |id: Uuid| {
+        keys.issue(
+            &roster::service::ids::UserId(id).to_string(),
+            Duration::from_secs(600),
+        )
+        .expect("signing key")
+        .expect("sign")
+    };
+    let (first_token, second_token) = (token(first), token(second));
+    let http = reqwest::Client::new();
+    let team = gid::team(created.team.id);
+    let cases: Vec<(&str, Value)> = vec![
+        (
+            CREATE_ROLE,
+            json!({ "input": { "name": "New", "scope": "SELF", "permissions": [] } }),
+        ),
+        (
+            UPDATE_TEAM,
+            json!({ "input": { "id": team, "name": "Renamed" } }),
+        ),
+        (CREATE_DEPARTMENT, json!({ "input": { "name": "New" } })),
+        (
+            UPDATE_ACCOUNT,
+            json!({ "input": { "inviteExpiryDays": 3 } }),
+        ),
+        (
+            invites::INVITE_USERS,
+            json!({ "input": { "invitations": [invites::invitation("late@two.test", created.team.id, sender_role)] } }),
+        ),
+    ];
+    for (query, variables) in cases {
+        users::make_admins(&db, account, &[first, second]).await;
+        // Hold the account lock so both requests queue behind it: the demotion (server A)
+        // first, then the second admin's mutation (server B), whose principal is read while
+        // they are still an Admin.
+        let txn = db.begin_write().await.expect("begin");
+        roster::service::locks::lock_account_users(&txn, account)
+            .await
+            .expect("lock");
+        let demote = users::gql_at(
+            &http,
+            &a,
+            &first_token,
+            users::CHANGE_ROLE,
+            users::role_vars(&[gid::user(second)], &gid::role(sender_role), false),
+        );
+        let act = async {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            users::gql_at(&http, &b, &second_token, query, variables.clone()).await
+        };
+        let release = async {
+            tokio::time::sleep(Duration::from_millis(700)).await;
+            txn.commit().await.expect("release");
+        };
+        let (demoted, acted, ()) = tokio::join!(demote, act, release);
+        assert_eq!(
+            data(&demoted)["changeUsersRole"]["changedCount"],
+            1,
+            "{demoted:#}"
+        );
+        assert_code(&acted, "FORBIDDEN");
+        assert!(acted["data"].is_null(), "{query}: {acted:#}");
+    }
+    let written_by_second = audit_event_count(&db, second).await;
+    assert_eq!(written_by_second, 0, "nothing was written on stale rights");
+}
+
+/// Audit events caused by `actor`.
+async fn audit_event_count(db: &roster::service::Db, actor: Uuid) -> usize {
+    roster::entity::audit_event::Entity::find()
+        .filter(roster::entity::audit_event::Column::ActorId.eq(actor))
+        .all(db.conn())
+        .await
+        .expect("audit events")
+        .len()
 }
 
 // ---- 5. A damaged domain list fails closed ------------------------------------------------
