@@ -68,6 +68,12 @@ pub fn users(actor: &Principal) -> Select<user::Entity> {
     }
 }
 
+/// Whether the actor's scope covers users and invitations in `team_id`: the team of an
+/// invitation they create, the destination of a team change.
+pub fn acts_in_team(actor: &Principal, team_id: Uuid) -> bool {
+    actor.reach.covers_team(team_id)
+}
+
 /// Whether the actor's scope covers `user` (the row check matching `users`; the account and
 /// the deleted mark are the caller's to check).
 pub fn acts_on_user(actor: &Principal, user: &user::Model) -> bool {

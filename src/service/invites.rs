@@ -601,7 +601,7 @@ async fn plan_invites<C: ConnectionTrait>(
             |code, message: String| ItemError::for_email(index, &item.email, code, message);
         let team = team_id
             .and_then(|id| teams.get(&id))
-            .filter(|t| actor.reach.covers_team(t.id));
+            .filter(|t| access::acts_in_team(actor, t.id));
         let Some(team) = team else {
             errors.push(refuse(
                 NotFound,

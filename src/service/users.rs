@@ -243,15 +243,11 @@ pub async fn members_of_teams<C: ConnectionTrait>(
     Ok(pages
         .into_iter()
         .map(|(team, page): (Uuid, Page<user::Model>)| {
-            let listing = match &actor.reach {
-                Reach::All => Listing::of_team_members(page, team),
-                Reach::Teams(teams) if teams.contains(&team) => {
-                    Listing::of_team_members(page, team)
-                }
-                Reach::Teams(_) => Listing::with_total(page, 0),
-                Reach::OnlySelf => {
-                    let own = u64::from(team == actor.team_id);
-                    Listing::with_total(page, own)
+            // The same answer as `Team.memberCount` (one rule: `access::member_count`).
+            let listing = match access::member_count(actor, team) {
+                access::MemberCount::All => Listing::of_team_members(page, team),
+                access::MemberCount::Exactly(n) => {
+                    Listing::with_total(page, u64::try_from(n).unwrap_or(0))
                 }
             };
             (team, listing)
@@ -628,7 +624,7 @@ async fn destination_team(
     let Some(id) = TeamId::parse(id) else {
         return Err(Error::NotFound("team"));
     };
-    if !actor.reach.covers_team(id.0) {
+    if !access::acts_in_team(actor, id.0) {
         return Err(Error::NotFound("team"));
     }
     // A live team, share-locked on PostgreSQL against a concurrent deleteTeam.
