@@ -947,7 +947,16 @@ async fn node_returns_the_audit_events_the_caller_may_read() {
     assert_code(&body, "NOT_FOUND");
 
     // Every other kind still answers.
+    let invite = invites::invite_one(
+        &t.app,
+        &t.app.token_for(o.admin),
+        "someone@a.test",
+        o.platform,
+        o.roles["SENDER"],
+    )
+    .await;
     for id in [
+        invite,
         gid::user(o.alice),
         gid::team(o.platform),
         gid::dept(o.engineering),
