@@ -4,7 +4,7 @@
 //! Service modules and the GraphQL layer ask here instead of deciding reach themselves, so a
 //! nested field cannot show what a lookup by id would refuse.
 //!
-//! The model (DESIGN.md "Roles, scopes, permissions"):
+//! The model (the product contract's roles, scopes and permissions, applied to reach):
 //!
 //! - **User reach** is the set of users an actor sees: with `USERS_VIEW`, the users of the
 //!   teams their scope reaches (`Principal::reach`); without it, only themselves. Relation
