@@ -170,6 +170,10 @@ pub struct Principal {
     pub scope: RoleScope,
     pub permissions: PermissionSet,
     pub reach: Reach,
+    /// When the request's token was issued (seconds since the epoch), if it came with one:
+    /// re-reading the principal inside a write applies the same token-age rule again
+    /// (`service::access::recheck`).
+    pub token_issued_at: Option<u64>,
 }
 
 impl Principal {

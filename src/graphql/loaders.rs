@@ -38,21 +38,54 @@ impl From<LoadError> for async_graphql::Error {
     }
 }
 
+/// A row asked for by id within one account: the by-id and count loaders never answer with
+/// a row of another account, whatever id a stored reference holds. The account is the one of
+/// the row that refers to it (a user's for `User.role`), which is the caller's for every row
+/// the caller may see.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
+pub struct InAccount {
+    pub account_id: Uuid,
+    pub id: Uuid,
+}
+
+impl InAccount {
+    pub fn new(account_id: Uuid, id: Uuid) -> Self {
+        InAccount { account_id, id }
+    }
+}
+
+/// The ids of `keys`, per account (one statement per account: one in practice).
+fn by_account(keys: &[InAccount]) -> HashMap<Uuid, Vec<Uuid>> {
+    let mut grouped: HashMap<Uuid, Vec<Uuid>> = HashMap::new();
+    for key in keys {
+        grouped.entry(key.account_id).or_default().push(key.id);
+    }
+    grouped
+}
+
 macro_rules! by_id_loader {
     ($(#[$doc:meta])* $name:ident, $entity:ident) => {
         $(#[$doc])*
         pub struct $name(pub Db);
 
-        impl Loader<Uuid> for $name {
+        impl Loader<InAccount> for $name {
             type Value = $entity::Model;
             type Error = LoadError;
 
-            async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, Self::Value>, Self::Error> {
-                let rows = $entity::Entity::find()
-                    .filter($entity::Column::Id.is_in(keys.to_vec()))
-                    .all(self.0.conn())
-                    .await?;
-                Ok(rows.into_iter().map(|r| (r.id, r)).collect())
+            async fn load(
+                &self,
+                keys: &[InAccount],
+            ) -> Result<HashMap<InAccount, Self::Value>, Self::Error> {
+                let mut loaded = HashMap::with_capacity(keys.len());
+                for (account_id, ids) in by_account(keys) {
+                    let rows = $entity::Entity::find()
+                        .filter($entity::Column::AccountId.eq(account_id))
+                        .filter($entity::Column::Id.is_in(ids))
+                        .all(self.0.conn())
+                        .await?;
+                    loaded.extend(rows.into_iter().map(|r| (InAccount::new(account_id, r.id), r)));
+                }
+                Ok(loaded)
             }
         }
     };
@@ -71,43 +104,97 @@ by_id_loader!(
     DepartmentLoader, department
 );
 by_id_loader!(
-    /// Users by id, deleted ones included (an audit event or invite still names them).
+    /// Users by id, deleted ones included (an audit event or invite still names them). The
+    /// resolver decides with `access::sees_user` whether the caller may see the one loaded.
     UserLoader, user
 );
 
-macro_rules! count_loader {
-    ($(#[$doc:meta])* $name:ident, $column:expr) => {
-        $(#[$doc])*
-        pub struct $name(pub Db);
+/// Active members per team, from the counts the database keeps (`user_counts`). Resolvers
+/// ask only for teams whose members the caller sees (`access::member_count`).
+pub struct TeamMemberCountLoader(pub Db);
 
-        impl Loader<Uuid> for $name {
-            type Value = i64;
-            type Error = LoadError;
+impl Loader<InAccount> for TeamMemberCountLoader {
+    type Value = i64;
+    type Error = LoadError;
 
-            async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, i64>, Self::Error> {
-                let rows: Vec<(Uuid, i64)> = user_count::Entity::find()
-                    .select_only()
-                    .column($column)
-                    .column_as(Expr::cust(KEPT_SUM), "n")
-                    .filter($column.is_in(keys.to_vec()))
-                    .group_by($column)
-                    .into_tuple()
-                    .all(self.0.conn())
-                    .await?;
-                Ok(rows.into_iter().collect())
-            }
+    async fn load(&self, keys: &[InAccount]) -> Result<HashMap<InAccount, i64>, Self::Error> {
+        let mut loaded = HashMap::with_capacity(keys.len());
+        for (account_id, teams) in by_account(keys) {
+            let rows: Vec<(Uuid, i64)> = user_count::Entity::find()
+                .select_only()
+                .column(user_count::Column::TeamId)
+                .column_as(Expr::cust(KEPT_SUM), "n")
+                .filter(user_count::Column::AccountId.eq(account_id))
+                .filter(user_count::Column::TeamId.is_in(teams))
+                .group_by(user_count::Column::TeamId)
+                .into_tuple()
+                .all(self.0.conn())
+                .await?;
+            loaded.extend(
+                rows.into_iter()
+                    .map(|(team, n)| (InAccount::new(account_id, team), n)),
+            );
         }
-    };
+        Ok(loaded)
+    }
 }
 
-count_loader!(
-    /// Active members per team, from the counts the database keeps (`user_counts`).
-    TeamMemberCountLoader, user_count::Column::TeamId
-);
-count_loader!(
-    /// Active holders per role, from the counts the database keeps (`user_counts`).
-    RoleUserCountLoader, user_count::Column::RoleId
-);
+/// Which holders of a role a `Role.userCount` counts: those in `teams` (`None`: all), as
+/// `access::holder_count` decides for the caller.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct HoldersKey {
+    pub account_id: Uuid,
+    pub role_id: Uuid,
+    pub teams: Teams,
+}
+
+/// The teams a `HoldersKey` counts in, shared by all the keys of one request.
+type Teams = Option<Arc<Vec<Uuid>>>;
+
+/// Active holders per role within the caller's reach, from the counts the database keeps
+/// (`user_counts`): one statement per distinct reach (one per request).
+pub struct RoleUserCountLoader(pub Db);
+
+impl Loader<HoldersKey> for RoleUserCountLoader {
+    type Value = i64;
+    type Error = LoadError;
+
+    async fn load(&self, keys: &[HoldersKey]) -> Result<HashMap<HoldersKey, i64>, Self::Error> {
+        let mut grouped: HashMap<(Uuid, Teams), Vec<Uuid>> = HashMap::new();
+        for key in keys {
+            grouped
+                .entry((key.account_id, key.teams.clone()))
+                .or_default()
+                .push(key.role_id);
+        }
+        let mut loaded = HashMap::with_capacity(keys.len());
+        for ((account_id, teams), roles) in grouped {
+            let mut select = user_count::Entity::find()
+                .select_only()
+                .column(user_count::Column::RoleId)
+                .column_as(Expr::cust(KEPT_SUM), "n")
+                .filter(user_count::Column::AccountId.eq(account_id))
+                .filter(user_count::Column::RoleId.is_in(roles));
+            if let Some(teams) = &teams {
+                select = select.filter(user_count::Column::TeamId.is_in(teams.iter().copied()));
+            }
+            let rows: Vec<(Uuid, i64)> = select
+                .group_by(user_count::Column::RoleId)
+                .into_tuple()
+                .all(self.0.conn())
+                .await?;
+            loaded.extend(rows.into_iter().map(|(role_id, n)| {
+                let key = HoldersKey {
+                    account_id,
+                    role_id,
+                    teams: teams.clone(),
+                };
+                (key, n)
+            }));
+        }
+        Ok(loaded)
+    }
+}
 
 /// Which page of members a `Team.members` field asks for; teams asking for the same page
 /// are loaded together.

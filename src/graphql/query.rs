@@ -147,7 +147,9 @@ pub struct QueryRoot;
 /// The read API: everything is scoped to the caller's account and reach.
 #[Object(name = "Query")]
 impl QueryRoot {
-    /// Fetches any object by its id. Objects outside the caller's reach are `NOT_FOUND`.
+    /// Fetches any object that implements `Node` by its id — users, invitations, teams,
+    /// departments, roles, the account and audit events — with the same answer as the
+    /// object's own lookup or list: objects outside the caller's reach are `NOT_FOUND`.
     async fn node(
         &self,
         ctx: &Context<'_>,
@@ -174,7 +176,9 @@ impl QueryRoot {
                 }
                 Node::Account(Account(account))
             }
-            AnyId::AuditEvent(_) => return Err(Error::NotFound("node").into()),
+            AnyId::AuditEvent(id) => {
+                Node::AuditEvent(AuditEvent(service::audit::get(conn, actor, id.0).await?))
+            }
         }))
     }
 

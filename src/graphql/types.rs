@@ -8,8 +8,8 @@ use chrono::{DateTime, Utc};
 use std::sync::Arc;
 
 use super::loaders::{
-    DepartmentLoader, DepartmentTeamsLoader, MembersKey, RoleLoader, RoleUserCountLoader,
-    TeamLoader, TeamMemberCountLoader, TeamMembersLoader, UserLoader,
+    DepartmentLoader, DepartmentTeamsLoader, HoldersKey, InAccount, MembersKey, RoleLoader,
+    RoleUserCountLoader, TeamLoader, TeamMemberCountLoader, TeamMembersLoader, UserLoader,
 };
 use super::{actor, db, page_cost};
 use crate::auth::{Permission, RoleScope};
@@ -18,24 +18,47 @@ use crate::service::ids::{
     AccountId, AuditEventId, DepartmentId, InviteId, OperationId, RoleId, TeamId, UserId,
 };
 use crate::service::page::{Listing, PageArgs};
-use crate::service::{self, Error, invites, now_ms};
+use crate::service::{self, Error, access, invites, now_ms};
 
 /// Milliseconds since the epoch as a GraphQL `DateTime`.
 pub fn time(ms: i64) -> DateTime<Utc> {
     DateTime::from_timestamp_millis(ms).unwrap_or_default()
 }
 
-async fn load<L, V>(ctx: &Context<'_>, id: uuid::Uuid, what: &'static str) -> Result<V>
+fn loader<'a, L: Send + Sync + 'static>(ctx: &'a Context<'_>) -> Result<&'a DataLoader<L>> {
+    Ok(ctx
+        .data::<DataLoader<L>>()
+        .map_err(|_| Error::Internal(anyhow::anyhow!("dataloader missing")))?)
+}
+
+/// A row another row refers to: it exists, in the referring row's account.
+async fn load<L, V>(ctx: &Context<'_>, key: InAccount, what: &'static str) -> Result<V>
 where
-    L: async_graphql::dataloader::Loader<uuid::Uuid, Value = V, Error = super::loaders::LoadError>,
+    L: async_graphql::dataloader::Loader<InAccount, Value = V, Error = super::loaders::LoadError>,
     V: Send + Sync + Clone + 'static,
 {
-    let loader = ctx
-        .data::<DataLoader<L>>()
-        .map_err(|_| Error::Internal(anyhow::anyhow!("dataloader missing")))?;
-    loader.load_one(id).await?.ok_or_else(|| {
-        Error::Internal(anyhow::anyhow!("{what} {id} referenced but missing")).into()
+    loader::<L>(ctx)?.load_one(key).await?.ok_or_else(|| {
+        Error::Internal(anyhow::anyhow!("{what} {} referenced but missing", key.id)).into()
     })
+}
+
+/// A user another row names (who invited, who acted), when the caller may see them:
+/// `None` for a user outside the caller's reach, as for one that no longer exists.
+async fn related_user(
+    ctx: &Context<'_>,
+    account_id: uuid::Uuid,
+    id: Option<uuid::Uuid>,
+) -> Result<Option<User>> {
+    let Some(id) = id else {
+        return Ok(None);
+    };
+    let Ok(actor) = actor(ctx) else {
+        return Ok(None);
+    };
+    let user = loader::<UserLoader>(ctx)?
+        .load_one(InAccount::new(account_id, id))
+        .await?;
+    Ok(user.filter(|u| access::sees_user(actor, u)).map(User))
 }
 
 /// Any object that can be fetched by its id with `node(id:)`.
@@ -75,15 +98,23 @@ impl User {
     }
     /// The role that decides what the user may do.
     async fn role(&self, ctx: &Context<'_>) -> Result<Role> {
-        load::<RoleLoader, _>(ctx, self.0.role_id, "role")
-            .await
-            .map(Role)
+        load::<RoleLoader, _>(
+            ctx,
+            InAccount::new(self.0.account_id, self.0.role_id),
+            "role",
+        )
+        .await
+        .map(Role)
     }
     /// The team the user belongs to.
     async fn team(&self, ctx: &Context<'_>) -> Result<Team> {
-        load::<TeamLoader, _>(ctx, self.0.team_id, "team")
-            .await
-            .map(Team)
+        load::<TeamLoader, _>(
+            ctx,
+            InAccount::new(self.0.account_id, self.0.team_id),
+            "team",
+        )
+        .await
+        .map(Team)
     }
     /// When the user joined.
     async fn created_at(&self) -> DateTime<Utc> {
@@ -157,31 +188,33 @@ impl Invite {
     }
     /// The role the person gets on accepting.
     async fn role(&self, ctx: &Context<'_>) -> Result<Role> {
-        load::<RoleLoader, _>(ctx, self.0.role_id, "role")
-            .await
-            .map(Role)
+        load::<RoleLoader, _>(
+            ctx,
+            InAccount::new(self.0.account_id, self.0.role_id),
+            "role",
+        )
+        .await
+        .map(Role)
     }
     /// The team the person joins on accepting.
     async fn team(&self, ctx: &Context<'_>) -> Result<Team> {
-        load::<TeamLoader, _>(ctx, self.0.team_id, "team")
-            .await
-            .map(Team)
+        load::<TeamLoader, _>(
+            ctx,
+            InAccount::new(self.0.account_id, self.0.team_id),
+            "team",
+        )
+        .await
+        .map(Team)
     }
     /// Where the invitation stands now; EXPIRED is derived from `expiresAt`.
     async fn status(&self) -> InviteStatus {
         invites::status(&self.0, now_ms()).into()
     }
-    /// Who sent the invitation (null when that user no longer exists).
+    /// Who sent the invitation. Null when the caller may not see that user (outside their
+    /// reach, exactly as `user(id:)` would answer NOT_FOUND), and when no user is recorded.
+    /// A deleted sender within reach is still shown: history keeps naming them.
     async fn invited_by(&self, ctx: &Context<'_>) -> Result<Option<User>> {
-        match self.0.invited_by {
-            Some(id) => Ok(ctx
-                .data::<DataLoader<UserLoader>>()
-                .map_err(|_| Error::Internal(anyhow::anyhow!("dataloader missing")))?
-                .load_one(id)
-                .await?
-                .map(User)),
-            None => Ok(None),
-        }
+        related_user(ctx, self.0.account_id, self.0.invited_by).await
     }
     /// When the invitation was created.
     async fn created_at(&self) -> DateTime<Utc> {
@@ -234,20 +267,27 @@ impl Team {
     /// The department the team belongs to, if any.
     async fn department(&self, ctx: &Context<'_>) -> Result<Option<Department>> {
         match self.0.department_id {
-            Some(id) => load::<DepartmentLoader, _>(ctx, id, "department")
-                .await
-                .map(|d| Some(Department(d))),
+            Some(id) => load::<DepartmentLoader, _>(
+                ctx,
+                InAccount::new(self.0.account_id, id),
+                "department",
+            )
+            .await
+            .map(|d| Some(Department(d))),
             None => Ok(None),
         }
     }
-    /// How many active users are in the team.
+    /// How many of the team's active users the caller may see: all of them for a team in
+    /// the caller's reach, 0 for a team outside it, and 1 (the caller) for their own team
+    /// when they see only themselves. The same number as `members { totalCount }`.
     async fn member_count(&self, ctx: &Context<'_>) -> Result<i64> {
-        Ok(ctx
-            .data::<DataLoader<TeamMemberCountLoader>>()
-            .map_err(|_| Error::Internal(anyhow::anyhow!("dataloader missing")))?
-            .load_one(self.0.id)
-            .await?
-            .unwrap_or(0))
+        match access::member_count(actor(ctx)?, self.0.id) {
+            access::MemberCount::Exactly(n) => Ok(n),
+            access::MemberCount::All => Ok(loader::<TeamMemberCountLoader>(ctx)?
+                .load_one(InAccount::new(self.0.account_id, self.0.id))
+                .await?
+                .unwrap_or(0)),
+        }
     }
     /// The team's active users that the caller may see, by name.
     #[graphql(complexity = "page_cost(first, None, child_complexity)")]
@@ -340,14 +380,21 @@ impl Role {
             .iter()
             .collect()
     }
-    /// How many active users hold the role.
+    /// How many of the role's active holders the caller may see: those in the teams whose
+    /// users the caller sees (every team for an organization-wide role with `USERS_VIEW`);
+    /// for a caller who sees only themselves, 1 for their own role and 0 for any other.
     async fn user_count(&self, ctx: &Context<'_>) -> Result<i64> {
-        Ok(ctx
-            .data::<DataLoader<RoleUserCountLoader>>()
-            .map_err(|_| Error::Internal(anyhow::anyhow!("dataloader missing")))?
-            .load_one(self.0.id)
-            .await?
-            .unwrap_or(0))
+        match access::holder_count(actor(ctx)?, self.0.id) {
+            access::HolderCount::Exactly(n) => Ok(n),
+            access::HolderCount::InTeams(teams) => Ok(loader::<RoleUserCountLoader>(ctx)?
+                .load_one(HoldersKey {
+                    account_id: self.0.account_id,
+                    role_id: self.0.id,
+                    teams: teams.map(Arc::new),
+                })
+                .await?
+                .unwrap_or(0)),
+        }
     }
 }
 
@@ -365,9 +412,10 @@ impl Account {
     async fn name(&self) -> &str {
         &self.0.name
     }
-    /// Email domains invitations may go to (lower-case); empty means any domain.
-    async fn allowed_email_domains(&self) -> Vec<String> {
-        service::accounts::allowed_domains(&self.0)
+    /// Email domains invitations may go to (lower-case); empty means any domain. A stored
+    /// list that cannot be read is an error here, and allows no domain to invitations.
+    async fn allowed_email_domains(&self) -> Result<Vec<String>> {
+        Ok(service::accounts::allowed_domains(&self.0)?)
     }
     /// How many days a new or resent invitation stays valid (1–30).
     async fn invite_expiry_days(&self) -> i32 {
@@ -406,17 +454,11 @@ impl AuditEvent {
     async fn action(&self) -> &str {
         &self.0.action
     }
-    /// Who did it (null for actions without a signed-in user, such as accepting an invite).
+    /// Who did it. Null for actions without a signed-in user (such as accepting an invite),
+    /// and when the caller may not see that user (outside their reach, exactly as
+    /// `user(id:)` would answer NOT_FOUND). A deleted actor within reach is still shown.
     async fn actor(&self, ctx: &Context<'_>) -> Result<Option<User>> {
-        match self.0.actor_id {
-            Some(id) => Ok(ctx
-                .data::<DataLoader<UserLoader>>()
-                .map_err(|_| Error::Internal(anyhow::anyhow!("dataloader missing")))?
-                .load_one(id)
-                .await?
-                .map(User)),
-            None => Ok(None),
-        }
+        related_user(ctx, self.0.account_id, self.0.actor_id).await
     }
     /// The type of the changed object: `User`, `Invite`, `Team`, `Department`, `Role` or `Account`.
     async fn target_type(&self) -> &str {
@@ -525,10 +567,8 @@ macro_rules! connection {
             async fn total_count(&self, ctx: &Context<'_>) -> Result<i64> {
                 // A team's members are counted with every other team's of the request.
                 if let Some(team) = self.listing.team_members() {
-                    return Ok(ctx
-                        .data::<DataLoader<TeamMemberCountLoader>>()
-                        .map_err(|_| Error::Internal(anyhow::anyhow!("dataloader missing")))?
-                        .load_one(team)
+                    return Ok(loader::<TeamMemberCountLoader>(ctx)?
+                        .load_one(InAccount::new(actor(ctx)?.account_id, team))
                         .await?
                         .unwrap_or(0));
                 }

@@ -110,9 +110,16 @@ pub async fn get<C: ConnectionTrait>(db: &C, actor: &Principal) -> Result<accoun
         .ok_or(Error::NotFound("account"))
 }
 
-/// The account's allowed email domains (empty = any).
-pub fn allowed_domains(account: &account::Model) -> Vec<String> {
-    serde_json::from_str(&account.allowed_email_domains).unwrap_or_default()
+/// The account's allowed email domains (empty = any). A stored value that is not a JSON list
+/// of strings is an internal error, never "empty": read as "any domain", a damaged setting
+/// would open invitations to every address (callers fail closed on it).
+pub fn allowed_domains(account: &account::Model) -> Result<Vec<String>> {
+    serde_json::from_str(&account.allowed_email_domains).map_err(|e| {
+        Error::Internal(anyhow::anyhow!(
+            "account {} has an unreadable allowed_email_domains value: {e}",
+            account.id
+        ))
+    })
 }
 
 /// Whether any account exists (used by `roster demo` to decide whether to seed).
@@ -160,10 +167,9 @@ pub async fn update(
     actor: &Principal,
     changes: AccountChanges<'_>,
 ) -> Result<account::Model> {
+    const REFUSAL: &str = "your role may not change the account settings (needs ACCOUNT_MANAGE)";
     if !actor.can(Permission::AccountManage) {
-        return Err(Error::forbidden(
-            "your role may not change the account settings (needs ACCOUNT_MANAGE)",
-        ));
+        return Err(Error::forbidden(REFUSAL));
     }
     let name = changes.name.map(|n| Name::parse("name", n)).transpose()?;
     let domains = changes
@@ -184,6 +190,7 @@ pub async fn update(
     }
 
     let txn = db.begin_write().await?;
+    let actor = &super::access::recheck(&txn, actor, Permission::AccountManage, REFUSAL).await?;
     let account = locked(
         account::Entity::find_by_id(actor.account_id),
         db.backend(),
@@ -202,8 +209,9 @@ pub async fn update(
         row.name = Set(name.into_string());
     }
     if let Some(domains) = domains {
-        let current = allowed_domains(&account);
-        if domains != current {
+        // An unreadable stored value is replaced by the new list (and audited as null).
+        let current = allowed_domains(&account).ok();
+        if Some(&domains) != current.as_ref() {
             let stored = serde_json::to_string(&domains).map_err(anyhow::Error::from)?;
             before.insert("allowedEmailDomains".into(), json!(current));
             after.insert("allowedEmailDomains".into(), json!(domains));

@@ -1,15 +1,14 @@
 //! The audit log: one event per changed object, written in the transaction of the change,
 //! and read newest first within the reader's scope.
 
-use sea_orm::sea_query::Condition;
 use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 use serde_json::Value as Json;
 use uuid::Uuid;
 
 use super::ids::OperationId;
 use super::page::{Listing, PageArgs, Sort, SortValue};
-use super::{Error, Result, now_ms};
-use crate::auth::{Permission, Principal, Reach};
+use super::{Error, Result, access, now_ms};
+use crate::auth::{Permission, Principal};
 use crate::entity::audit_event;
 
 /// One mutation in progress: its id (shared by all its audit events), account, actor and
@@ -93,6 +92,22 @@ pub async fn record<C: ConnectionTrait>(
     Ok(())
 }
 
+/// One audit event by id, when the actor may read it in the log (`node(id:)`).
+pub async fn get<C: ConnectionTrait>(
+    db: &C,
+    actor: &Principal,
+    id: Uuid,
+) -> Result<audit_event::Model> {
+    if !actor.can(Permission::AuditView) {
+        return Err(Error::NotFound("audit event"));
+    }
+    access::audit_events(actor)
+        .filter(audit_event::Column::Id.eq(id))
+        .one(db)
+        .await?
+        .ok_or(Error::NotFound("audit event"))
+}
+
 /// Filters of the audit log.
 #[derive(Clone, Debug, Default)]
 pub struct Filter {
@@ -114,19 +129,7 @@ pub async fn list<C: ConnectionTrait>(
         return Err(Error::forbidden("your role may not read the audit log"));
     }
     page.validate()?;
-    let mut select =
-        audit_event::Entity::find().filter(audit_event::Column::AccountId.eq(actor.account_id));
-    match &actor.reach {
-        Reach::All => {}
-        Reach::Teams(teams) => {
-            select = select.filter(
-                Condition::any()
-                    .add(audit_event::Column::TargetTeamId.is_in(teams.clone()))
-                    .add(audit_event::Column::ActorId.eq(actor.user_id)),
-            )
-        }
-        Reach::OnlySelf => select = select.filter(audit_event::Column::ActorId.eq(actor.user_id)),
-    }
+    let mut select = access::audit_events(actor);
     if let Some(id) = filter.actor_id {
         select = select.filter(audit_event::Column::ActorId.eq(id));
     }

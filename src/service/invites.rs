@@ -25,8 +25,8 @@ use super::ids::{InviteId, RoleId, TeamId, UserId};
 use super::page::{Listing, PageArgs, Sort, SortValue};
 use super::text::{self, Name};
 use super::users::{search_condition, trigram_search_condition};
-use super::{Db, Error, Result, accounts, is_unique_violation, now_ms, roles};
-use crate::auth::{Permission, PermissionSet, Principal, Reach};
+use super::{Db, Error, Result, access, accounts, is_unique_violation, now_ms, roles};
+use crate::auth::{Permission, PermissionSet, Principal};
 use crate::entity::{account, invite, outbox, role, team, user};
 
 /// Where an invitation stands. EXPIRED is never stored: it is a pending invite read after
@@ -121,12 +121,7 @@ pub(crate) fn visible(actor: &Principal) -> Select<invite::Entity> {
 /// Invites of the account in the actor's reach, deleted ones included (so that deleting an
 /// invite twice is "unchanged", not "not found").
 fn reachable(actor: &Principal) -> Select<invite::Entity> {
-    let select = invite::Entity::find().filter(invite::Column::AccountId.eq(actor.account_id));
-    match &actor.reach {
-        Reach::All => select,
-        Reach::Teams(teams) => select.filter(invite::Column::TeamId.is_in(teams.clone())),
-        Reach::OnlySelf => select.filter(invite::Column::Id.is_null()),
-    }
+    access::invites(actor)
 }
 
 /// One invite by id, when the actor may see it.
@@ -252,11 +247,13 @@ fn open_condition() -> Condition {
         .add(invite::Column::DeletedAt.is_null())
 }
 
+const INVITE_REFUSAL: &str = "your role may not manage invitations";
+
 fn require_invite(actor: &Principal) -> Result<()> {
     if actor.can(Permission::UsersInvite) {
         Ok(())
     } else {
-        Err(Error::forbidden("your role may not manage invitations"))
+        Err(Error::forbidden(INVITE_REFUSAL))
     }
 }
 
@@ -468,7 +465,15 @@ async fn plan_invites<C: ConnectionTrait>(
 ) -> Result<InvitePlan> {
     use ItemErrorCode::*;
     let account = accounts::get(db, actor).await?;
-    let allowed = accounts::allowed_domains(&account);
+    // Fail closed: a damaged stored list allows no domain (the actor's INVITE_ANY_DOMAIN
+    // still applies: it never depended on the list).
+    let allowed = match accounts::allowed_domains(&account) {
+        Ok(domains) => Some(domains),
+        Err(e) => {
+            tracing::error!(error = %e.describe(), "refusing invitations to listed domains");
+            None
+        }
+    };
     let any_domain = actor.can(Permission::InviteAnyDomain);
     let expires_at = expiry(&account, now);
 
@@ -596,7 +601,7 @@ async fn plan_invites<C: ConnectionTrait>(
             |code, message: String| ItemError::for_email(index, &item.email, code, message);
         let team = team_id
             .and_then(|id| teams.get(&id))
-            .filter(|t| actor.reach.covers_team(t.id));
+            .filter(|t| access::acts_in_team(actor, t.id));
         let Some(team) = team else {
             errors.push(refuse(
                 NotFound,
@@ -618,7 +623,18 @@ async fn plan_invites<C: ConnectionTrait>(
             ));
             continue;
         }
-        if !allowed.is_empty() && !any_domain && !allowed.iter().any(|d| d == email.domain()) {
+        if !any_domain && allowed.is_none() {
+            errors.push(refuse(
+                EmailDomainNotAllowed,
+                "the account's allowed email domains cannot be read, so no domain is allowed; \
+                 ask an administrator to set them again"
+                    .to_owned(),
+            ));
+            continue;
+        }
+        if let Some(allowed) = allowed.as_ref().filter(|a| !a.is_empty() && !any_domain)
+            && !allowed.iter().any(|d| d == email.domain())
+        {
             errors.push(refuse(
                 EmailDomainNotAllowed,
                 format!(
@@ -776,8 +792,9 @@ pub async fn invite_users(
         return Ok(plan.into_outcome(true, None));
     }
     for attempt in 1..=ATTEMPTS {
-        let op = Operation::start(actor);
         let txn = db.begin_write().await?;
+        let actor = &access::recheck(&txn, actor, Permission::UsersInvite, INVITE_REFUSAL).await?;
+        let op = Operation::start(actor);
         let plan = plan_invites(&txn, actor, items, op.at, true).await?;
         if !plan.errors.is_empty() || plan.invites.is_empty() {
             txn.rollback().await?;
@@ -1086,8 +1103,9 @@ async fn bulk_on_ids(
         let plan = plan_ids(db.conn(), actor, ids, action, now_ms(), false).await?;
         return Ok(plan.into_outcome(true, None));
     }
-    let op = Operation::start(actor);
     let txn = db.begin_write().await?;
+    let actor = &access::recheck(&txn, actor, Permission::UsersInvite, INVITE_REFUSAL).await?;
+    let op = Operation::start(actor);
     // The rows are locked (PostgreSQL) from the check to the commit, so a concurrent accept,
     // resend or worker cannot slip in between.
     let plan = plan_ids(&txn, actor, ids, action, op.at, true).await?;

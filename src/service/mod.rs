@@ -2,6 +2,7 @@
 //! and audit live here, so every entry point (GraphQL, the CLI, later SCIM or webhooks)
 //! gets the same behaviour. Nothing in here knows about GraphQL or HTTP.
 
+pub mod access;
 pub mod accounts;
 pub mod audit;
 pub mod bulk;

@@ -36,7 +36,9 @@ pub async fn load_for_token<C: ConnectionTrait>(
             return Err(Error::Unauthenticated);
         }
     }
-    from_rows(db, &user, &role).await
+    let mut principal = from_rows(db, &user, &role).await?;
+    principal.token_issued_at = issued_at;
+    Ok(principal)
 }
 
 /// Builds the principal of `user` holding `role`.
@@ -58,6 +60,7 @@ pub async fn from_rows<C: ConnectionTrait>(
         scope,
         permissions: PermissionSet::from_bits(role.permissions),
         reach,
+        token_issued_at: None,
     })
 }
 

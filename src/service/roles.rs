@@ -2,8 +2,8 @@
 //! and creating, editing and deleting custom roles.
 
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseBackend, EntityTrait,
-    QueryFilter, QueryOrder, Select,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseBackend,
+    DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder, Select,
 };
 use serde_json::{Map, Value as Json, json};
 use uuid::Uuid;
@@ -12,7 +12,7 @@ use super::audit::{self, Change, Operation};
 use super::ids::RoleId;
 use super::teams::{InTheWay, Lock, locked, name_race};
 use super::text::Name;
-use super::{Db, Error, Result};
+use super::{Db, Error, Result, access};
 use crate::auth::{Permission, PermissionSet, Principal, RoleScope};
 use crate::entity::{invite, role, user};
 
@@ -215,13 +215,38 @@ fn role_change(
     }
 }
 
+const MANAGE_REFUSAL: &str = "your role may not manage roles (needs ROLES_MANAGE)";
+
 fn require_manage(actor: &Principal) -> Result<()> {
     if actor.can(Permission::RolesManage) {
         Ok(())
     } else {
-        Err(Error::forbidden(
-            "your role may not manage roles (needs ROLES_MANAGE)",
-        ))
+        Err(Error::forbidden(MANAGE_REFUSAL))
+    }
+}
+
+/// Opens the write transaction of a change and re-reads the actor inside it.
+async fn begin(db: &Db, actor: &Principal) -> Result<(DatabaseTransaction, Principal)> {
+    let txn = db.begin_write().await?;
+    let actor = access::recheck(&txn, actor, Permission::RolesManage, MANAGE_REFUSAL).await?;
+    Ok((txn, actor))
+}
+
+/// `Forbidden` when someone outside the actor's reach holds `role`: changing it would
+/// change what people they may not act on can do.
+async fn ensure_holders_in_reach<C: ConnectionTrait>(
+    db: &C,
+    actor: &Principal,
+    role: &role::Model,
+    verb: &str,
+) -> Result<()> {
+    if access::reaches_holders_of(db, actor, role.id).await? {
+        Ok(())
+    } else {
+        Err(Error::forbidden(format!(
+            "you cannot {verb} `{}`: users or invitations outside your reach hold it",
+            role.name
+        )))
     }
 }
 
@@ -350,7 +375,14 @@ pub async fn create(
         permissions,
         "you cannot create a role wider or more powerful than your own",
     )?;
-    let txn = db.begin_write().await?;
+    let (txn, actor) = begin(db, actor).await?;
+    let actor = &actor;
+    ensure_grantable(
+        actor,
+        scope,
+        permissions,
+        "you cannot create a role wider or more powerful than your own",
+    )?;
     ensure_name_free(&txn, actor.account_id, &name, None).await?;
     let op = Operation::start(actor);
     let role = role::Entity::insert(role::ActiveModel {
@@ -406,7 +438,8 @@ pub async fn update(
 ) -> Result<role::Model> {
     require_manage(actor)?;
     let name = changes.name.map(|n| Name::parse("name", n)).transpose()?;
-    let txn = db.begin_write().await?;
+    let (txn, actor) = begin(db, actor).await?;
+    let actor = &actor;
     let role = find(&txn, db.backend(), actor.account_id, id, Lock::Update).await?;
     ensure_custom(&role, "edited")?;
     if role.id == actor.role_id {
@@ -425,6 +458,7 @@ pub async fn update(
             role.name
         ),
     )?;
+    ensure_holders_in_reach(&txn, actor, &role, "edit").await?;
     let new_scope = changes.scope.unwrap_or(scope);
     let new_permissions = changes.permissions.unwrap_or(permissions);
     ensure_grantable(
@@ -489,7 +523,8 @@ pub async fn update(
 /// (marked deleted) for the history that names it; its name becomes free again.
 pub async fn delete(db: &Db, actor: &Principal, id: &str) -> Result<RoleId> {
     require_manage(actor)?;
-    let txn = db.begin_write().await?;
+    let (txn, actor) = begin(db, actor).await?;
+    let actor = &actor;
     let role = find(&txn, db.backend(), actor.account_id, id, Lock::Update).await?;
     ensure_custom(&role, "deleted")?;
     ensure_grantable(
@@ -501,6 +536,7 @@ pub async fn delete(db: &Db, actor: &Principal, id: &str) -> Result<RoleId> {
             role.name
         ),
     )?;
+    ensure_holders_in_reach(&txn, actor, &role, "delete").await?;
     let way = InTheWay::count(&txn, user::Column::RoleId, invite::Column::RoleId, role.id).await?;
     if !way.is_clear() {
         return Err(way.refusal(

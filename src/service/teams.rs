@@ -1,10 +1,9 @@
 //! Teams and departments: the shape of an organization, who may see which part of it, and
 //! changing it (create, rename, move, delete).
 
-use sea_orm::sea_query::ExprTrait;
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseBackend, DbErr,
-    EntityTrait, PaginatorTrait, QueryFilter, QuerySelect, Select,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseBackend,
+    DatabaseTransaction, DbErr, EntityTrait, PaginatorTrait, QueryFilter, QuerySelect, Select,
 };
 use serde_json::{Map, Value as Json, json};
 use uuid::Uuid;
@@ -14,8 +13,8 @@ use super::ids::{DepartmentId, TeamId};
 use super::page::{Listing, PageArgs, Sort, SortValue};
 use super::text::Name;
 use super::users::search_condition;
-use super::{Db, Error, Result};
-use crate::auth::{Permission, Principal, Reach};
+use super::{Db, Error, Result, access};
+use crate::auth::{Permission, Principal};
 use crate::entity::{department, invite, team, user};
 
 /// Filters of the `teams` list.
@@ -37,17 +36,9 @@ fn live(account_id: Uuid) -> Select<team::Entity> {
         .filter(team::Column::DeletedAt.is_null())
 }
 
-/// Teams of the account the actor reaches. Team managers see every team.
-pub(crate) fn visible(actor: &Principal) -> Select<team::Entity> {
-    let select = live(actor.account_id);
-    if actor.can(Permission::TeamsManage) {
-        return select;
-    }
-    match &actor.reach {
-        Reach::All => select,
-        Reach::Teams(teams) => select.filter(team::Column::Id.is_in(teams.clone())),
-        Reach::OnlySelf => select.filter(team::Column::Id.eq(actor.team_id)),
-    }
+/// Teams of the account the actor sees (see `access::teams`).
+fn visible(actor: &Principal) -> Select<team::Entity> {
+    access::teams(actor)
 }
 
 /// Inserts a team row, unchecked (for seeding: `accounts::create`, the demo, tests).
@@ -158,27 +149,9 @@ pub async fn list<C: ConnectionTrait>(
     .await
 }
 
-/// Departments the actor may see: all for organization-wide roles and team managers,
-/// otherwise the departments of the teams they reach.
-pub(crate) fn visible_departments(actor: &Principal) -> Select<department::Entity> {
-    let select =
-        department::Entity::find().filter(department::Column::AccountId.eq(actor.account_id));
-    if actor.can(Permission::TeamsManage) || actor.reach == Reach::All {
-        return select;
-    }
-    let teams = match &actor.reach {
-        Reach::Teams(teams) => teams.clone(),
-        _ => vec![actor.team_id],
-    };
-    select.filter(
-        department::Column::Id.in_subquery(
-            sea_orm::sea_query::Query::select()
-                .column(team::Column::DepartmentId)
-                .from(team::Entity)
-                .and_where(sea_orm::sea_query::Expr::col(team::Column::Id).is_in(teams))
-                .to_owned(),
-        ),
-    )
+/// Departments the actor sees (see `access::departments`).
+fn visible_departments(actor: &Principal) -> Select<department::Entity> {
+    access::departments(actor)
 }
 
 /// One department by id, when the actor may see it.
@@ -237,9 +210,11 @@ pub async fn teams_of_departments<C: ConnectionTrait>(
 // ---------------------------------------------------------------------------------------
 // Changing the organization: teams and departments (`TEAMS_MANAGE`).
 //
-// `TEAMS_MANAGE` is account-wide, like reading teams with it: teams and departments are
-// the account's structure, not people in someone's reach. Every change runs in one write
-// transaction together with its audit event.
+// `TEAMS_MANAGE` acts within the holder's structure reach (`access::manages_team`,
+// `access::manages_department`): moving a team moves its people into or out of someone's
+// reach, so a scoped holder may not pull teams in from outside or push them out. Every
+// change runs in one write transaction together with its audit event, after the actor is
+// re-read inside it (`access::recheck`).
 // ---------------------------------------------------------------------------------------
 
 /// How a row read for a change is locked on PostgreSQL. SQLite needs (and allows) no
@@ -335,14 +310,48 @@ fn clamp(n: u64) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
 }
 
+const MANAGE_REFUSAL: &str = "your role may not manage teams and departments (needs TEAMS_MANAGE)";
+
 fn require_manage(actor: &Principal) -> Result<()> {
     if actor.can(Permission::TeamsManage) {
         Ok(())
     } else {
-        Err(Error::forbidden(
-            "your role may not manage teams and departments (needs TEAMS_MANAGE)",
-        ))
+        Err(Error::forbidden(MANAGE_REFUSAL))
     }
+}
+
+/// Opens the write transaction of a change and re-reads the actor inside it.
+async fn begin(db: &Db, actor: &Principal) -> Result<(DatabaseTransaction, Principal)> {
+    let txn = db.begin_write().await?;
+    let actor = access::recheck(&txn, actor, Permission::TeamsManage, MANAGE_REFUSAL).await?;
+    Ok((txn, actor))
+}
+
+/// `Forbidden` unless the actor may change `team`.
+fn ensure_manages_team(actor: &Principal, team: &team::Model) -> Result<()> {
+    if access::manages_team(actor, team) {
+        Ok(())
+    } else {
+        Err(access::outside_structure_reach(&format!(
+            "team `{}`",
+            team.name
+        )))
+    }
+}
+
+/// `Forbidden` unless the actor may put a team into `department` (or into none), or change
+/// that department.
+fn ensure_manages_department(
+    actor: &Principal,
+    department: Option<&department::Model>,
+) -> Result<()> {
+    if access::manages_department(actor, department.map(|d| d.id)) {
+        return Ok(());
+    }
+    Err(match department {
+        Some(d) => access::outside_structure_reach(&format!("department `{}`", d.name)),
+        None => access::outside_structure_reach("a team outside every department"),
+    })
 }
 
 /// What `update_team` changes; a `None` field stays as it is.
@@ -527,10 +536,16 @@ pub async fn create_team(
 ) -> Result<team::Model> {
     require_manage(actor)?;
     let name = Name::parse("name", name)?;
-    let txn = db.begin_write().await?;
+    let (txn, actor) = begin(db, actor).await?;
+    let actor = &actor;
     let department = match department_id {
         Some(id) => {
-            Some(find_department(&txn, db.backend(), actor.account_id, id, Lock::Share).await?)
+            let department =
+                find_department(&txn, db.backend(), actor.account_id, id, Lock::Share).await?;
+            // A new team outside every department is in nobody's reach but organization-wide
+            // roles; one inside a department enters that department's reach.
+            ensure_manages_department(actor, Some(&department))?;
+            Some(department)
         }
         None => None,
     };
@@ -574,8 +589,10 @@ pub async fn update_team(
 ) -> Result<team::Model> {
     require_manage(actor)?;
     let name = changes.name.map(|n| Name::parse("name", n)).transpose()?;
-    let txn = db.begin_write().await?;
+    let (txn, actor) = begin(db, actor).await?;
+    let actor = &actor;
     let team = find_team(&txn, db.backend(), actor.account_id, id, Lock::Update).await?;
+    ensure_manages_team(actor, &team)?;
     let mut row: team::ActiveModel = team.clone().into();
     let (mut before, mut after) = (Map::new(), Map::new());
     if let Some(name) = &name
@@ -590,15 +607,17 @@ pub async fn update_team(
         row.name_key = Set(name.key());
     }
     if let Some(department_id) = changes.department_id {
-        let department_id = match department_id {
-            Some(id) => Some(
-                find_department(&txn, db.backend(), actor.account_id, id, Lock::Share)
-                    .await?
-                    .id,
-            ),
+        let department = match department_id {
+            Some(id) => {
+                Some(find_department(&txn, db.backend(), actor.account_id, id, Lock::Share).await?)
+            }
             None => None,
         };
+        let department_id = department.as_ref().map(|d| d.id);
         if department_id != team.department_id {
+            // The destination must be in the actor's reach too, or the move would hand the
+            // team's people to someone else's reach (or out of every scoped reach).
+            ensure_manages_department(actor, department.as_ref())?;
             let external = |d: Option<Uuid>| json!(d.map(|d| DepartmentId(d).to_string()));
             before.insert("departmentId".into(), external(team.department_id));
             after.insert("departmentId".into(), external(department_id));
@@ -635,8 +654,10 @@ pub async fn update_team(
 /// still names it; its name becomes free again.
 pub async fn delete_team(db: &Db, actor: &Principal, id: &str) -> Result<TeamId> {
     require_manage(actor)?;
-    let txn = db.begin_write().await?;
+    let (txn, actor) = begin(db, actor).await?;
+    let actor = &actor;
     let team = find_team(&txn, db.backend(), actor.account_id, id, Lock::Update).await?;
+    ensure_manages_team(actor, &team)?;
     let way = InTheWay::count(&txn, user::Column::TeamId, invite::Column::TeamId, team.id).await?;
     if !way.is_clear() {
         return Err(way.refusal(
@@ -673,7 +694,10 @@ pub async fn create_department(
 ) -> Result<department::Model> {
     require_manage(actor)?;
     let name = Name::parse("name", name)?;
-    let txn = db.begin_write().await?;
+    // A new department is empty: it changes nobody's reach, so every holder of TEAMS_MANAGE
+    // may create one.
+    let (txn, actor) = begin(db, actor).await?;
+    let actor = &actor;
     ensure_department_name_free(&txn, actor.account_id, &name, None).await?;
     let op = Operation::start(actor);
     let department = insert_department_row(&txn, actor.account_id, &name, op.at)
@@ -707,9 +731,11 @@ pub async fn update_department(
 ) -> Result<department::Model> {
     require_manage(actor)?;
     let name = name.map(|n| Name::parse("name", n)).transpose()?;
-    let txn = db.begin_write().await?;
+    let (txn, actor) = begin(db, actor).await?;
+    let actor = &actor;
     let department =
         find_department(&txn, db.backend(), actor.account_id, id, Lock::Update).await?;
+    ensure_manages_department(actor, Some(&department))?;
     let Some(name) = name.filter(|n| n.as_str() != department.name) else {
         return Ok(department);
     };
@@ -744,9 +770,11 @@ pub async fn update_department(
 /// Deletes a department that no team belongs to.
 pub async fn delete_department(db: &Db, actor: &Principal, id: &str) -> Result<DepartmentId> {
     require_manage(actor)?;
-    let txn = db.begin_write().await?;
+    let (txn, actor) = begin(db, actor).await?;
+    let actor = &actor;
     let department =
         find_department(&txn, db.backend(), actor.account_id, id, Lock::Update).await?;
+    ensure_manages_department(actor, Some(&department))?;
     let teams = live(actor.account_id)
         .filter(team::Column::DepartmentId.eq(department.id))
         .count(&txn)

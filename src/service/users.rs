@@ -15,7 +15,7 @@ use super::audit::{self, Operation};
 use super::bulk::{ItemError, ItemErrorCode, Outcome};
 use super::ids::{RoleId, TeamId, UserId};
 use super::page::{self, KEPT_SUM, Listing, Page, PageArgs, Sort, SortValue};
-use super::{Db, Error, Result, locks, principal, roles, text};
+use super::{Db, Error, Result, access, roles, text};
 use crate::auth::{Permission, PermissionSet, Principal, Reach};
 use crate::entity::{role, team, user, user_count};
 
@@ -42,18 +42,6 @@ pub enum OrderField {
 pub struct Order {
     pub field: OrderField,
     pub ascending: bool,
-}
-
-/// Active users of the account that the actor may see.
-pub(crate) fn visible(actor: &Principal) -> Select<user::Entity> {
-    let select = user::Entity::find()
-        .filter(user::Column::AccountId.eq(actor.account_id))
-        .filter(user::Column::DeletedAt.is_null());
-    match &actor.reach {
-        Reach::All => select,
-        Reach::Teams(teams) => select.filter(user::Column::TeamId.is_in(teams.clone())),
-        Reach::OnlySelf => select.filter(user::Column::Id.eq(actor.user_id)),
-    }
 }
 
 /// The `search` condition shared by users and invites: a case-insensitive substring of the
@@ -117,7 +105,7 @@ pub async fn get<C: ConnectionTrait>(db: &C, actor: &Principal, id: Uuid) -> Res
             .filter(user::Column::AccountId.eq(actor.account_id))
             .filter(user::Column::DeletedAt.is_null())
     } else {
-        visible(actor)
+        access::users(actor)
     };
     select
         .filter(user::Column::Id.eq(id))
@@ -142,7 +130,7 @@ pub async fn list<C: ConnectionTrait>(
     require_view(actor)?;
     page.validate()?;
     let search = filter.search.as_deref().filter(|q| !q.is_empty());
-    let mut select = visible(actor);
+    let mut select = access::users(actor);
     if let Some(q) = search {
         if db.get_database_backend() == DatabaseBackend::Sqlite {
             // The search text and the query are folded alike, so a plain substring test is
@@ -245,7 +233,7 @@ pub async fn members_of_teams<C: ConnectionTrait>(
     let sort = members_sort();
     let pages = page::fetch_each(
         db,
-        visible(actor),
+        access::users(actor),
         (user::Column::TeamId, team_ids, |u: &user::Model| u.team_id),
         &sort,
         page,
@@ -255,15 +243,11 @@ pub async fn members_of_teams<C: ConnectionTrait>(
     Ok(pages
         .into_iter()
         .map(|(team, page): (Uuid, Page<user::Model>)| {
-            let listing = match &actor.reach {
-                Reach::All => Listing::of_team_members(page, team),
-                Reach::Teams(teams) if teams.contains(&team) => {
-                    Listing::of_team_members(page, team)
-                }
-                Reach::Teams(_) => Listing::with_total(page, 0),
-                Reach::OnlySelf => {
-                    let own = u64::from(team == actor.team_id);
-                    Listing::with_total(page, own)
+            // The same answer as `Team.memberCount` (one rule: `access::member_count`).
+            let listing = match access::member_count(actor, team) {
+                access::MemberCount::All => Listing::of_team_members(page, team),
+                access::MemberCount::Exactly(n) => {
+                    Listing::with_total(page, u64::try_from(n).unwrap_or(0))
                 }
             };
             (team, listing)
@@ -435,14 +419,10 @@ async fn apply(
     }
 
     let txn = db.begin_write().await?;
-    locks::lock_account_users(&txn, actor.account_id).await?;
     // The principal was loaded before the lock. A change that committed while we waited
     // may have demoted, moved or deleted the actor: act as who they are now, or two admins
     // demoting each other with a third admin around could both act on stale rights.
-    let actor = &principal::load(&txn, &UserId(actor.user_id).to_string()).await?;
-    if !actor.can(permission) {
-        return Err(Error::forbidden(request.refusal()));
-    }
+    let actor = &access::recheck(&txn, actor, permission, request.refusal()).await?;
 
     let roles: HashMap<Uuid, role::Model> = role::Entity::find()
         .filter(role::Column::AccountId.eq(actor.account_id))
@@ -644,7 +624,7 @@ async fn destination_team(
     let Some(id) = TeamId::parse(id) else {
         return Err(Error::NotFound("team"));
     };
-    if !actor.reach.covers_team(id.0) {
+    if !access::acts_in_team(actor, id.0) {
         return Err(Error::NotFound("team"));
     }
     // A live team, share-locked on PostgreSQL against a concurrent deleteTeam.
@@ -704,7 +684,7 @@ async fn select_targets(
         first_seen.insert(key, index);
         match parsed
             .and_then(|id| found.get(&id))
-            .filter(|u| within_reach(actor, u))
+            .filter(|u| access::acts_on_user(actor, u))
         {
             Some(user) => selected.push(Selected {
                 index,
@@ -720,15 +700,6 @@ async fn select_targets(
         }
     }
     Ok((selected, errors))
-}
-
-/// Whether the actor acts on `user` (the same rule as `visible`).
-fn within_reach(actor: &Principal, user: &user::Model) -> bool {
-    match &actor.reach {
-        Reach::All => true,
-        Reach::Teams(teams) => teams.contains(&user.team_id),
-        Reach::OnlySelf => user.id == actor.user_id,
-    }
 }
 
 fn role_of<'a>(
