@@ -1,4 +1,4 @@
-//! The last Admin under concurrency (DESIGN.md rule 4): two admins — and exactly two —
+//! The last Admin under concurrency (docs/ARCHITECTURE.md, "Invariants"): two admins — and exactly two —
 //! act against each other at the same moment, many times over, through one server and
 //! through two server processes sharing one PostgreSQL database. After every round exactly
 //! one request did its change and the account still has exactly one active Admin.

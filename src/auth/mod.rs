@@ -183,7 +183,7 @@ impl Principal {
     }
 
     /// Whether the caller may grant a role with this scope and these permissions: not wider
-    /// and not more powerful than their own (DESIGN.md rule 3).
+    /// and not more powerful than their own (docs/ARCHITECTURE.md, "The scope and permission model").
     pub fn can_grant(&self, scope: RoleScope, permissions: PermissionSet) -> bool {
         scope <= self.scope && permissions.is_subset(self.permissions)
     }

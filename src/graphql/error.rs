@@ -4,7 +4,7 @@ use async_graphql::ErrorExtensions;
 
 use crate::service::Error;
 
-/// Wire codes of top-level errors (DESIGN.md "Errors").
+/// Wire codes of top-level errors (README "Errors").
 pub mod code {
     pub const UNAUTHENTICATED: &str = "UNAUTHENTICATED";
     pub const FORBIDDEN: &str = "FORBIDDEN";

@@ -3,7 +3,8 @@
 //! to too many selections, too deep, too many aliases, page sizes above the maximum (literal
 //! or through variables); charging each operation's cost to the caller's budget
 //! ([`CostGate`]) before it runs; quiet validation errors when introspection is off; and
-//! giving async-graphql's own complexity and validation errors the codes of DESIGN.md.
+//! giving async-graphql's own complexity and validation errors Roster's codes (README
+//! "Errors"). See docs/ARCHITECTURE.md, "How a request flows".
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};

@@ -21,7 +21,7 @@ use crate::service::{Db, Error};
 /// The schema type.
 pub type RosterSchema = Schema<query::QueryRoot, mutation::MutationRoot, EmptySubscription>;
 
-/// Query limits (DESIGN.md "Limits").
+/// Query limits (README "Configuration"; docs/ARCHITECTURE.md "How a request flows").
 #[derive(Clone, Copy, Debug)]
 pub struct Limits {
     pub max_depth: usize,

@@ -7,7 +7,7 @@
 //! nests deeper, holds more tokens, directives or fragment definitions, or carries longer or
 //! stranger strings than the limits allow; a JSON body is scanned the same way for nesting.
 //! Whatever passes is small and shallow enough for the recursive parsers to handle in
-//! microseconds. See `docs/ARCHITECTURE.md`, "The edge".
+//! microseconds. See `docs/ARCHITECTURE.md`, "How a request flows".
 
 use super::error::code;
 

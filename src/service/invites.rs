@@ -992,7 +992,7 @@ async fn plan_ids<C: ConnectionTrait>(
             ));
             continue;
         };
-        // DESIGN.md rule 3: what you could not have granted, you cannot act on either.
+        // No escalation (docs/ARCHITECTURE.md): what you could not have granted, you cannot act on either.
         let may = match roles.get(&invite.role_id) {
             Some(role) => grantable(actor, role)?,
             None => false,

@@ -24,7 +24,7 @@ pub struct BuiltIn {
     pub permissions: &'static [Permission],
 }
 
-/// The built-in roles (DESIGN.md), widest first.
+/// The built-in roles (docs/ARCHITECTURE.md), widest first.
 pub const BUILT_INS: [BuiltIn; 4] = [
     BuiltIn {
         key: "ADMIN",
