@@ -87,7 +87,7 @@ pub fn page_html(page: &GraphiqlPage<'_>) -> String {
     let mut head_links = String::new();
     let mut scripts = String::new();
     for (name, content_type, _) in ASSETS {
-        let href = html_escape(&format!("{ASSET_PREFIX}{name}"));
+        let href = crate::html::escape(&format!("{ASSET_PREFIX}{name}"));
         if *content_type == CSS {
             head_links.push_str(&format!("<link rel=\"stylesheet\" href=\"{href}\">\n"));
         } else {
@@ -95,7 +95,7 @@ pub fn page_html(page: &GraphiqlPage<'_>) -> String {
         }
     }
 
-    let title = html_escape(page.title);
+    let title = crate::html::escape(page.title);
     let endpoint = js_string(page.endpoint);
     // Passed as a string, not spliced in as a JS object: GraphiQL wants the
     // editor's text, and a string literal cannot break out of the script
@@ -166,22 +166,6 @@ pub fn page_html(page: &GraphiqlPage<'_>) -> String {
 </html>
 "#
     )
-}
-
-/// Escapes text for an HTML text node or a double-quoted attribute value.
-fn html_escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            _ => out.push(c),
-        }
-    }
-    out
 }
 
 /// Quotes text as a JavaScript string literal that is also safe inside an

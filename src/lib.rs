@@ -13,6 +13,7 @@ pub mod demo;
 pub mod entity;
 pub mod graphiql;
 pub mod graphql;
+pub mod html;
 pub mod mail;
 pub mod metrics;
 pub mod ratelimit;

@@ -63,7 +63,10 @@ pub fn invite_email(to: &str, data: &InviteEmail<'_>) -> OutgoingEmail {
     );
 
     let invited_by_html = match &inviter {
-        Some(name) => format!("<strong>{}</strong> has invited you", escape_html(name)),
+        Some(name) => format!(
+            "<strong>{}</strong> has invited you",
+            crate::html::escape(name)
+        ),
         None => "You have been invited".to_owned(),
     };
     let mut html = String::new();
@@ -87,12 +90,12 @@ pub fn invite_email(to: &str, data: &InviteEmail<'_>) -> OutgoingEmail {
          <p>Roster</p>\n\
          </body>\n\
          </html>\n",
-        subject = escape_html(&subject),
-        team = escape_html(&team),
-        account = escape_html(&account),
-        role = escape_html(&role),
-        url = escape_html(&url),
-        expires = escape_html(&expires),
+        subject = crate::html::escape(&subject),
+        team = crate::html::escape(&team),
+        account = crate::html::escape(&account),
+        role = crate::html::escape(&role),
+        url = crate::html::escape(&url),
+        expires = crate::html::escape(&expires),
     );
 
     OutgoingEmail {
@@ -118,22 +121,6 @@ pub fn accept_url(public_url: &str, token: &str) -> String {
         }
     }
     url
-}
-
-/// Escapes text for use in HTML element content and quoted attribute values.
-fn escape_html(value: &str) -> String {
-    let mut out = String::with_capacity(value.len());
-    for c in value.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 /// Replaces control characters (newlines included) with spaces.
