@@ -629,7 +629,7 @@ async fn execute_post(
 ) -> Response {
     // The TCP peer, or the client a trusted proxy names: a header anyone can set would let a
     // client pick a fresh bucket per request. Counted before the body is read.
-    let ip = peer.map(|p| client_ip(p.0.0.ip(), &headers, &app.http.trusted_proxies));
+    let ip = peer.map(|p| client_ip(p.0.0.ip(), headers, &app.http.trusted_proxies));
     if let Some(ip) = ip
         && let Err(retry) = app.per_ip.take(&ip, 1)
     {
@@ -652,10 +652,10 @@ async fn execute_post(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             code::BAD_USER_INPUT,
             "POST /graphql takes a JSON body with `Content-Type: application/json`",
-            &rid,
+            rid,
         );
     }
-    let body = match read_body(body, app.http.max_body_bytes, &rid).await {
+    let body = match read_body(body, app.http.max_body_bytes, rid).await {
         Ok(b) => b,
         Err(response) => return response,
     };
@@ -667,7 +667,7 @@ async fn execute_post(
         } else {
             StatusCode::BAD_REQUEST
         };
-        return error_response(status, refusal.code, &refusal.message, &rid);
+        return error_response(status, refusal.code, &refusal.message, rid);
     }
     let batch: BatchRequest = match serde_json::from_slice(&body) {
         Ok(b) => b,
@@ -676,7 +676,7 @@ async fn execute_post(
                 StatusCode::BAD_REQUEST,
                 code::BAD_USER_INPUT,
                 &format!("the body is not a GraphQL request: {e}"),
-                &rid,
+                rid,
             );
         }
     };
@@ -689,7 +689,7 @@ async fn execute_post(
             StatusCode::OK,
             code::LIMIT_EXCEEDED,
             &format!("a batch may hold at most {} operations", app.http.max_batch),
-            &rid,
+            rid,
         );
     }
     if requests.is_empty() {
@@ -697,7 +697,7 @@ async fn execute_post(
             StatusCode::BAD_REQUEST,
             code::BAD_USER_INPUT,
             "the batch is empty",
-            &rid,
+            rid,
         );
     }
     let single = requests.len() == 1 && body.first() != Some(&b'[');
@@ -706,13 +706,13 @@ async fn execute_post(
         && let Some(ip) = ip
         && let Err(retry) = app.accept_invite_per_ip.take(&ip, attempts)
     {
-        return rate_limited(app, "acceptInvite attempts per client address", retry, &rid);
+        return rate_limited(app, "acceptInvite attempts per client address", retry, rid);
     }
-    let credentials = credentials(app, &headers);
+    let credentials = credentials(app, headers);
     if let Credentials::Token { sub, .. } = &credentials
         && let Err(retry) = app.per_user.take(sub, 1)
     {
-        return rate_limited(app, "per user", retry, &rid);
+        return rate_limited(app, "per user", retry, rid);
     }
     let who = match caller(app, credentials).await {
         Ok(who) => who,
@@ -730,7 +730,7 @@ async fn execute_post(
                 StatusCode::SERVICE_UNAVAILABLE,
                 code::INTERNAL_SERVER_ERROR,
                 graphql::error::INTERNAL_MESSAGE,
-                &rid,
+                rid,
             );
         }
     };
@@ -767,12 +767,12 @@ async fn execute_post(
                         "the batch's operations cost {total} together; a request may cost at most {}",
                         app.budgets.max_per_request
                     ),
-                    &rid,
+                    rid,
                 ));
             }
             let prepaid = meter(Mode::Prepaid);
             if let Err(over) = prepaid.charge(total) {
-                let mut response = rate_limited(app, over.which, over.retry_after, &rid);
+                let mut response = rate_limited(app, over.which, over.retry_after, rid);
                 budget_headers(&mut response, prepaid.left());
                 return Err(response);
             }
@@ -793,7 +793,7 @@ async fn execute_post(
                 graphql::request_data(request, &app.db, who.clone(), app.limits.loader_delay)
                     .data(Gate(op_meter.clone()));
             let mut response = app.schema.execute(request).await;
-            tag_errors(&mut response.errors, &rid);
+            tag_errors(&mut response.errors, rid);
             // The gate records an operation's cost once it passed validation and its budget:
             // no record, no execution.
             let requested = op_meter.costs().get(before).copied();
@@ -835,7 +835,7 @@ async fn execute_post(
                         "the request took longer than {:?} and was cancelled",
                         app.http.request_timeout
                     ),
-                    &rid,
+                    rid,
                 );
             }
         };
@@ -898,7 +898,7 @@ async fn execute_post(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 code::INTERNAL_SERVER_ERROR,
                 graphql::error::INTERNAL_MESSAGE,
-                &rid,
+                rid,
             )
         }
     }
