@@ -401,9 +401,10 @@ impl Extension for QueryGuard {
         }
         // The document is parsed here rather than by `next`: async-graphql's default parse
         // step follows every fragment spread in its recursion-depth and per-field directive
-        // checks without memoization — exponential on a doubling fragment chain, and
-        // unbounded on a fragment cycle (a stack overflow). The same limits are checked below
-        // in linear time (the scan bounds nesting, `Walk` the directives per field).
+        // checks without memoization — exponential on a doubling fragment chain (a core busy
+        // for minutes on 30 fragments), and its directive check alone would not stop on a
+        // fragment cycle. The same limits are checked below in linear time (the scan bounds
+        // nesting, `expand` the fragments, `Walk` the directives per field).
         let _ = (ctx, next);
         let doc = async_graphql::parser::parse_query(query)
             .map_err(|e| with_code(ServerError::from(e), code::GRAPHQL_PARSE_FAILED))?;
