@@ -7,15 +7,12 @@
 
 use std::collections::{HashMap, HashSet};
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use sea_orm::sea_query::{Condition, Expr, ExprTrait};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseBackend, DbErr, EntityTrait,
     QueryFilter, QueryOrder, QuerySelect, Select,
 };
 use serde_json::{Value as Json, json};
-use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use super::audit::{self, Change, Operation};
@@ -23,8 +20,8 @@ use super::bulk::{ItemError, ItemErrorCode, Outcome};
 use super::email::Email;
 use super::ids::{InviteId, RoleId, TeamId, UserId};
 use super::page::{Listing, PageArgs, Sort, SortValue};
+use super::search::{search_condition, trigram_search_condition};
 use super::text::{self, Name};
-use super::users::{search_condition, trigram_search_condition};
 use super::{Db, Error, Result, access, accounts, is_unique_violation, now_ms, roles};
 use crate::auth::{Permission, PermissionSet, Principal};
 use crate::entity::{account, invite, outbox, role, team, user};
@@ -213,26 +210,7 @@ const OPEN_INVITE_INDEX: &str = "invites_account_email_open";
 /// The outbox `kind` of invitation emails.
 pub const OUTBOX_KIND: &str = "invite";
 
-/// Values of `invites.delivery`.
-pub mod delivery {
-    /// Waiting to be sent or retried.
-    pub const QUEUED: &str = "QUEUED";
-    /// Handed to the mail server.
-    pub const SENT: &str = "SENT";
-    /// Given up on.
-    pub const FAILED: &str = "FAILED";
-}
-
-/// A new accept token: 32 random bytes, URL-safe base64 without padding.
-pub fn new_token() -> String {
-    URL_SAFE_NO_PAD.encode(rand::random::<[u8; 32]>())
-}
-
-/// What the database keeps of a token: its SHA-256. The token has 256 bits of entropy, so
-/// an unsalted fast hash is enough; a leaked table does not reveal working links.
-pub fn token_hash(token: &str) -> Vec<u8> {
-    Sha256::digest(token.as_bytes()).to_vec()
-}
+pub use super::invite_mail::{delivery, new_token, token_hash};
 
 /// When an invitation made or resent at `now` stops working.
 fn expiry(account: &account::Model, now: i64) -> i64 {

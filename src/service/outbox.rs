@@ -23,7 +23,7 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
-use super::invites::{self, delivery};
+use super::invite_mail::{self, delivery};
 use super::{Db, Result, now_ms};
 use crate::entity::{account, invite, outbox, role, team, user};
 use crate::mail::template::{self, InviteEmail};
@@ -295,11 +295,11 @@ async fn prepare(db: &Db, id: Uuid, lease_until: i64) -> Result<Prepared> {
     let Some(invite) = invite else {
         return Ok(Prepared::Skip);
     };
-    let token = invites::new_token();
+    let token = invite_mail::new_token();
     invite::Entity::update_many()
         .col_expr(
             invite::Column::TokenHash,
-            Expr::value(invites::token_hash(&token)),
+            Expr::value(invite_mail::token_hash(&token)),
         )
         .filter(invite::Column::Id.eq(invite.id))
         .exec(&txn)

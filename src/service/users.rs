@@ -3,7 +3,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use sea_orm::sea_query::{Condition, Expr, ExprTrait, Func, Query, SelectStatement};
+use sea_orm::sea_query::{Expr, ExprTrait, Query, SelectStatement};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseBackend, DatabaseTransaction, EntityTrait,
     PaginatorTrait, QueryFilter, QuerySelect, Select,
@@ -15,6 +15,7 @@ use super::audit::{self, Operation};
 use super::bulk::{ItemError, ItemErrorCode, Outcome};
 use super::ids::{RoleId, TeamId, UserId};
 use super::page::{self, KEPT_SUM, Listing, Page, PageArgs, Sort, SortValue};
+use super::search::trigram_search_condition;
 use super::{Db, Error, Result, access, roles, text};
 use crate::auth::{Permission, PermissionSet, Principal, Reach};
 use crate::entity::{role, team, user, user_count};
@@ -42,36 +43,6 @@ pub enum OrderField {
 pub struct Order {
     pub field: OrderField,
     pub ascending: bool,
-}
-
-/// The `search` condition shared by users and invites: a case-insensitive substring of the
-/// stored search text (see `text`).
-pub(crate) fn search_condition<C: ColumnTrait>(
-    column: C,
-    query: &str,
-) -> sea_orm::sea_query::SimpleExpr {
-    Expr::col(column)
-        .like(sea_orm::sea_query::LikeExpr::new(text::like_pattern(query)).escape('\\'))
-}
-
-/// The `search` condition where PostgreSQL answers it through a trigram index: an email is
-/// looked up by its local part alone (see `text::selective_fragment`), and the whole query is
-/// then tested with `strpos`, which the index does not see. PostgreSQL only (`strpos`).
-pub(crate) fn trigram_search_condition<C: ColumnTrait>(column: C, query: &str) -> Condition {
-    let folded = text::fold(query);
-    match text::selective_fragment(&folded) {
-        Some(fragment) if fragment.len() < folded.len() => Condition::all()
-            .add(search_condition(column, fragment))
-            .add(
-                Expr::expr(
-                    Func::cust("strpos")
-                        .arg(Expr::col((column.entity_name(), column)))
-                        .arg(folded.clone()),
-                )
-                .gt(0),
-            ),
-        _ => Condition::all().add(search_condition(column, query)),
-    }
 }
 
 /// Teams of the given departments, as a subquery.
