@@ -61,7 +61,7 @@ export function AuditScreen() {
         <button type="submit">Filter</button>
       </form>
       <ErrorNote error={events.error} />
-      <table class="list" aria-busy={events.loading}>
+      <table class="list audit" aria-busy={events.loading}>
         <thead>
           <tr>
             <th scope="col">When</th>
@@ -101,6 +101,11 @@ export function AuditScreen() {
               </td>
             </tr>
           ))}
+          {!events.loading && events.data?.auditEvents.nodes.length === 0 && (
+            <tr>
+              <td colSpan={6}>No events match.</td>
+            </tr>
+          )}
         </tbody>
       </table>
       <nav class="pager" aria-label="Audit pages">

@@ -225,7 +225,59 @@ try {
   assert.equal(await roleOf(newcomer), null, "Nora is gone");
   await shot(admin, "newcomer-deleted");
 
-  // 8. A Manager sees only their own team's users.
+  // 8. Invited users: Otto's invitation is withdrawn through the dry run.
+  await admin.getByRole("button", { name: "Invited users", exact: true }).click();
+  await admin.getByLabel("Status").selectOption({ label: "Pending" });
+  await admin.getByLabel("Search email").fill("otto.other");
+  await rowFor(admin, other).waitFor();
+  await rowFor(admin, other).getByRole("checkbox").check();
+  await admin.getByRole("button", { name: "Withdraw…" }).click();
+  await admin.locator("#dry-run-summary").waitFor();
+  assert.match(await admin.locator("#dry-run-summary").innerText(), /^Dry run: 1 of 1 would change/);
+  await shot(admin, "withdraw-dry-run");
+  await admin.getByRole("button", { name: "Withdraw", exact: true }).click();
+  await admin.getByRole("status").filter({ hasText: /^Done: 1 changed/ }).waitFor();
+  await admin.getByText("No invitations match.").waitFor(); // no longer pending
+  await admin.getByLabel("Status").selectOption({ label: "Withdrawn" });
+  await rowFor(admin, other).waitFor();
+  await shot(admin, "withdrawn");
+
+  // 9. The audit log: the newest event is the withdrawal; its operation filters the log.
+  await admin.getByRole("button", { name: "Audit log", exact: true }).click();
+  const newest = admin.locator("table.audit tbody tr").first();
+  await newest.filter({ hasText: "invite.withdrawn" }).waitFor();
+  await newest.getByRole("button").last().click();
+  await admin.waitForFunction(() => document.getElementById("audit-operationId")?.value !== "");
+  await admin.locator("table.audit tbody tr").first().filter({ hasText: "invite.withdrawn" }).waitFor();
+  assert.equal(await admin.locator("table.audit tbody tr").count(), 1);
+  await shot(admin, "audit-by-operation");
+
+  // 10. Teams: create, rename, delete (the browser's confirm is accepted).
+  admin.on("dialog", (dialog) => dialog.accept());
+  await admin.getByRole("button", { name: "Teams & departments", exact: true }).click();
+  await admin.getByLabel("New team name").fill("Console Crew");
+  await admin.getByRole("button", { name: "Create team" }).click();
+  await admin.getByRole("button", { name: "Rename Console Crew" }).click();
+  await admin.getByLabel("Name of team Console Crew").fill("Console Crew Two");
+  await admin.getByRole("button", { name: "Save" }).click();
+  await admin.getByRole("button", { name: "Delete team Console Crew Two" }).waitFor();
+  await shot(admin, "team-renamed");
+  await admin.getByRole("button", { name: "Delete team Console Crew Two" }).click();
+  await admin.getByRole("status").filter({ hasText: "Deleted team Console Crew Two." }).waitFor();
+  assert.equal(await admin.getByText("Console Crew Two").count(), 0);
+
+  // 11. Roles: a custom role from the editor.
+  await admin.getByRole("button", { name: "Roles", exact: true }).click();
+  await admin.getByRole("button", { name: "New custom role" }).click();
+  await admin.getByLabel("Name").fill("Auditor");
+  await admin.getByLabel("TEAM", { exact: true }).check();
+  await admin.getByLabel("AUDIT_VIEW", { exact: true }).check();
+  await admin.getByRole("button", { name: "Create role" }).click();
+  await admin.getByRole("status").filter({ hasText: "Created role Auditor." }).waitFor();
+  assert.match(await admin.locator("tr", { hasText: "Auditor" }).innerText(), /TEAM[\s\S]*AUDIT_VIEW/);
+  await shot(admin, "role-created");
+
+  // 12. A Manager sees only their own team's users.
   const manager = await (await browser.newContext({ viewport })).newPage();
   await manager.goto(`${base}/console`);
   await manager.getByRole("button", { name: "Manager", exact: true }).click();
@@ -238,9 +290,16 @@ try {
   assert.ok(teams.length > 0 && teams.every((t) => t === myTeam), `${myTeam}: ${teams}`);
   const nav = await manager.getByRole("navigation", { name: "Screens" }).getByRole("button").allInnerTexts();
   assert.ok(!nav.includes("Audit log"), `${nav}`);
+  // Roles wider or more powerful than a Manager's cannot be picked.
+  const adminOption = manager.getByLabel("New role").locator("option", { hasText: "Admin" }).first();
+  assert.equal(await adminOption.isDisabled(), true);
+  assert.match(await adminOption.innerText(), /you cannot grant it/);
+  // No team change or delete: a Manager has neither permission.
+  assert.equal(await manager.getByRole("button", { name: "Delete…" }).count(), 0);
+  assert.equal(await manager.getByRole("button", { name: "Change team…" }).count(), 0);
   await shot(manager, "manager-users");
 
-  // 9. A Sender sees no admin screens, only who they are.
+  // 13. A Sender sees no admin screens, only who they are.
   const sender = await (await browser.newContext({ viewport })).newPage();
   await sender.goto(`${base}/console`);
   await sender.getByRole("button", { name: "Sender", exact: true }).click();
