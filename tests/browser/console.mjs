@@ -288,6 +288,23 @@ try {
   const myTeam = teamOptions[1];
   const teams = await manager.locator("tr[data-email] td:nth-child(5)").allInnerTexts();
   assert.ok(teams.length > 0 && teams.every((t) => t === myTeam), `${myTeam}: ${teams}`);
+  await shot(manager, "manager-users");
+  // Relay pages: Next follows endCursor, Previous comes back with startCursor.
+  const firstPage = await manager.locator("tr[data-email]").first().getAttribute("data-email");
+  await manager.getByRole("button", { name: "Next →" }).click();
+  await manager.waitForFunction(
+    (email) => document.querySelector("tr[data-email]")?.getAttribute("data-email") !== email,
+    firstPage,
+  );
+  const secondTeams = await manager.locator("tr[data-email] td:nth-child(5)").allInnerTexts();
+  assert.ok(secondTeams.every((t) => t === myTeam), `${myTeam}: ${secondTeams}`);
+  await shot(manager, "manager-users-page-2");
+  await manager.getByRole("button", { name: "← Previous" }).click();
+  await manager.waitForFunction(
+    (email) => document.querySelector("tr[data-email]")?.getAttribute("data-email") === email,
+    firstPage,
+  );
+  assert.equal(await manager.getByRole("button", { name: "← Previous" }).isDisabled(), true);
   const nav = await manager.getByRole("navigation", { name: "Screens" }).getByRole("button").allInnerTexts();
   assert.ok(!nav.includes("Audit log"), `${nav}`);
   // Roles wider or more powerful than a Manager's cannot be picked.
@@ -297,7 +314,6 @@ try {
   // No team change or delete: a Manager has neither permission.
   assert.equal(await manager.getByRole("button", { name: "Delete…" }).count(), 0);
   assert.equal(await manager.getByRole("button", { name: "Change team…" }).count(), 0);
-  await shot(manager, "manager-users");
 
   // 13. A Sender sees no admin screens, only who they are.
   const sender = await (await browser.newContext({ viewport })).newPage();
