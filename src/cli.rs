@@ -409,7 +409,7 @@ async fn demo(mut config: Config, file: &std::path::Path) -> anyhow::Result<()> 
     println!("GraphiQL (opens with the Admin's token): {url}");
     println!("Sent emails, with their accept links:    http://{address}/demo/mail");
     if config.console {
-        println!("Admin console (pick a role to sign in):  http://{address}/console");
+        println!("The console (pick a role to sign in):    http://{address}/console");
     }
     println!();
     println!("To act as another role, paste its JSON line into GraphiQL's Headers pane:");

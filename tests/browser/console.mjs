@@ -47,7 +47,7 @@ function startDemo() {
     child.on("exit", (code) => reject(new Error(`demo exited with ${code}:\n${out}\n${err}`)));
     child.stdout.on("data", (d) => {
       out += d;
-      const url = out.match(/Admin console[^\n]*:\s+(http:\/\/127\.0\.0\.1:\d+)\/console/);
+      const url = out.match(/The console[^\n]*:\s+(http:\/\/127\.0\.0\.1:\d+)\/console/);
       const admin = out.match(/^Admin +\S+ +Authorization: Bearer (\S+)$/m);
       if (url && admin && /^Sender/m.test(out)) {
         clearTimeout(timer);
