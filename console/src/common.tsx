@@ -153,7 +153,12 @@ export function BulkConfirm(props: {
   const [busy, setBusy] = useState(true);
   const heading = useRef<HTMLHeadingElement>(null);
   useEffect(() => {
+    // Focus moves into the confirmation, and back to what opened it when it closes.
+    const opener = document.activeElement as HTMLElement | null;
     heading.current?.focus();
+    return () => opener?.focus();
+  }, []);
+  useEffect(() => {
     props.run(true).then(
       (r) => {
         setPreview(r);
