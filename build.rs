@@ -1,5 +1,6 @@
-//! Puts the GraphiQL page's browser assets into `OUT_DIR` so `src/graphiql.rs`
-//! can embed them and the binary serves GraphiQL with no CDN and no network.
+//! Puts the browser assets into `OUT_DIR` so the binary serves them with no CDN
+//! and no network: GraphiQL's (embedded by `src/graphiql.rs`) and the admin
+//! console's (built from `console/`, embedded by `src/app/console.rs`).
 //!
 //! The assets come from the npm registry as exact versions pinned (with
 //! integrity hashes) in `assets/graphiql/package-lock.json`; nothing from npm
@@ -30,6 +31,22 @@ const ASSETS: &[(&str, &str)] = &[
     ),
 ];
 
+/// What the console's build (`console/build.mjs`) writes into `OUT_DIR`.
+const CONSOLE_OUTPUTS: &[&str] = &["console.js", "console.css"];
+
+/// The console's sources: what its build reads besides `node_modules`. A change to
+/// any of them (or to `schema.graphql`, which its operations are typed against)
+/// rebuilds it; directories are walked.
+const CONSOLE_INPUTS: &[&str] = &[
+    "console/package.json",
+    "console/package-lock.json",
+    "console/codegen.yml",
+    "console/tsconfig.json",
+    "console/build.mjs",
+    "console/src",
+    "schema.graphql",
+];
+
 /// Written into `node_modules` after a successful `npm ci`, holding the lock
 /// file it installed from. Without it a version bump in the lock file would
 /// rerun this script, find the old files present and silently embed them.
@@ -42,6 +59,9 @@ fn main() {
     println!("cargo:rerun-if-changed=build.rs");
     println!("cargo:rerun-if-changed=assets/graphiql/package.json");
     println!("cargo:rerun-if-changed=assets/graphiql/package-lock.json");
+    for input in CONSOLE_INPUTS {
+        println!("cargo:rerun-if-changed={input}");
+    }
 
     if let Err(message) = run() {
         eprintln!("error: {message}");
@@ -63,8 +83,9 @@ fn run() -> Result<(), String> {
     // lock lives outside the repo so it never shows up as an untracked file.
     let _guard = lock_install(&package_dir)?;
 
-    if !installed_from(&node_modules, &lock) {
-        npm_ci(&package_dir)?;
+    let graphiql_files: Vec<&str> = ASSETS.iter().map(|(source, _)| *source).collect();
+    if !installed_from(&node_modules, &lock, &graphiql_files) {
+        npm_ci(&package_dir, "the GraphiQL assets")?;
         fs::write(node_modules.join(STAMP), &lock)
             .map_err(|e| format!("writing {}: {e}", node_modules.join(STAMP).display()))?;
     }
@@ -80,6 +101,87 @@ fn run() -> Result<(), String> {
             )
         })?;
     }
+    build_console(&manifest_dir, &out_dir)
+}
+
+/// Builds the admin console into `OUT_DIR` (typed operations generated from
+/// `schema.graphql`, type-checked, bundled) unless the outputs there were built
+/// from exactly the current inputs.
+fn build_console(manifest_dir: &Path, out_dir: &Path) -> Result<(), String> {
+    let console_dir = manifest_dir.join("console");
+    let node_modules = console_dir.join("node_modules");
+    let lock_path = console_dir.join("package-lock.json");
+    let lock = fs::read(&lock_path).map_err(|e| format!("reading {}: {e}", lock_path.display()))?;
+    let fingerprint = format!("{:016x}", inputs_hash(manifest_dir)?);
+    let stamp = out_dir.join("console.stamp");
+    let built = fs::read_to_string(&stamp).is_ok_and(|s| s == fingerprint)
+        && CONSOLE_OUTPUTS
+            .iter()
+            .all(|name| out_dir.join(name).is_file());
+    if built {
+        return Ok(());
+    }
+    let _guard = lock_install(&console_dir)?;
+    if !installed_from(
+        &node_modules,
+        &lock,
+        &["typescript", "esbuild", "@graphql-codegen/cli"],
+    ) {
+        npm_ci(&console_dir, "the console's build tools")?;
+        fs::write(node_modules.join(STAMP), &lock)
+            .map_err(|e| format!("writing {}: {e}", node_modules.join(STAMP).display()))?;
+    }
+    // `npm run build`: codegen (a schema change that breaks an operation fails here),
+    // `tsc --noEmit` (one that breaks the code using it fails here), then the bundle.
+    let npm = if cfg!(windows) { "npm.cmd" } else { "npm" };
+    let status = Command::new(npm)
+        .args(["run", "--silent", "build"])
+        .current_dir(&console_dir)
+        .env("ROSTER_CONSOLE_OUT", out_dir)
+        .stdin(Stdio::null())
+        .stdout(Stdio::from(io::stderr()))
+        .status();
+    match status {
+        Ok(status) if status.success() => {}
+        Ok(status) => {
+            return Err(format!(
+                "building the console failed ({status}): see the codegen/tsc/esbuild output \
+                 above, or run `npm run build` in {}",
+                console_dir.display()
+            ));
+        }
+        Err(e) => return Err(format!("could not run `{npm} run build`: {e}")),
+    }
+    fs::write(&stamp, fingerprint).map_err(|e| format!("writing {}: {e}", stamp.display()))
+}
+
+/// One hash of every console input's path and bytes, in a fixed order.
+fn inputs_hash(manifest_dir: &Path) -> Result<u64, String> {
+    let mut files = Vec::new();
+    for input in CONSOLE_INPUTS {
+        collect_files(&manifest_dir.join(input), &mut files)?;
+    }
+    files.sort();
+    let mut bytes = Vec::new();
+    for file in files {
+        bytes.extend_from_slice(file.as_os_str().as_encoded_bytes());
+        bytes.push(0);
+        bytes.extend(fs::read(&file).map_err(|e| format!("reading {}: {e}", file.display()))?);
+        bytes.push(0);
+    }
+    Ok(fnv1a(&bytes))
+}
+
+fn collect_files(path: &Path, files: &mut Vec<PathBuf>) -> Result<(), String> {
+    if path.is_dir() {
+        let entries = fs::read_dir(path).map_err(|e| format!("reading {}: {e}", path.display()))?;
+        for entry in entries {
+            let entry = entry.map_err(|e| format!("reading {}: {e}", path.display()))?;
+            collect_files(&entry.path(), files)?;
+        }
+    } else {
+        files.push(path.to_path_buf());
+    }
     Ok(())
 }
 
@@ -89,21 +191,18 @@ fn env_path(name: &str) -> Result<PathBuf, String> {
         .ok_or_else(|| format!("cargo did not set {name}"))
 }
 
-/// True when every asset exists and was installed from exactly this lock file.
-fn installed_from(node_modules: &Path, lock: &[u8]) -> bool {
+/// True when every listed path exists and was installed from exactly this lock file.
+fn installed_from(node_modules: &Path, lock: &[u8], paths: &[&str]) -> bool {
     let stamp_matches = fs::read(node_modules.join(STAMP)).is_ok_and(|stamp| stamp == lock);
-    stamp_matches
-        && ASSETS
-            .iter()
-            .all(|(source, _)| node_modules.join(source).is_file())
+    stamp_matches && paths.iter().all(|path| node_modules.join(path).exists())
 }
 
-fn npm_ci(package_dir: &Path) -> Result<(), String> {
+fn npm_ci(package_dir: &Path, what: &str) -> Result<(), String> {
     // npm is a batch file on Windows, which `Command` does not resolve by itself.
     let npm = if cfg!(windows) { "npm.cmd" } else { "npm" };
     let how_to_fix = format!(
-        "building roster needs npm (Node.js) and access to the npm registry once, to fetch the \
-         GraphiQL assets pinned in {}; install Node.js/npm, or run `npm ci` in that folder yourself",
+        "building roster needs npm (Node.js) and access to the npm registry once, to fetch \
+         {what} pinned in {}; install Node.js/npm, or run `npm ci` in that folder yourself",
         package_dir.join("package-lock.json").display()
     );
     // npm's stdout goes to our stderr: cargo parses a build script's stdout for

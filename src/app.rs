@@ -38,6 +38,7 @@ use crate::service::ids::UserId;
 use crate::service::{Db, principal};
 
 mod accept_invite;
+mod console;
 mod demo_mail;
 mod pages;
 
@@ -60,6 +61,11 @@ pub struct HttpSettings {
     pub trusted_proxies: Vec<ipnet::IpNet>,
     /// `roster demo` only: the sent emails, readable at `/demo/mail` (404 without one).
     pub demo_mailbox: Option<Arc<Mailbox>>,
+    /// Whether the admin console is served at `/console`.
+    pub console: bool,
+    /// `roster demo` only: a JSON object of role label → access token, served at
+    /// `/console/demo-tokens` for the console's role picker (404 without one).
+    pub console_demo_tokens: Option<String>,
 }
 
 impl Default for HttpSettings {
@@ -77,6 +83,8 @@ impl Default for HttpSettings {
             cost_budgets: CostBudgets::OFF,
             trusted_proxies: Vec::new(),
             demo_mailbox: None,
+            console: true,
+            console_demo_tokens: None,
         }
     }
 }
@@ -151,6 +159,8 @@ pub fn router(state: AppState) -> Router {
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics_page))
         .route("/accept-invite", get(accept_invite::page))
+        .route("/console", get(console::page))
+        .route("/console/{file}", get(console::file))
         .route("/demo/mail", get(demo_mail::list))
         .route("/demo/mail/{id}", get(demo_mail::show))
         .route("/demo/mail/{id}/html", get(demo_mail::html_part))

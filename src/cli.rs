@@ -219,6 +219,9 @@ pub struct DemoServing {
     pub graphiql_headers: String,
     /// Where the sent emails are kept, for `/demo/mail`.
     pub mailbox: Arc<Mailbox>,
+    /// One token per built-in role, as a JSON object of role label → token, for the
+    /// console's role picker (`/console/demo-tokens`).
+    pub console_tokens: String,
 }
 
 /// The mail transport `ROSTER_MAIL` and `ROSTER_MAIL_FROM` describe. Called before anything
@@ -280,9 +283,13 @@ pub async fn serve(
         listen: address,
         ..config.clone()
     };
-    let (graphiql_headers, demo_mailbox) = match demo {
-        Some(d) => (Some(d.graphiql_headers), Some(d.mailbox)),
-        None => (None, None),
+    let (graphiql_headers, demo_mailbox, console_demo_tokens) = match demo {
+        Some(d) => (
+            Some(d.graphiql_headers),
+            Some(d.mailbox),
+            Some(d.console_tokens),
+        ),
+        None => (None, None, None),
     };
     let http = HttpSettings {
         max_batch: config.max_batch,
@@ -302,6 +309,8 @@ pub async fn serve(
         },
         trusted_proxies: config.trusted_proxies().map_err(|e| anyhow!(e))?,
         demo_mailbox,
+        console: config.console,
+        console_demo_tokens,
     };
     let state = AppState::new(db.clone(), keys, limits(config), http);
     let (stop_worker, stopped) = tokio::sync::watch::channel(false);
@@ -399,10 +408,14 @@ async fn demo(mut config: Config, file: &std::path::Path) -> anyhow::Result<()> 
     println!("Roster demo: {} ({} )", demo.account_name, file.display());
     println!("GraphiQL (opens with the Admin's token): {url}");
     println!("Sent emails, with their accept links:    http://{address}/demo/mail");
+    if config.console {
+        println!("The console (pick a role to sign in):    http://{address}/console");
+    }
     println!();
     println!("To act as another role, paste its JSON line into GraphiQL's Headers pane:");
     println!();
     let mut admin_header = None;
+    let mut console_tokens = serde_json::Map::new();
     for u in &demo.users {
         let token = keys
             .issue(&UserId(u.user.id).to_string(), ttl)
@@ -415,6 +428,7 @@ async fn demo(mut config: Config, file: &std::path::Path) -> anyhow::Result<()> 
             u.role_label, u.user.email
         );
         println!("{:<17} {header}", "");
+        console_tokens.insert(u.role_label.to_owned(), token.clone().into());
         if admin_header.is_none() {
             admin_header = Some(header);
         }
@@ -423,6 +437,7 @@ async fn demo(mut config: Config, file: &std::path::Path) -> anyhow::Result<()> 
     let demo_serving = DemoServing {
         graphiql_headers: admin_header.ok_or_else(|| anyhow!("the demo has no Admin"))?,
         mailbox,
+        console_tokens: serde_json::Value::Object(console_tokens).to_string(),
     };
     serve(
         &config,

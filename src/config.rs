@@ -479,6 +479,10 @@ pub struct Config {
     #[arg(long, global = true, env = "ROSTER_GRAPHIQL", value_name = "ROSTER_GRAPHIQL", default_value_t = true, action = clap::ArgAction::Set)]
     pub graphiql: bool,
 
+    /// Whether the admin console is served at `/console`.
+    #[arg(long, global = true, env = "ROSTER_CONSOLE", value_name = "ROSTER_CONSOLE", default_value_t = true, action = clap::ArgAction::Set)]
+    pub console: bool,
+
     /// Requests per minute per signed-in user (`0` = unlimited).
     #[arg(
         long,

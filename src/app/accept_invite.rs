@@ -59,7 +59,7 @@ pub(super) async fn page(
         Ok(Some(preview)) => pages::respond(
             StatusCode::OK,
             &nonce,
-            invite_html(&preview, app.http.graphiql, &nonce),
+            invite_page(&preview, app.http.graphiql, app.http.console, &nonce),
         ),
         Ok(None) => pages::respond(StatusCode::NOT_FOUND, &nonce, invalid_html(&nonce)),
         Err(e) => {
@@ -112,7 +112,15 @@ team%20%7B%20name%20%7D%20role%20%7B%20name%20scope%20permissions%20%7D%20%7D%20
 
 /// The page for a working link. Every value from the invitation is escaped; the script
 /// only writes text (`textContent`), never markup.
+#[cfg(test)]
 pub fn invite_html(p: &Preview, graphiql: bool, nonce: &str) -> String {
+    invite_page(p, graphiql, true, nonce)
+}
+
+/// [`invite_html`], with the "what next" link to the admin console only when the console
+/// is served: the script points it at `console#token=…` (the new member's token, which
+/// the console takes out of the address bar) once the invitation is accepted.
+pub fn invite_page(p: &Preview, graphiql: bool, console: bool, nonce: &str) -> String {
     let account = escape(&p.account_name);
     let email = escape(&p.email);
     let team = escape(&p.team_name);
@@ -131,6 +139,12 @@ pub fn invite_html(p: &Preview, graphiql: bool, nonce: &str) -> String {
         )
     } else {
         String::new()
+    };
+    let console_next = if console {
+        "<p id=\"console-next\" hidden>Open <a id=\"console-link\" href=\"console\">the Roster \
+         console</a> to see your team, signed in as yourself (for one hour).</p>"
+    } else {
+        ""
     };
     let body = format!(
         "<section id=\"invite\">\n\
@@ -157,6 +171,7 @@ pub fn invite_html(p: &Preview, graphiql: bool, nonce: &str) -> String {
          <h2>What next</h2>\n\
          <p>Sign in to the apps your organization uses with Roster as <strong>{email}</strong>; \
          this link has done its job and will not work again.</p>\n\
+         {console_next}\n\
          {graphiql_next}\n\
          </section>\n{invalid}",
         invalid = invalid_section(true),
@@ -192,6 +207,11 @@ const SCRIPT: &str = r#"
   }
   function accepted(payload) {
     document.getElementById("accepted-name").textContent = payload.user.name;
+    var consoleLink = document.getElementById("console-link");
+    if (consoleLink && payload.token) {
+      consoleLink.href = "console#token=" + encodeURIComponent(payload.token);
+      document.getElementById("console-next").hidden = false;
+    }
     var header = document.getElementById("accepted-header");
     if (header) {
       if (payload.token) {
@@ -282,5 +302,14 @@ mod tests {
     fn graphiql_hint_only_when_graphiql_is_served() {
         assert!(invite_html(&preview(), true, "n").contains("graphiql-link"));
         assert!(!invite_html(&preview(), false, "n").contains("graphiql-link"));
+    }
+
+    #[test]
+    fn console_link_only_when_the_console_is_served() {
+        let with = invite_page(&preview(), false, true, "n");
+        assert!(with.contains("id=\"console-link\""), "{with}");
+        assert!(with.contains("\"console#token=\" + encodeURIComponent(payload.token)"));
+        // The script looks the link up and skips it when the page has none.
+        assert!(!invite_page(&preview(), true, false, "n").contains("id=\"console-link\""));
     }
 }
