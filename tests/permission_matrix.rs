@@ -96,6 +96,10 @@ macro_rules! matrix {
 //               ORGANIZATION scope / with USERS_INVITE
 //   VALID/UNKNOWN  a pending invitation's real token / a token nobody issued
 //
+// Relation rows: `invite_invitedBy P` reads `invitedBy` of the Admin's invitation to
+// Platform, `auditEvent_actor P` the `actor` (the Admin) of its audit event, `team_members`
+// whether Platform's `members` list pat (P) and EMEA's list bob (E).
+//
 // Outcomes: OK (answered; a list contains the target; a bulk payload has no item error),
 // EMPTY (the list is answered without the target), NULL, a top-level `extensions.code`
 // (FORBIDDEN, NOT_FOUND, BAD_USER_INPUT, UNAUTHENTICATED), or a bulk item code
@@ -164,6 +168,11 @@ matrix! {
     node_auditEvent  P            OK              OK              NOT_FOUND       NOT_FOUND       NOT_FOUND       OK              UNAUTHENTICATED;
     node_auditEvent  E            OK              NOT_FOUND       NOT_FOUND       NOT_FOUND       NOT_FOUND       OK              UNAUTHENTICATED;
     node_auditEvent  X            NOT_FOUND       NOT_FOUND       NOT_FOUND       NOT_FOUND       NOT_FOUND       NOT_FOUND       UNAUTHENTICATED;
+    // ---- relation fields: what a lookup refuses, a nested field does not show ----
+    invite_invitedBy P            OK              NULL            NULL            NOT_FOUND       NULL            OK              UNAUTHENTICATED;
+    auditEvent_actor P            OK              NULL            NOT_FOUND       NOT_FOUND       NOT_FOUND       OK              UNAUTHENTICATED;
+    team_members     P            OK              OK              OK              [EMPTY KNOWN_GAP FORBIDDEN] OK              OK              UNAUTHENTICATED;
+    team_members     E            OK              NOT_FOUND       NOT_FOUND       NOT_FOUND       EMPTY           OK              UNAUTHENTICATED;
     // ---- user mutations (dryRun) ----
     inviteUsers      P            OK              OK              OK              FORBIDDEN       FORBIDDEN       FORBIDDEN       UNAUTHENTICATED;
     inviteUsers      M            OK              OK              ITEM_NOT_FOUND  FORBIDDEN       FORBIDDEN       FORBIDDEN       UNAUTHENTICATED;
@@ -282,6 +291,9 @@ enum Op {
     node_role,
     node_account,
     node_auditEvent,
+    invite_invitedBy,
+    auditEvent_actor,
+    team_members,
     inviteUsers,
     changeUsersRole,
     changeUsersTeam,
@@ -720,6 +732,21 @@ impl World {
                 by_id(self.event_target(target).to_owned()),
                 Check::Object("node"),
             ),
+            Op::invite_invitedBy => (
+                "query($id: ID!) { invite(id: $id) { invitedBy { id } } }".into(),
+                by_id(self.invite_target(target).to_owned()),
+                Check::At(&["invite", "invitedBy"]),
+            ),
+            Op::auditEvent_actor => (
+                "query($id: ID!) { node(id: $id) { ... on AuditEvent { actor { id } } } }".into(),
+                by_id(self.event_target(target).to_owned()),
+                Check::At(&["node", "actor"]),
+            ),
+            Op::team_members => (
+                "query($id: ID!) { node(id: $id) { ... on Team { members(first: 100) { nodes { id } } } } }".into(),
+                by_id(gid::team(self.team_target(target))),
+                Check::ListedAt(&["node", "members"], user(target)),
+            ),
             Op::inviteUsers => {
                 let (team, role) = match target {
                     Target::GRANT_ADMIN => (o.platform, gid::role(o.roles["ADMIN"])),
@@ -928,8 +955,41 @@ enum Check {
     Object(&'static str),
     /// `data.<field>` (or its `nodes`) lists the id: OK; it does not: EMPTY.
     Listed(&'static str, String),
+    /// The value at this path under `data` is an object: OK; null: NULL.
+    At(&'static [&'static str]),
+    /// The list at this path under `data` (or its `nodes`) has the id: OK; else EMPTY.
+    ListedAt(&'static [&'static str], String),
     /// `data.<field>.errors` is empty: OK; else its codes, bulk item codes.
     Bulk(&'static str),
+}
+
+/// The value at `path` under `value`.
+fn at<'a>(value: &'a Value, path: &[&str]) -> &'a Value {
+    path.iter().fold(value, |v, key| &v[key])
+}
+
+/// OK for an object, NULL for null.
+fn object(value: &Value) -> String {
+    match value {
+        Value::Object(_) => "OK".into(),
+        Value::Null => "NULL".into(),
+        other => format!("unexpected {other}"),
+    }
+}
+
+/// OK when the list (an array, or a connection's `nodes`) has an item with this id, else
+/// EMPTY.
+fn listed(value: &Value, id: &str) -> String {
+    let list = if value.is_array() {
+        value
+    } else {
+        &value["nodes"]
+    };
+    match list.as_array() {
+        Some(items) if items.iter().any(|n| n["id"] == id) => "OK".into(),
+        Some(_) => "EMPTY".into(),
+        None => format!("no list: {value}"),
+    }
 }
 
 /// The observed outcome, in the table's vocabulary.
@@ -942,26 +1002,10 @@ fn outcome(body: &Value, check: &Check) -> String {
     }
     let data = &body["data"];
     match check {
-        Check::Object(field) => match &data[field] {
-            Value::Object(_) => "OK".into(),
-            Value::Null => "NULL".into(),
-            other => format!("unexpected {other}"),
-        },
-        Check::Listed(field, id) => {
-            let list = if data[field].is_array() {
-                &data[field]
-            } else {
-                &data[field]["nodes"]
-            };
-            let Some(items) = list.as_array() else {
-                return format!("no list: {data}");
-            };
-            if items.iter().any(|n| n["id"] == id.as_str()) {
-                "OK".into()
-            } else {
-                "EMPTY".into()
-            }
-        }
+        Check::Object(field) => object(&data[field]),
+        Check::At(path) => object(at(data, path)),
+        Check::Listed(field, id) => listed(&data[field], id),
+        Check::ListedAt(path, id) => listed(at(data, path), id),
         Check::Bulk(field) => {
             let Some(errors) = data[field]["errors"].as_array() else {
                 return format!("no payload: {data}");
