@@ -84,9 +84,13 @@ macro_rules! matrix {
 //   NONE        the field takes no target          SELF   the caller themselves
 //   P           in team Platform (Engineering)     M      in team Mobile (Engineering)
 //   E           in team EMEA (department Sales)    X      in the other account
+//               (a user, an invitation, a team, an audit event about an invitation there;
+//               for roles: a custom role held only by an invitation there)
 //   HIGHER      a Department Admin user (dora, Platform), or an invitation carrying the
 //               Admin role to Platform: what only an equal or stronger role may touch
 //   GRANT_ADMIN grant the Admin role to P          GRANT_X grant the other account's role
+//   OTHER_DOMAIN   invite into P an address outside the account's allowed domains
+//               (`a.test`; INVITE_ANY_DOMAIN lifts the limit)
 //   TO_M/TO_E/TO_X  move P's user to Mobile / EMEA / the other account's team
 //   ENG/SALES   department Engineering / Sales     FRESH_M/FRESH_E  a new empty team in
 //   FRESH       a new empty object                 Engineering / Sales
@@ -95,6 +99,7 @@ macro_rules! matrix {
 //   WITHIN/WIDER/STRONGER  a new role no wider and no stronger than DEPT_ORG's / with
 //               ORGANIZATION scope / with USERS_INVITE
 //   VALID/UNKNOWN  a pending invitation's real token / a token nobody issued
+//   SELF        (for the account) the caller's own account
 //
 // Relation rows: `invite_invitedBy P` reads `invitedBy` of the Admin's invitation to
 // Platform, `auditEvent_actor P` the `actor` (the Admin) of its audit event, `team_members`
@@ -103,11 +108,20 @@ macro_rules! matrix {
 // Outcomes: OK (answered; a list contains the target; a bulk payload has no item error),
 // EMPTY (the list is answered without the target), NULL, a top-level `extensions.code`
 // (FORBIDDEN, NOT_FOUND, BAD_USER_INPUT, UNAUTHENTICATED), or a bulk item code
-// (ITEM_NOT_FOUND, ITEM_FORBIDDEN, ROLE_NOT_GRANTABLE, LAST_ADMIN).
+// (ITEM_NOT_FOUND, ITEM_FORBIDDEN, ROLE_NOT_GRANTABLE, LAST_ADMIN, EMAIL_DOMAIN_NOT_ALLOWED).
 //
 // A cell `[EXPECTED KNOWN_GAP ACTUAL]` is a place where the service disagrees with the
 // contract: the test asserts ACTUAL (what the code does today) and fails once it does
 // EXPECTED, so the marker is removed with the fix.
+//
+// Known gaps today, all in the SENDER column:
+//   account NONE, node_account SELF — the contract: a Sender "sees only `viewer`"
+//     (DESIGN.md's role table, README); the service shows them the account and its
+//     settings (`service::accounts::get` checks no permission).
+//   team_members P — schema.graphql: `Team.memberCount` is "1 (the caller) for their own
+//     team when they see only themselves. The same number as `members { totalCount }`";
+//     the service answers memberCount 1 but refuses `members` with FORBIDDEN
+//     (`service::users::members_of_teams` requires USERS_VIEW).
 
 matrix! {
 //  field/mutation   target       ADMIN           DEPT_ADMIN      MANAGER         SENDER          DEPT_ORG        AUDITOR         ANON
@@ -180,6 +194,7 @@ matrix! {
     inviteUsers      X            ITEM_NOT_FOUND  ITEM_NOT_FOUND  ITEM_NOT_FOUND  FORBIDDEN       FORBIDDEN       FORBIDDEN       UNAUTHENTICATED;
     inviteUsers      GRANT_ADMIN  OK              ROLE_NOT_GRANTABLE ROLE_NOT_GRANTABLE FORBIDDEN FORBIDDEN     FORBIDDEN       UNAUTHENTICATED;
     inviteUsers      GRANT_X      ITEM_NOT_FOUND  ITEM_NOT_FOUND  ITEM_NOT_FOUND  FORBIDDEN       FORBIDDEN       FORBIDDEN       UNAUTHENTICATED;
+    inviteUsers      OTHER_DOMAIN OK              EMAIL_DOMAIN_NOT_ALLOWED EMAIL_DOMAIN_NOT_ALLOWED FORBIDDEN FORBIDDEN FORBIDDEN UNAUTHENTICATED;
     changeUsersRole  SELF         LAST_ADMIN      OK              OK              FORBIDDEN       FORBIDDEN       FORBIDDEN       UNAUTHENTICATED;
     changeUsersRole  P            OK              OK              OK              FORBIDDEN       FORBIDDEN       FORBIDDEN       UNAUTHENTICATED;
     changeUsersRole  M            OK              OK              ITEM_NOT_FOUND  FORBIDDEN       FORBIDDEN       FORBIDDEN       UNAUTHENTICATED;
@@ -326,6 +341,7 @@ enum Target {
     HIGHER,
     GRANT_ADMIN,
     GRANT_X,
+    OTHER_DOMAIN,
     TO_M,
     TO_E,
     TO_X,
@@ -476,6 +492,15 @@ impl World {
         let dept_x = t
             .insert_department(o.other_account, "Other Department")
             .await;
+        // Invitations go to `a.test` only, unless the inviter holds INVITE_ANY_DOMAIN.
+        let body = t
+            .run(
+                o.admin,
+                UPDATE_ACCOUNT,
+                json!({ "allowedEmailDomains": ["a.test"] }),
+            )
+            .await;
+        common::data(&body);
         World {
             dept_org,
             auditor,
@@ -751,9 +776,14 @@ impl World {
                 let (team, role) = match target {
                     Target::GRANT_ADMIN => (o.platform, gid::role(o.roles["ADMIN"])),
                     Target::GRANT_X => (o.platform, gid::role(self.role_x)),
+                    Target::OTHER_DOMAIN => (o.platform, gid::role(o.roles["SENDER"])),
                     t => (self.team_target(t), gid::role(o.roles["SENDER"])),
                 };
-                let email = format!("new.{}@a.test", self.next());
+                let domain = match target {
+                    Target::OTHER_DOMAIN => "elsewhere.test",
+                    _ => "a.test",
+                };
+                let email = format!("new.{}@{domain}", self.next());
                 (
                     bulk("inviteUsers", "InviteUsersInput", ""),
                     input(json!({
