@@ -660,6 +660,39 @@ impl World {
         token
     }
 
+    /// Every user's and invitation's state, one line each (the rows must not change them).
+    async fn snapshot(&self) -> Vec<String> {
+        use sea_orm::EntityTrait;
+        let conn = self.t.app.db.conn();
+        let users = roster::entity::user::Entity::find()
+            .all(conn)
+            .await
+            .expect("users");
+        let invites = invite::Entity::find().all(conn).await.expect("invites");
+        let mut lines: Vec<String> = users
+            .iter()
+            .map(|u| {
+                format!(
+                    "user {} role {} team {} deleted {:?}",
+                    u.email, u.role_id, u.team_id, u.deleted_at
+                )
+            })
+            .chain(invites.iter().map(|i| {
+                format!(
+                    "invite {} sent {} expires {} withdrawn {:?} deleted {:?} accepted {:?}",
+                    i.email,
+                    i.send_count,
+                    i.expires_at,
+                    i.withdrawn_at,
+                    i.deleted_at,
+                    i.accepted_at
+                )
+            }))
+            .collect();
+        lines.sort();
+        lines
+    }
+
     /// The request of one row for one caller, and how to read its answer.
     async fn request(&self, op: Op, target: Target, me: Uuid) -> (String, Value, Check) {
         let o = self.o();
@@ -1067,6 +1100,7 @@ async fn run_column(column: Column) {
     let mut failures = Vec::new();
     let mut gaps = Vec::new();
     let rows = matrix();
+    let before = world.snapshot().await;
     for row in &rows {
         let cell = row.cells[index];
         let (query, variables, check) = world
@@ -1099,9 +1133,23 @@ async fn run_column(column: Column) {
     for gap in &gaps {
         eprintln!("KNOWN_GAP {gap}");
     }
+    // The dry runs and no-op updates wrote nothing: every user and invitation the fixture
+    // started with is as it was (rows that write act on objects made for them).
+    let after = world.snapshot().await;
+    let changed: Vec<_> = before
+        .iter()
+        .filter(|row| !after.contains(row))
+        .map(|row| row.to_string())
+        .collect();
+    if !changed.is_empty() {
+        failures.push(format!(
+            "the fixture changed under the rows: {}",
+            changed.join("; ")
+        ));
+    }
     assert!(
         failures.is_empty(),
-        "{} of {} rows differ as {column:?}:\n{}",
+        "{} failure(s) over the {} rows as {column:?}:\n{}",
         failures.len(),
         rows.len(),
         failures.join("\n")
