@@ -3,11 +3,16 @@
 # Base images are pinned to exact versions (bump them deliberately); the runtime runs as a
 # non-root user whose working directory, /data, is a writable volume, so the SQLite default
 # (`sqlite:/data/roster.db`) works with a plain `docker run`.
+FROM node:20.19.5-bookworm-slim AS node
+
 FROM rust:1.95.0-bookworm AS build
-# npm fetches GraphiQL's pinned assets (assets/graphiql/package-lock.json) during the build.
-RUN apt-get update \
-    && apt-get install -y --no-install-recommends nodejs npm \
-    && rm -rf /var/lib/apt/lists/*
+# The build runs npm: GraphiQL's pinned assets (assets/graphiql/package-lock.json) and the
+# console's build (console/package-lock.json, which needs Node.js 20; Debian 12 ships 18).
+COPY --from=node /usr/local/bin/node /usr/local/bin/node
+COPY --from=node /usr/local/lib/node_modules /usr/local/lib/node_modules
+RUN ln -s /usr/local/lib/node_modules/npm/bin/npm-cli.js /usr/local/bin/npm \
+    && ln -s /usr/local/lib/node_modules/npm/bin/npx-cli.js /usr/local/bin/npx \
+    && node --version && npm --version
 WORKDIR /src
 COPY . .
 # No debug info and stripped symbols: ~20 MB instead of ~190 MB. (Builds outside Docker
