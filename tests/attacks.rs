@@ -831,3 +831,54 @@ async fn junk_operation_names_cannot_use_up_the_metrics_labels() {
     assert!(!text.contains("Junk"), "{text}");
     assert!(!text.contains("Anon1"), "{text}");
 }
+
+#[tokio::test]
+async fn refusals_outside_execution_report_the_budget_too() {
+    use roster::ratelimit::RateLimits;
+    let http = HttpSettings {
+        cost_budgets: CostBudgets {
+            per_user: 5_000,
+            per_ip: 9_000,
+        },
+        // One request a minute: refusals before the caller is known do not count.
+        rate_limits: RateLimits {
+            per_user: 1,
+            per_ip: 0,
+            accept_invite_per_ip: 0,
+        },
+        ..HttpSettings::default()
+    };
+    let app = TestApp::spawn_with(Limits::default(), http).await;
+    let org = Org::create(&app).await;
+    let admin = app.token_for(org.admin);
+    let send = |body: &'static str| {
+        app.http
+            .post(format!("{}/graphql", app.url))
+            .bearer_auth(&admin)
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+    };
+    // Not JSON, too many operations, and (the fourth request) the user's request-count limit.
+    let batch: &'static str = Box::leak(
+        serde_json::to_string(&vec![json!({ "query": "{ __typename }" }); 11])
+            .unwrap()
+            .into_boxed_str(),
+    );
+    for (body, status, code) in [
+        ("{not json", 400, "BAD_USER_INPUT"),
+        (batch, 200, "LIMIT_EXCEEDED"),
+        ("{\"query\": \"{ __typename }\"}", 200, "ok"),
+        ("{\"query\": \"{ __typename }\"}", 429, "RATE_LIMITED"),
+    ] {
+        let res = send(body).await.unwrap();
+        assert_eq!(res.status(), status, "{body}");
+        // The tighter budget is the user's.
+        assert_eq!(res.headers()["ratelimit-limit"], "5000", "{body}");
+        let json: Value = res.json().await.unwrap();
+        assert_eq!(error_code(&json).unwrap_or("ok"), code, "{json}");
+        let cost = &json["extensions"]["cost"];
+        assert!(cost["requested"].is_number(), "{body}: {json}");
+        assert_eq!(cost["budget"]["limit"], 5_000, "{body}: {json}");
+    }
+}
