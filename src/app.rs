@@ -479,7 +479,7 @@ fn rate_limited(app: &App, what: &str, retry_after: u64, request_id: &str) -> Re
             },
         }],
     });
-    let mut response = (
+    (
         StatusCode::TOO_MANY_REQUESTS,
         [
             (header::CONTENT_TYPE, "application/json".to_owned()),
@@ -487,9 +487,7 @@ fn rate_limited(app: &App, what: &str, retry_after: u64, request_id: &str) -> Re
         ],
         body.to_string(),
     )
-        .into_response();
-    response.extensions_mut().insert(RequestError);
-    response
+        .into_response()
 }
 
 fn tag_errors(errors: &mut [ServerError], request_id: &str) {
@@ -609,14 +607,7 @@ async fn graphql_post(
             &rid,
         );
     };
-    let app = &state.0;
-    let ip = peer
-        .as_ref()
-        .map(|p| client_ip(p.0.0.ip(), &headers, &app.http.trusted_proxies));
-    let mut response = execute_post(app, &headers, &rid, peer, body, media).await;
-    if response.extensions().get::<RequestError>().is_some() {
-        response = priced(app, response, &headers, ip).await;
-    }
+    let mut response = execute_post(&state.0, &headers, &rid, peer, body, media).await;
     if media == Media::GraphqlResponse {
         if response.status() == StatusCode::OK
             && response.extensions().get::<RequestError>().is_some()
@@ -634,49 +625,6 @@ async fn graphql_post(
             );
         }
     }
-    response
-}
-
-/// What a refused batch would have cost, for its `extensions.cost`.
-#[derive(Clone, Copy, Debug)]
-struct Requested(usize);
-
-fn with_cost(requested: usize, mut response: Response) -> Response {
-    response.extensions_mut().insert(Requested(requested));
-    response
-}
-
-/// Adds what a refused request cost (nothing, or what its batch would have cost) and what
-/// the caller has left to a response
-/// built outside GraphQL execution (an unreadable body, a limit, a rate limit), so every
-/// response reports the budget: `extensions.cost` and the `RateLimit-*` headers.
-async fn priced(
-    app: &App,
-    response: Response,
-    headers: &HeaderMap,
-    ip: Option<IpAddr>,
-) -> Response {
-    let user = match credentials(app, headers) {
-        Credentials::Token { sub, .. } => Some(sub),
-        Credentials::None | Credentials::Invalid => None,
-    };
-    let meter = Meter::new(app.budgets.clone(), user, ip, Mode::Prepaid);
-    let requested = response.extensions().get::<Requested>().map_or(0, |r| r.0);
-    let (parts, body) = response.into_parts();
-    // These bodies are a few hundred bytes, written by `error_response` or `rate_limited`.
-    let bytes = axum::body::to_bytes(body, 64 * 1024)
-        .await
-        .unwrap_or_default();
-    let body = match serde_json::from_slice::<serde_json::Value>(&bytes) {
-        Ok(mut json) if json.is_object() => {
-            json["extensions"]["cost"] = meter.report_json(requested);
-            Body::from(json.to_string())
-        }
-        _ => Body::from(bytes),
-    };
-    let mut response = Response::from_parts(parts, body);
-    response.headers_mut().remove(header::CONTENT_LENGTH);
-    budget_headers(&mut response, meter.left());
     response
 }
 
@@ -822,24 +770,21 @@ async fn execute_post(
             }
             let total: usize = preflight.costs().iter().sum();
             if total > app.budgets.max_per_request {
-                return Err(with_cost(
-                    total,
-                    error_response(
-                        StatusCode::OK,
-                        code::LIMIT_EXCEEDED,
-                        &format!(
-                            "the batch's operations cost {total} together; a request may cost at most {}",
-                            app.budgets.max_per_request
-                        ),
-                        rid,
+                return Err(error_response(
+                    StatusCode::OK,
+                    code::LIMIT_EXCEEDED,
+                    &format!(
+                        "the batch's operations cost {total} together; a request may cost at most {}",
+                        app.budgets.max_per_request
                     ),
+                    rid,
                 ));
             }
             let prepaid = meter(Mode::Prepaid);
             if let Err(over) = prepaid.charge(total) {
                 let mut response = rate_limited(app, over.which, over.retry_after, rid);
                 budget_headers(&mut response, prepaid.left());
-                return Err(with_cost(total, response));
+                return Err(response);
             }
             Some(prepaid)
         } else {

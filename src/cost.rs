@@ -192,11 +192,6 @@ impl Meter {
 
     /// `extensions.cost` of a response whose operation cost `requested`.
     pub fn report(&self, requested: usize) -> Value {
-        Value::from_json(self.report_json(requested)).unwrap_or(Value::Null)
-    }
-
-    /// [`Meter::report`] as JSON, for responses built outside GraphQL execution.
-    pub fn report_json(&self, requested: usize) -> serde_json::Value {
         let budget = match self.left() {
             Some(b) => serde_json::json!({
                 "limit": b.limit,
@@ -205,11 +200,12 @@ impl Meter {
             }),
             None => serde_json::Value::Null,
         };
-        serde_json::json!({
+        let json = serde_json::json!({
             "requested": requested,
             "maximum": self.budgets.max_per_request,
             "budget": budget,
-        })
+        });
+        Value::from_json(json).unwrap_or(Value::Null)
     }
 }
 
