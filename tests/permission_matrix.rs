@@ -118,10 +118,6 @@ macro_rules! matrix {
 //   account NONE, node_account SELF — the contract: a Sender "sees only `viewer`"
 //     (DESIGN.md's role table, README); the service shows them the account and its
 //     settings (`service::accounts::get` checks no permission).
-//   team_members P — schema.graphql: `Team.memberCount` is "1 (the caller) for their own
-//     team when they see only themselves. The same number as `members { totalCount }`";
-//     the service answers memberCount 1 but refuses `members` with FORBIDDEN
-//     (`service::users::members_of_teams` requires USERS_VIEW).
 
 matrix! {
 //  field/mutation   target       ADMIN           DEPT_ADMIN      MANAGER         SENDER          DEPT_ORG        AUDITOR         ANON
@@ -185,7 +181,7 @@ matrix! {
     // ---- relation fields: what a lookup refuses, a nested field does not show ----
     invite_invitedBy P            OK              NULL            NULL            NOT_FOUND       NULL            OK              UNAUTHENTICATED;
     auditEvent_actor P            OK              NULL            NOT_FOUND       NOT_FOUND       NOT_FOUND       OK              UNAUTHENTICATED;
-    team_members     P            OK              OK              OK              [EMPTY KNOWN_GAP FORBIDDEN] OK              OK              UNAUTHENTICATED;
+    team_members     P            OK              OK              OK              EMPTY           OK              OK              UNAUTHENTICATED;
     team_members     E            OK              NOT_FOUND       NOT_FOUND       NOT_FOUND       EMPTY           OK              UNAUTHENTICATED;
     // ---- user mutations (dryRun) ----
     inviteUsers      P            OK              OK              OK              FORBIDDEN       FORBIDDEN       FORBIDDEN       UNAUTHENTICATED;

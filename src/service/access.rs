@@ -58,10 +58,20 @@ fn covers(actor: &Principal, reach: &Reach, user_id: Uuid, team_id: Uuid) -> boo
 /// Active users of the account in the actor's scope (the lists and bulk changes of holders
 /// of `USERS_VIEW`; callers check the permission).
 pub fn users(actor: &Principal) -> Select<user::Entity> {
+    users_within(actor, &actor.reach)
+}
+
+/// The users the actor may see listed: `users` narrowed to themselves when their role has no
+/// `USERS_VIEW` (the same rule as `member_count`, so a list and its count agree).
+pub fn visible_users(actor: &Principal) -> Select<user::Entity> {
+    users_within(actor, &user_reach(actor))
+}
+
+fn users_within(actor: &Principal, reach: &Reach) -> Select<user::Entity> {
     let select = user::Entity::find()
         .filter(user::Column::AccountId.eq(actor.account_id))
         .filter(user::Column::DeletedAt.is_null());
-    match &actor.reach {
+    match reach {
         Reach::All => select,
         Reach::Teams(teams) => select.filter(user::Column::TeamId.is_in(teams.clone())),
         Reach::OnlySelf => select.filter(user::Column::Id.eq(actor.user_id)),
