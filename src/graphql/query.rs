@@ -170,6 +170,9 @@ impl QueryRoot {
             )),
             AnyId::Role(id) => Node::Role(Role(service::roles::get(conn, actor, id.0).await?)),
             AnyId::Account(id) => {
+                if !service::access::sees_account(actor) {
+                    return Err(Error::NotFound("node").into());
+                }
                 let account = service::accounts::get(conn, actor).await?;
                 if account.id != id.0 {
                     return Err(Error::NotFound("node").into());
@@ -189,7 +192,8 @@ impl QueryRoot {
         ))
     }
 
-    /// The caller's organization.
+    /// The caller's organization. `FORBIDDEN` for a role that grants no permission (such a
+    /// caller, like the built-in Sender, sees only `viewer`).
     async fn account(&self, ctx: &Context<'_>) -> Result<Account> {
         Ok(Account(
             service::accounts::get(db(ctx)?.conn(), actor(ctx)?).await?,

@@ -55,6 +55,12 @@ fn covers(actor: &Principal, reach: &Reach, user_id: Uuid, team_id: Uuid) -> boo
         }
 }
 
+/// Whether the actor may read their account (`account`, `node` of it): every role that grants
+/// any permission; a role without any (the built-in Sender) sees only `viewer`.
+pub fn sees_account(actor: &Principal) -> bool {
+    actor.permissions.bits() != 0
+}
+
 /// Active users of the account in the actor's scope (the lists and bulk changes of holders
 /// of `USERS_VIEW`; callers check the permission).
 pub fn users(actor: &Principal) -> Select<user::Entity> {
