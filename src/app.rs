@@ -26,10 +26,10 @@ use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::auth::jwt::JwtKeys;
-use crate::cost::{Budgets, CostBudgets, Meter, Mode};
+use crate::cost::{self, Budgets, CostBudgets, Meter, Mode};
 use crate::graphiql;
 use crate::graphql::error::code;
-use crate::graphql::limits::Gate;
+use crate::graphql::limits::{Gate, Parsed};
 use crate::graphql::prescan;
 use crate::graphql::{self, Caller, Limits, RosterSchema};
 use crate::mail::mailbox::Mailbox;
@@ -97,7 +97,11 @@ impl Default for HttpSettings {
 
 /// Everything a request handler needs.
 pub struct App {
+    /// The schema with the document guard: parses, checks, validates and prices every
+    /// operation (the preflight), and serves subscriptions.
     pub schema: RosterSchema,
+    /// The same schema without the guard: runs the operations the guard admitted.
+    pub executor: RosterSchema,
     pub limits: Limits,
     pub db: Db,
     pub jwt: Arc<JwtKeys>,
@@ -116,19 +120,19 @@ pub struct AppState(pub Arc<App>);
 impl AppState {
     /// Builds the state: the schema with its limits and shared data.
     pub fn new(db: Db, jwt: Arc<JwtKeys>, limits: Limits, http: HttpSettings) -> Self {
-        let schema = graphql::build(
-            Some(graphql::Shared {
-                db: db.clone(),
-                jwt: jwt.clone(),
-                limits,
-                events: EventHub::new(db.clone(), http.events.clone()),
-            }),
+        let shared = graphql::Shared {
+            db: db.clone(),
+            jwt: jwt.clone(),
             limits,
-        );
+            events: EventHub::new(db.clone(), http.events.clone()),
+        };
+        let executor = graphql::build_executor(shared.clone(), limits);
+        let schema = graphql::build(Some(shared), limits);
         let rates = http.rate_limits;
         let budgets = Arc::new(Budgets::new(http.cost_budgets, limits.max_complexity));
         AppState(Arc::new(App {
             schema,
+            executor,
             limits,
             db,
             jwt,
@@ -768,66 +772,90 @@ async fn execute_post(
     let user_key = signed_in.then(|| user.clone());
     let meter = |mode| Arc::new(Meter::new(app.budgets.clone(), user_key.clone(), ip, mode));
     let run = async {
-        // A batch is priced whole before any of it runs: a first pass parses and validates
-        // every operation (no resolver runs), then the sum is checked and charged at once.
-        let batch_meter = if requests.len() > 1 {
-            let preflight = meter(Mode::Preflight);
-            for request in &requests {
-                let probe = async_graphql::Request::new(request.query.clone())
-                    .variables(request.variables.clone())
-                    .data(Gate(preflight.clone()));
-                let probe = match &request.operation_name {
-                    Some(name) => probe.operation_name(name.clone()),
-                    None => probe,
-                };
-                // Its answer is always the preflight refusal or a document error, which the
-                // real pass reports again.
-                let _ = app.schema.execute(probe).await;
-            }
-            let total: usize = preflight.costs().iter().sum();
-            if total > app.budgets.max_per_request {
-                return Err(error_response(
-                    StatusCode::OK,
-                    code::LIMIT_EXCEEDED,
-                    &format!(
-                        "the batch's operations cost {total} together; a request may cost at most {}",
-                        app.budgets.max_per_request
-                    ),
-                    rid,
-                ));
-            }
-            let prepaid = meter(Mode::Prepaid);
-            if let Err(over) = prepaid.charge(total) {
+        // Every operation is first parsed, checked and validated by the guarded schema, which
+        // records its cost and refuses to run it (a preflight: no resolver runs); a batch is
+        // thus priced whole. The request's cost is then charged at once, and the operations
+        // that passed run on the executor: the same schema without the guard, so no
+        // extension hook sits on each field's path (docs/ARCHITECTURE.md, "How a request
+        // flows"). An operation the guard refused never reaches the executor: its answer is
+        // the guard's.
+        let preflight = meter(Mode::Preflight);
+        let mut checked = Vec::with_capacity(requests.len());
+        for request in &requests {
+            let before = preflight.costs().len();
+            let parsed = Parsed::default();
+            let probe = async_graphql::Request::new(request.query.clone())
+                .variables(request.variables.clone())
+                .data(Gate(preflight.clone()))
+                .data(parsed.clone());
+            let probe = match &request.operation_name {
+                Some(name) => probe.operation_name(name.clone()),
+                None => probe,
+            };
+            let answer = app.schema.execute(probe).await;
+            checked.push(match preflight.costs().get(before) {
+                Some(&cost) => Ok((cost, parsed.take())),
+                None => Err(answer),
+            });
+        }
+        let total: usize = checked
+            .iter()
+            .filter_map(|c| c.as_ref().ok().map(|(cost, _)| cost))
+            .sum();
+        if total > app.budgets.max_per_request {
+            return Err(error_response(
+                StatusCode::OK,
+                code::LIMIT_EXCEEDED,
+                &format!(
+                    "the batch's operations cost {total} together; a request may cost at most {}",
+                    app.budgets.max_per_request
+                ),
+                rid,
+            ));
+        }
+        let charged = meter(Mode::Charge);
+        let mut refused = None;
+        if total > 0
+            && let Err(over) = charged.charge(total)
+        {
+            if !single {
                 let mut response = rate_limited(app, over.which, over.retry_after, rid);
-                budget_headers(&mut response, prepaid.left());
+                budget_headers(&mut response, charged.left());
                 return Err(response);
             }
-            Some(prepaid)
-        } else {
-            None
-        };
+            refused = Some(over);
+        }
         let mut responses = Vec::with_capacity(requests.len());
         let mut executed = Vec::with_capacity(requests.len());
-        let mut last_meter = batch_meter.clone();
-        for request in requests {
+        for (request, checked) in requests.into_iter().zip(checked) {
             let operation =
                 metrics::operation_name(request.operation_name.as_deref(), &request.query);
             let started = Instant::now();
-            let op_meter = batch_meter.clone().unwrap_or_else(|| meter(Mode::Charge));
-            let before = op_meter.costs().len();
-            let request =
-                graphql::request_data(request, &app.db, who.clone(), app.limits.loader_delay)
-                    .data(Gate(op_meter.clone()));
-            let mut response = app.schema.execute(request).await;
+            let (mut response, requested) = match (checked, refused.take()) {
+                (Err(answer), _) => (answer, None),
+                (Ok(_), Some(over)) => (
+                    async_graphql::Response::from_errors(vec![cost::over_budget_error(over)]),
+                    None,
+                ),
+                (Ok((cost, parsed)), None) => {
+                    let mut request = graphql::request_data(
+                        request,
+                        &app.db,
+                        who.clone(),
+                        app.limits.loader_delay,
+                    );
+                    if let Some(doc) = parsed {
+                        request.set_parsed_query(doc);
+                    }
+                    (app.executor.execute(request).await, Some(cost))
+                }
+            };
             tag_errors(&mut response.errors, rid);
-            // The gate records an operation's cost once it passed validation and its budget:
-            // no record, no execution.
-            let requested = op_meter.costs().get(before).copied();
             executed.push(requested.is_some());
             let requested = requested.unwrap_or(0);
             response
                 .extensions
-                .insert("cost".to_owned(), op_meter.report(requested));
+                .insert("cost".to_owned(), charged.report(requested));
             let elapsed = started.elapsed();
             let outcome = outcome(&response);
             app.metrics
@@ -844,9 +872,8 @@ async fn execute_post(
                 "graphql request"
             );
             responses.push(response);
-            last_meter = Some(op_meter);
         }
-        Ok((responses, executed, last_meter))
+        Ok((responses, executed, Some(charged)))
     };
     let (responses, executed, meter) =
         match tokio::time::timeout(app.http.request_timeout, run).await {

@@ -71,6 +71,18 @@ const MAX_FIELD_DIRECTIVES: usize = 10;
 #[derive(Clone)]
 pub struct Gate(pub Arc<dyn CostGate>);
 
+/// Request data that receives a copy of the document the guard parsed and admitted, so the
+/// executor runs that document instead of parsing the query again.
+#[derive(Clone, Default)]
+pub struct Parsed(pub Arc<Mutex<Option<ExecutableDocument>>>);
+
+impl Parsed {
+    /// The document the guard kept, if it admitted one.
+    pub fn take(&self) -> Option<ExecutableDocument> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).take()
+    }
+}
+
 fn coded(message: String, code: &'static str) -> ServerError {
     let mut err = ServerError::new(message, None);
     let mut ext = ErrorExtensionValues::default();
@@ -405,7 +417,7 @@ impl Extension for QueryGuard {
         // for minutes on 30 fragments), and its directive check alone would not stop on a
         // fragment cycle. The same limits are checked below in linear time (the scan bounds
         // nesting, `expand` the fragments, `Walk` the directives per field).
-        let _ = (ctx, next);
+        let _ = next;
         let doc = async_graphql::parser::parse_query(query)
             .map_err(|e| with_code(ServerError::from(e), code::GRAPHQL_PARSE_FAILED))?;
         let expansion = expand(&doc);
@@ -483,6 +495,9 @@ impl Extension for QueryGuard {
         }
         if let Some(message) = walk.violation {
             return Err(limit_error(message));
+        }
+        if let Some(Parsed(slot)) = ctx.data_opt::<Parsed>() {
+            *slot.lock().unwrap_or_else(|e| e.into_inner()) = Some(doc.clone());
         }
         Ok(doc)
     }

@@ -60,6 +60,7 @@ impl Default for Limits {
 }
 
 /// What resolvers share across requests.
+#[derive(Clone)]
 pub struct Shared {
     pub db: Db,
     pub jwt: Arc<JwtKeys>,
@@ -108,6 +109,26 @@ pub fn build(shared: Option<Shared>, limits: Limits) -> RosterSchema {
         builder = builder.data(shared);
     }
     builder.finish()
+}
+
+/// Builds the executor: the schema without the document guard, for operations the guarded
+/// schema (`build`) has already parsed, checked, validated and priced. It has no extension,
+/// so async-graphql resolves each field on its direct path (any registered extension puts
+/// every field through `Extension::resolve`). Its own validation pass is the light one
+/// (`ValidationMode::Fast`), and it never sees a document the guard refused.
+pub fn build_executor(shared: Shared, limits: Limits) -> RosterSchema {
+    let mut builder = Schema::build(
+        query::QueryRoot,
+        mutation::MutationRoot::default(),
+        subscription::SubscriptionRoot,
+    )
+    // The guard validated the document with every rule (Strict); the executor's own pass
+    // only walks it for what execution needs.
+    .validation_mode(async_graphql::ValidationMode::Fast);
+    if !limits.introspection {
+        builder = builder.disable_introspection();
+    }
+    builder.data(shared).finish()
 }
 
 /// The SDL of the schema, as `schema.graphql` holds it.
