@@ -66,6 +66,8 @@ pub struct HttpSettings {
     /// `roster demo` only: a JSON object of role label → access token, served at
     /// `/console/demo-tokens` for the console's role picker (404 without one).
     pub console_demo_tokens: Option<String>,
+    /// Webhook settings the API needs (the secret key, the SSRF guard's switch).
+    pub webhooks: crate::service::webhooks::WebhookSettings,
 }
 
 impl Default for HttpSettings {
@@ -85,6 +87,7 @@ impl Default for HttpSettings {
             demo_mailbox: None,
             console: true,
             console_demo_tokens: None,
+            webhooks: crate::service::webhooks::WebhookSettings::default(),
         }
     }
 }
@@ -115,6 +118,7 @@ impl AppState {
                 db: db.clone(),
                 jwt: jwt.clone(),
                 limits,
+                webhooks: Arc::new(http.webhooks.clone()),
             }),
             limits,
         );

@@ -9,3 +9,5 @@ pub mod role;
 pub mod team;
 pub mod user;
 pub mod user_count;
+pub mod webhook_delivery;
+pub mod webhook_endpoint;

@@ -8,6 +8,7 @@ pub mod mutation;
 pub mod prescan;
 pub mod query;
 pub mod types;
+pub mod webhooks;
 
 use std::sync::Arc;
 
@@ -62,6 +63,7 @@ pub struct Shared {
     pub db: Db,
     pub jwt: Arc<JwtKeys>,
     pub limits: Limits,
+    pub webhooks: Arc<crate::service::webhooks::WebhookSettings>,
 }
 
 /// Who is calling, decided by the HTTP layer before the query runs.
@@ -158,6 +160,13 @@ fn shared<'a>(ctx: &'a Context<'_>) -> Result<&'a Shared, Error> {
 /// The database.
 pub fn db<'a>(ctx: &'a Context<'_>) -> Result<&'a Db, Error> {
     shared(ctx).map(|s| &s.db)
+}
+
+/// The webhook settings.
+pub fn webhooks<'a>(
+    ctx: &'a Context<'_>,
+) -> Result<&'a crate::service::webhooks::WebhookSettings, Error> {
+    shared(ctx).map(|s| s.webhooks.as_ref())
 }
 
 /// The signed-in caller, or `UNAUTHENTICATED`.

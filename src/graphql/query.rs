@@ -406,4 +406,15 @@ impl QueryRoot {
         let listing = service::audit::list(db(ctx)?.conn(), actor(ctx)?, &filter, &page).await?;
         Ok(AuditEventConnection::new(listing))
     }
+
+    /// The account's webhook endpoints, oldest first (needs `ACCOUNT_MANAGE`).
+    #[graphql(complexity = "page_cost(first, None, child_complexity)")]
+    async fn webhook_endpoints(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Page size (default 20, at most 100).")] first: Option<i32>,
+        #[graphql(desc = "Start after this cursor.")] after: Option<String>,
+    ) -> Result<super::webhooks::WebhookEndpointConnection> {
+        super::webhooks::endpoints(ctx, first, after).await
+    }
 }

@@ -74,6 +74,14 @@ id_type!(
     InviteId, "inv"
 );
 id_type!(
+    /// A webhook endpoint.
+    WebhookEndpointId, "whep"
+);
+id_type!(
+    /// One event queued for a webhook endpoint.
+    WebhookDeliveryId, "whdl"
+);
+id_type!(
     /// An audit event.
     AuditEventId, "evt"
 );

@@ -20,6 +20,7 @@ pub mod search;
 pub mod teams;
 pub mod text;
 pub mod users;
+pub mod webhooks;
 
 use sea_orm::{DbErr, RuntimeErr, SqlErr};
 

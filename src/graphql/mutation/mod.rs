@@ -6,6 +6,7 @@
 mod invites;
 mod org;
 mod users;
+mod webhooks;
 
 use async_graphql::{Enum, ID, MergedObject, SimpleObject};
 
@@ -18,6 +19,7 @@ pub struct MutationRoot(
     users::UserMutations,
     invites::InviteMutations,
     org::OrgMutations,
+    webhooks::WebhookMutations,
 );
 
 /// Why one item of a bulk mutation was refused.
