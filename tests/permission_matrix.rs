@@ -182,6 +182,15 @@ matrix! {
     node_auditEvent  P            OK              OK              NOT_FOUND       NOT_FOUND       NOT_FOUND       OK              UNAUTHENTICATED;
     node_auditEvent  E            OK              NOT_FOUND       NOT_FOUND       NOT_FOUND       NOT_FOUND       OK              UNAUTHENTICATED;
     node_auditEvent  X            NOT_FOUND       NOT_FOUND       NOT_FOUND       NOT_FOUND       NOT_FOUND       NOT_FOUND       UNAUTHENTICATED;
+    // domain events (issue 13): USERS_VIEW with the audit log's reach
+    events           P            OK              OK              OK              FORBIDDEN       OK              OK              UNAUTHENTICATED;
+    events           M            OK              OK              EMPTY           FORBIDDEN       OK              OK              UNAUTHENTICATED;
+    events           E            OK              EMPTY           EMPTY           FORBIDDEN       EMPTY           OK              UNAUTHENTICATED;
+    events           X            EMPTY           EMPTY           EMPTY           FORBIDDEN       EMPTY           EMPTY           UNAUTHENTICATED;
+    node_event       P            OK              OK              OK              NOT_FOUND       OK              OK              UNAUTHENTICATED;
+    node_event       M            OK              OK              NOT_FOUND       NOT_FOUND       OK              OK              UNAUTHENTICATED;
+    node_event       E            OK              NOT_FOUND       NOT_FOUND       NOT_FOUND       NOT_FOUND       OK              UNAUTHENTICATED;
+    node_event       X            NOT_FOUND       NOT_FOUND       NOT_FOUND       NOT_FOUND       NOT_FOUND       NOT_FOUND       UNAUTHENTICATED;
     // ---- relation fields: what a lookup refuses, a nested field does not show ----
     invite_invitedBy P            OK              NULL            NULL            NOT_FOUND       NULL            OK              UNAUTHENTICATED;
     auditEvent_actor P            OK              NULL            NOT_FOUND       NOT_FOUND       NOT_FOUND       OK              UNAUTHENTICATED;
@@ -306,6 +315,8 @@ enum Op {
     node_role,
     node_account,
     node_auditEvent,
+    events,
+    node_event,
     invite_invitedBy,
     auditEvent_actor,
     team_members,
@@ -386,6 +397,11 @@ struct World {
     event_m: String,
     event_e: String,
     event_x: String,
+    /// The domain events (`user.invited`) of the same invitations.
+    domain_p: String,
+    domain_m: String,
+    domain_e: String,
+    domain_x: String,
     /// Custom roles held only by a pending invitation to Platform, Mobile, EMEA.
     role_p: String,
     role_m: String,
@@ -475,7 +491,29 @@ impl World {
         let event_p = event(admin.clone(), inv_p.clone()).await;
         let event_m = event(admin.clone(), inv_m.clone()).await;
         let event_e = event(admin.clone(), inv_e.clone()).await;
-        let event_x = event(other_admin, inv_x.clone()).await;
+        let event_x = event(other_admin.clone(), inv_x.clone()).await;
+        let domain = |token: String, target: String| {
+            let app = &t.app;
+            async move {
+                let body = app
+                    .gql(
+                        Some(&token),
+                        r#"{ events(first: 100, filter: { types: ["user.invited"] }) { nodes { id targetId } } }"#,
+                        json!({}),
+                    )
+                    .await;
+                common::data(&body)["events"]["nodes"]
+                    .as_array()
+                    .and_then(|nodes| nodes.iter().find(|n| n["targetId"] == target.as_str()))
+                    .and_then(|n| n["id"].as_str())
+                    .unwrap_or_else(|| panic!("domain event about {target}: {body:#}"))
+                    .to_owned()
+            }
+        };
+        let domain_p = domain(admin.clone(), inv_p.clone()).await;
+        let domain_m = domain(admin.clone(), inv_m.clone()).await;
+        let domain_e = domain(admin.clone(), inv_e.clone()).await;
+        let domain_x = domain(other_admin, inv_x.clone()).await;
 
         let held = |name: &'static str, email: &'static str, team: Uuid| {
             let t = &t;
@@ -515,6 +553,10 @@ impl World {
             event_m,
             event_e,
             event_x,
+            domain_p,
+            domain_m,
+            domain_e,
+            domain_x,
             role_p,
             role_m,
             role_e,
@@ -609,6 +651,16 @@ impl World {
             Target::E => &self.event_e,
             Target::X => &self.event_x,
             other => panic!("no audit event target {other:?}"),
+        }
+    }
+
+    fn domain_event_target(&self, target: Target) -> &str {
+        match target {
+            Target::P => &self.domain_p,
+            Target::M => &self.domain_m,
+            Target::E => &self.domain_e,
+            Target::X => &self.domain_x,
+            other => panic!("no domain event target {other:?}"),
         }
     }
 
@@ -788,6 +840,17 @@ impl World {
             Op::node_auditEvent => (
                 ONE_ID.into(),
                 by_id(self.event_target(target).to_owned()),
+                Check::Object("node"),
+            ),
+            Op::events => (
+                r#"{ events(first: 100, filter: { types: ["user.invited"] }) { nodes { id } } }"#
+                    .into(),
+                json!({}),
+                Check::Listed("events", self.domain_event_target(target).to_owned()),
+            ),
+            Op::node_event => (
+                ONE_ID.into(),
+                by_id(self.domain_event_target(target).to_owned()),
                 Check::Object("node"),
             ),
             Op::invite_invitedBy => (

@@ -232,6 +232,11 @@ struct Hooks {
 /// A server whose API uses `api`, with a webhook worker using `worker_settings` (the same
 /// secret key) running beside it.
 async fn start_with(api: WebhookSettings, worker_settings: Option<WebhookSettings>) -> Hooks {
+    // The worker's warnings (a failed pass, a lost lease) show in a failing test's output.
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter("roster=warn")
+        .with_test_writer()
+        .try_init();
     let http = HttpSettings {
         webhooks: api.clone(),
         ..HttpSettings::default()

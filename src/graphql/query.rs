@@ -9,6 +9,13 @@ use crate::service::ids::{self, AnyId};
 use crate::service::page::PageArgs;
 use crate::service::{self, Error};
 
+/// Filters of the event feed.
+#[derive(InputObject, Default)]
+pub struct EventFilter {
+    /// Only events of these types, such as `user.role_changed`.
+    pub types: Option<Vec<String>>,
+}
+
 /// Sort direction.
 #[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
 pub enum OrderDirection {
@@ -179,6 +186,7 @@ impl QueryRoot {
             AnyId::AuditEvent(id) => {
                 Node::AuditEvent(AuditEvent(service::audit::get(conn, actor, id.0).await?))
             }
+            AnyId::Event(id) => Node::Event(Event(service::events::get(conn, actor, id.0).await?)),
         }))
     }
 
@@ -416,5 +424,37 @@ impl QueryRoot {
         #[graphql(desc = "Start after this cursor.")] after: Option<String>,
     ) -> Result<super::webhooks::WebhookEndpointConnection> {
         super::webhooks::endpoints(ctx, first, after).await
+    }
+
+    /// The event feed: domain events the caller may see (needs `USERS_VIEW`; the audit log's
+    /// reach: everything for an organization-wide role, else events about the caller's teams
+    /// and the caller's own changes), oldest first. Keep the last `endCursor` and pass it as
+    /// `after` to resume: every event is seen exactly once, for as long as events are kept
+    /// (`ROSTER_EVENT_RETENTION_DAYS`; an older cursor is `BAD_USER_INPUT`).
+    #[graphql(complexity = "page_cost(first, None, child_complexity)")]
+    async fn events(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Start after this cursor (an `endCursor` of an earlier page).")]
+        after: Option<String>,
+        #[graphql(desc = "Page size (default 20, at most 100).")] first: Option<i32>,
+        #[graphql(desc = "Filters; all must match.")] filter: Option<EventFilter>,
+    ) -> Result<EventConnection> {
+        let page = PageArgs {
+            first,
+            after,
+            ..Default::default()
+        };
+        let types = filter.and_then(|f| f.types);
+        let shared = super::shared(ctx)?;
+        let listing = service::events::list(
+            shared.db.conn(),
+            actor(ctx)?,
+            types.as_deref(),
+            &page,
+            shared.events.settings().retention_days,
+        )
+        .await?;
+        Ok(EventConnection::new(listing))
     }
 }

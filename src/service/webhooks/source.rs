@@ -1,36 +1,16 @@
 //! Where webhook deliveries come from: the domain event log (`service::events`), read in
-//! event order per account. This module is the one place that knows the event log's shape.
+//! event order per account (`seq`, which has no gaps for a reader resuming after a
+//! position). This module is the one place that knows the event log's shape.
 
-use sea_orm::ConnectionTrait;
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use uuid::Uuid;
 
-use super::super::Result;
+use super::super::ids::EventId;
+use super::super::{Result, events};
+use crate::entity::event;
 
-/// The event types an endpoint may filter on (DESIGN.md "Additions").
-pub const EVENT_TYPES: &[&str] = &[
-    "user.invited",
-    "invite.resent",
-    "invite.withdrawn",
-    "invite.deleted",
-    "invite.accepted",
-    "invite.delivery_failed",
-    "user.role_changed",
-    "user.team_changed",
-    "user.deleted",
-    "user.restored",
-    "user.suspended",
-    "user.reactivated",
-    "team.created",
-    "team.updated",
-    "team.deleted",
-    "department.created",
-    "department.updated",
-    "department.deleted",
-    "role.created",
-    "role.updated",
-    "role.deleted",
-    "account.updated",
-];
+/// The event types an endpoint may filter on.
+pub const EVENT_TYPES: &[&str] = events::TYPES;
 
 /// One event to deliver.
 #[derive(Clone, Debug)]
@@ -40,43 +20,81 @@ pub struct SourceEvent {
     /// Its place in the account's event order.
     pub position: i64,
     pub event_type: String,
-    /// The JSON body, as the API shows the event.
+    /// The JSON body: the event as every channel shows it (`events::to_json`).
     pub payload: String,
 }
 
+impl From<&event::Model> for SourceEvent {
+    fn from(e: &event::Model) -> Self {
+        SourceEvent {
+            id: EventId(e.id).to_string(),
+            position: e.seq,
+            event_type: e.event_type.clone(),
+            payload: events::to_json(e).to_string(),
+        }
+    }
+}
+
 /// The position of the account's latest event (0 when it has none).
-pub async fn latest_position<C: ConnectionTrait>(_db: &C, _account_id: Uuid) -> Result<i64> {
-    Ok(0)
+pub async fn latest_position<C: ConnectionTrait>(db: &C, account_id: Uuid) -> Result<i64> {
+    events::latest_position(db, account_id).await
 }
 
 /// Up to `limit` events after `after`, oldest first, of `types` (empty = all).
 pub async fn after<C: ConnectionTrait>(
-    _db: &C,
-    _account_id: Uuid,
-    _after: i64,
-    _types: &[String],
-    _limit: u64,
+    db: &C,
+    account_id: Uuid,
+    after: i64,
+    types: &[String],
+    limit: u64,
 ) -> Result<Vec<SourceEvent>> {
-    Ok(Vec::new())
+    let types = (!types.is_empty()).then_some(types);
+    Ok(events::after(db, account_id, after, types, limit)
+        .await?
+        .iter()
+        .map(SourceEvent::from)
+        .collect())
 }
 
 /// One event of the account by its external id.
 pub async fn by_id<C: ConnectionTrait>(
-    _db: &C,
-    _account_id: Uuid,
-    _id: &str,
+    db: &C,
+    account_id: Uuid,
+    id: &str,
 ) -> Result<Option<SourceEvent>> {
-    Ok(None)
+    let Some(id) = EventId::parse(id) else {
+        return Ok(None);
+    };
+    Ok(event::Entity::find_by_id(id.0)
+        .filter(event::Column::AccountId.eq(account_id))
+        .one(db)
+        .await?
+        .as_ref()
+        .map(SourceEvent::from))
 }
 
 /// Up to `limit` events created in `[from, to)` (ms), oldest first, of `types` (empty = all).
 pub async fn in_range<C: ConnectionTrait>(
-    _db: &C,
-    _account_id: Uuid,
-    _from: i64,
-    _to: i64,
-    _types: &[String],
-    _limit: u64,
+    db: &C,
+    account_id: Uuid,
+    from: i64,
+    to: i64,
+    types: &[String],
+    limit: u64,
 ) -> Result<Vec<SourceEvent>> {
-    Ok(Vec::new())
+    let mut select = event::Entity::find()
+        .filter(event::Column::AccountId.eq(account_id))
+        .filter(event::Column::CreatedAt.gte(from))
+        .filter(event::Column::CreatedAt.lt(to));
+    if !types.is_empty() {
+        select = select.filter(event::Column::EventType.is_in(types.to_vec()));
+    }
+    Ok(select
+        .order_by_asc(event::Column::Seq)
+        .limit(limit)
+        .all(db)
+        .await?
+        .iter()
+        .map(SourceEvent::from)
+        .collect())
 }

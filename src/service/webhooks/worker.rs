@@ -315,10 +315,10 @@ impl Worker {
             )
             .col_expr(
                 webhook_endpoint::Column::NextAttemptAt,
-                Expr::cust_with_values(
-                    "CASE WHEN next_attempt_at = 0 THEN 0 ELSE ? END",
-                    [Value::BigInt(Some(next))],
-                ),
+                // An integer of ours, not input: inlined, so one text serves both dialects.
+                Expr::cust(format!(
+                    "CASE WHEN next_attempt_at = 0 THEN 0 ELSE {next} END"
+                )),
             )
             .filter(webhook_endpoint::Column::Id.eq(id))
             .filter(webhook_endpoint::Column::Lease.eq(lease))
@@ -462,10 +462,15 @@ impl Worker {
         // 3. Record, if the lease is still ours.
         let now = now_ms();
         let txn = self.db.begin_write().await?;
+        // Extends the lease, or (when disabling) lets go of the endpoint.
+        let locked_until = match disable {
+            Some(_) => None,
+            None => Some(now.saturating_add(millis(self.settings.lease))),
+        };
         let mut update = webhook_endpoint::Entity::update_many()
             .col_expr(
                 webhook_endpoint::Column::LockedUntil,
-                Expr::value(now.saturating_add(millis(self.settings.lease))),
+                Expr::value(locked_until),
             )
             .col_expr(
                 webhook_endpoint::Column::FailingSince,
@@ -481,10 +486,6 @@ impl Worker {
                 .col_expr(
                     webhook_endpoint::Column::DisabledReason,
                     Expr::value(reason.clone()),
-                )
-                .col_expr(
-                    webhook_endpoint::Column::LockedUntil,
-                    Expr::value(Option::<i64>::None),
                 )
                 .col_expr(
                     webhook_endpoint::Column::Lease,
