@@ -281,6 +281,19 @@ matrix! {
     deleteRole       BUILTIN      FORBIDDEN       FORBIDDEN       FORBIDDEN       FORBIDDEN       FORBIDDEN       FORBIDDEN       UNAUTHENTICATED;
     deleteRole       X            NOT_FOUND       FORBIDDEN       FORBIDDEN       FORBIDDEN       NOT_FOUND       FORBIDDEN       UNAUTHENTICATED;
     updateAccount    SELF         OK              FORBIDDEN       FORBIDDEN       FORBIDDEN       FORBIDDEN       FORBIDDEN       UNAUTHENTICATED;
+    // ---- webhooks (ACCOUNT_MANAGE; SELF = an endpoint of the caller's account) ----
+    webhookEndpoints NONE         OK              FORBIDDEN       FORBIDDEN       FORBIDDEN       FORBIDDEN       FORBIDDEN       UNAUTHENTICATED;
+    webhookEndpoints SELF         OK              FORBIDDEN       FORBIDDEN       FORBIDDEN       FORBIDDEN       FORBIDDEN       UNAUTHENTICATED;
+    webhookEndpoints X            EMPTY           FORBIDDEN       FORBIDDEN       FORBIDDEN       FORBIDDEN       FORBIDDEN       UNAUTHENTICATED;
+    createWebhookEndpoint NONE    OK              FORBIDDEN       FORBIDDEN       FORBIDDEN       FORBIDDEN       FORBIDDEN       UNAUTHENTICATED;
+    updateWebhookEndpoint SELF    OK              FORBIDDEN       FORBIDDEN       FORBIDDEN       FORBIDDEN       FORBIDDEN       UNAUTHENTICATED;
+    updateWebhookEndpoint X       NOT_FOUND       FORBIDDEN       FORBIDDEN       FORBIDDEN       FORBIDDEN       FORBIDDEN       UNAUTHENTICATED;
+    deleteWebhookEndpoint FRESH   OK              FORBIDDEN       FORBIDDEN       FORBIDDEN       FORBIDDEN       FORBIDDEN       UNAUTHENTICATED;
+    deleteWebhookEndpoint X       NOT_FOUND       FORBIDDEN       FORBIDDEN       FORBIDDEN       FORBIDDEN       FORBIDDEN       UNAUTHENTICATED;
+    rotateWebhookSecret SELF      OK              FORBIDDEN       FORBIDDEN       FORBIDDEN       FORBIDDEN       FORBIDDEN       UNAUTHENTICATED;
+    rotateWebhookSecret X         NOT_FOUND       FORBIDDEN       FORBIDDEN       FORBIDDEN       FORBIDDEN       FORBIDDEN       UNAUTHENTICATED;
+    redeliverWebhookEvents SELF   OK              FORBIDDEN       FORBIDDEN       FORBIDDEN       FORBIDDEN       FORBIDDEN       UNAUTHENTICATED;
+    redeliverWebhookEvents X      NOT_FOUND       FORBIDDEN       FORBIDDEN       FORBIDDEN       FORBIDDEN       FORBIDDEN       UNAUTHENTICATED;
 }
 
 /// The columns, in the table's order.
@@ -338,6 +351,12 @@ enum Op {
     updateRole,
     deleteRole,
     updateAccount,
+    webhookEndpoints,
+    createWebhookEndpoint,
+    updateWebhookEndpoint,
+    deleteWebhookEndpoint,
+    rotateWebhookSecret,
+    redeliverWebhookEvents,
 }
 
 #[allow(non_camel_case_types, clippy::upper_case_acronyms)]
@@ -409,6 +428,9 @@ struct World {
     /// A role and a department of the other account.
     role_x: Uuid,
     dept_x: Uuid,
+    /// Webhook endpoints of the caller's account and of the other account.
+    hook: String,
+    hook_x: String,
     counter: AtomicUsize,
 }
 
@@ -539,6 +561,8 @@ impl World {
             )
             .await;
         common::data(&body);
+        let hook = create_hook(&t.app, &admin).await;
+        let hook_x = create_hook(&t.app, &t.app.token_for(o.other_admin)).await;
         World {
             dept_org,
             auditor,
@@ -562,6 +586,8 @@ impl World {
             role_e,
             role_x,
             dept_x,
+            hook,
+            hook_x,
             counter: AtomicUsize::new(0),
             t,
         }
@@ -661,6 +687,14 @@ impl World {
             Target::E => &self.domain_e,
             Target::X => &self.domain_x,
             other => panic!("no domain event target {other:?}"),
+        }
+    }
+
+    fn hook_target(&self, target: Target) -> &str {
+        match target {
+            Target::SELF => &self.hook,
+            Target::X => &self.hook_x,
+            other => panic!("no webhook endpoint target {other:?}"),
         }
     }
 
@@ -1071,8 +1105,85 @@ impl World {
                 input(json!({ "name": "Org A" })),
                 Check::Object("updateAccount"),
             ),
+            Op::webhookEndpoints => (
+                "{ webhookEndpoints(first: 50) { nodes { id } } }".into(),
+                json!({}),
+                match target {
+                    Target::NONE => Check::Object("webhookEndpoints"),
+                    t => Check::Listed("webhookEndpoints", self.hook_target(t).to_owned()),
+                },
+            ),
+            Op::createWebhookEndpoint => (
+                single(
+                    "createWebhookEndpoint",
+                    "CreateWebhookEndpointInput",
+                    "endpoint { id } secret",
+                ),
+                input(json!({ "url": HOOK_URL, "description": "matrix" })),
+                Check::Object("createWebhookEndpoint"),
+            ),
+            Op::updateWebhookEndpoint => (
+                single(
+                    "updateWebhookEndpoint",
+                    "UpdateWebhookEndpointInput",
+                    "endpoint { id }",
+                ),
+                input(json!({ "id": self.hook_target(target), "description": "matrix" })),
+                Check::Object("updateWebhookEndpoint"),
+            ),
+            Op::deleteWebhookEndpoint => {
+                let id = match target {
+                    Target::FRESH => create_hook(&self.t.app, &self.t.app.token_for(o.admin)).await,
+                    t => self.hook_target(t).to_owned(),
+                };
+                (
+                    single("deleteWebhookEndpoint", "DeleteInput", "deletedId"),
+                    input(json!({ "id": id })),
+                    Check::Object("deleteWebhookEndpoint"),
+                )
+            }
+            Op::rotateWebhookSecret => (
+                single(
+                    "rotateWebhookSecret",
+                    "RotateWebhookSecretInput",
+                    "endpoint { id } secret",
+                ),
+                input(json!({ "id": self.hook_target(target) })),
+                Check::Object("rotateWebhookSecret"),
+            ),
+            Op::redeliverWebhookEvents => (
+                single(
+                    "redeliverWebhookEvents",
+                    "RedeliverWebhookEventsInput",
+                    "queuedCount",
+                ),
+                input(json!({
+                    "endpointId": self.hook_target(target),
+                    "from": "2020-01-01T00:00:00Z",
+                    "to": "2020-01-02T00:00:00Z",
+                })),
+                Check::Object("redeliverWebhookEvents"),
+            ),
         }
     }
+}
+
+/// A public URL for webhook endpoints (nothing is sent: no worker runs here).
+const HOOK_URL: &str = "https://hooks.example.com/roster";
+
+/// Creates a webhook endpoint through the API as the token's user; returns its id.
+async fn create_hook(app: &common::TestApp, token: &str) -> String {
+    let body = app
+        .gql(
+            Some(token),
+            "mutation($input: CreateWebhookEndpointInput!) { createWebhookEndpoint(input: $input) { endpoint { id } } }",
+            json!({ "input": { "url": HOOK_URL, "description": "matrix" } }),
+        )
+        .await;
+    common::data(&body)["createWebhookEndpoint"]["endpoint"]["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("webhook endpoint: {body:#}"))
+        .to_owned()
 }
 
 /// How a row's answer is read.
