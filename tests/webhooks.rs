@@ -767,3 +767,119 @@ async fn other_accounts_endpoints_are_not_found_and_only_account_managers_manage
     assert!(!audit.to_string().contains("whsec_"));
     let _ = gid::user(h.org.admin);
 }
+
+// ---- Throughput (bench/webhooks runs it; ignored in normal test runs) ------------------------
+
+/// Webhook deliveries per second to a local receiver: `BENCH_WEBHOOK_EVENTS` events (made
+/// by 1,000-user `changeUsersRole` calls) queued for `BENCH_WEBHOOK_ENDPOINTS` endpoints
+/// while no worker runs; then a worker starts and the time until the receiver has every
+/// delivery is measured. Prints one `key=value` line per result.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a benchmark: bench/webhooks runs it"]
+async fn webhook_throughput() {
+    let env = |k: &str, d: usize| {
+        std::env::var(k)
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(d)
+    };
+    let events = env("BENCH_WEBHOOK_EVENTS", 10_000).div_ceil(1000) * 1000;
+    let endpoints = env("BENCH_WEBHOOK_ENDPOINTS", 4).max(1);
+    let api = settings();
+    let http = HttpSettings {
+        webhooks: api.clone(),
+        ..HttpSettings::default()
+    };
+    let limits = Limits {
+        max_complexity: 1_000_000,
+        ..Limits::default()
+    };
+    let app = TestApp::spawn_with(limits, http).await;
+    let org = Org::create(&app).await;
+    let admin = app.token_for(org.admin);
+    let users = common::insert_users(
+        &app,
+        org.account_id,
+        org.platform,
+        org.roles["SENDER"],
+        "Bench",
+        1000,
+    )
+    .await;
+    let h = Hooks {
+        app,
+        org,
+        admin,
+        _stop: tokio::sync::oneshot::channel().0,
+    };
+    // A receiver that only counts (signatures are checked by the other tests).
+    let received = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = received.clone();
+    let router = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(move |_body: Bytes| {
+            let counter = counter.clone();
+            async move {
+                counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                StatusCode::NO_CONTENT
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, router).await;
+    });
+    for _ in 0..endpoints {
+        h.endpoint(&url, None).await;
+    }
+    let ids: Vec<String> = users.iter().map(|u| gid::user(*u)).collect();
+    let made = std::time::Instant::now();
+    for round in 0..events / 1000 {
+        let role = if round % 2 == 0 { "MANAGER" } else { "SENDER" };
+        let body = h
+            .run(
+                &h.admin,
+                "mutation($input: ChangeUsersRoleInput!) { changeUsersRole(input: $input) { changedCount } }",
+                json!({ "userIds": ids, "roleId": gid::role(h.org.roles[role]) }),
+            )
+            .await;
+        assert_eq!(
+            data(&body)["changeUsersRole"]["changedCount"],
+            1000,
+            "{body}"
+        );
+    }
+    let made = made.elapsed();
+
+    let expected = events * endpoints;
+    let started = std::time::Instant::now();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(worker::run(
+        h.app.db.clone(),
+        Arc::new(WebhookSettings {
+            secrets: api.secrets.clone(),
+            ..settings()
+        }),
+        async move {
+            let _ = stopped.await;
+        },
+    ));
+    while received.load(std::sync::atomic::Ordering::Relaxed) < expected {
+        assert!(started.elapsed() < Duration::from_secs(600), "too slow");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let elapsed = started.elapsed();
+    let _ = stop.send(());
+    let per_second = expected as f64 / elapsed.as_secs_f64();
+    println!(
+        "database={} events={events} endpoints={endpoints} deliveries={expected} seconds={:.2} deliveries_per_second={per_second:.0} (events written in {:.2} s)",
+        if common::on_postgres() {
+            "postgres"
+        } else {
+            "sqlite"
+        },
+        elapsed.as_secs_f64(),
+        made.as_secs_f64()
+    );
+}
