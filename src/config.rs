@@ -672,6 +672,7 @@ impl Config {
             retry_schedule,
             disable_after: self.webhook_disable_after,
             disable_after_failed_events: self.webhook_disable_after_failed_events,
+            delivery_retention: Duration::from_secs(u64::from(self.event_retention_days) * 86_400),
             ..WebhookSettings::default()
         })
     }

@@ -385,6 +385,19 @@ async fn deliveries_are_signed_per_standard_webhooks_and_in_event_order() {
         assert!(d["nextAttemptAt"].is_null());
         assert_eq!(d["redelivery"], false);
     }
+
+    // The delivery log keeps finished deliveries for the event retention, then prunes them.
+    assert_eq!(
+        worker::prune(&h.app.db, Duration::from_secs(3600))
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(worker::prune(&h.app.db, Duration::ZERO).await.unwrap(), 5);
+    assert_eq!(
+        h.endpoints().await["nodes"][0]["deliveries"]["totalCount"],
+        0
+    );
 }
 
 #[tokio::test]

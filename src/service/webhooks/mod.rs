@@ -101,6 +101,9 @@ pub struct WebhookSettings {
     pub batch_size: u64,
     /// Most endpoints claimed in one statement (and served concurrently).
     pub max_endpoints: u64,
+    /// How long delivered and given-up deliveries stay in the log (the event retention,
+    /// `ROSTER_EVENT_RETENTION_DAYS`).
+    pub delivery_retention: Duration,
 }
 
 /// The default retry schedule: 8 retries over about a day.
@@ -124,6 +127,7 @@ impl Default for WebhookSettings {
             lease: Duration::from_secs(60),
             batch_size: 500,
             max_endpoints: 64,
+            delivery_retention: Duration::from_secs(30 * 86_400),
         }
     }
 }

@@ -117,7 +117,18 @@ pub async fn run(db: Db, settings: Arc<WebhookSettings>, shutdown: impl Future<O
     };
     tracing::info!("webhook worker started");
     let mut shutdown = std::pin::pin!(shutdown);
+    let mut pruned: Option<Instant> = None;
     loop {
+        if pruned.is_none_or(|at| at.elapsed() >= PRUNE_EVERY) {
+            pruned = Some(Instant::now());
+            match prune(&worker.db, worker.settings.delivery_retention).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(deleted = n, "old webhook deliveries pruned"),
+                Err(e) => {
+                    tracing::warn!(error = %e.describe(), "pruning webhook deliveries failed")
+                }
+            }
+        }
         {
             let pass = worker.pass();
             let mut pass = std::pin::pin!(pass);
@@ -144,6 +155,20 @@ pub async fn run(db: Db, settings: Arc<WebhookSettings>, shutdown: impl Future<O
         }
     }
     tracing::info!("webhook worker stopped");
+}
+
+/// How often finished deliveries past their retention are deleted.
+const PRUNE_EVERY: Duration = Duration::from_secs(3600);
+
+/// Deletes delivered and given-up deliveries older than `retention`; pending ones stay.
+pub async fn prune(db: &Db, retention: Duration) -> Result<u64> {
+    let cutoff = now_ms().saturating_sub(millis(retention));
+    Ok(webhook_delivery::Entity::delete_many()
+        .filter(webhook_delivery::Column::Status.ne(status::PENDING))
+        .filter(webhook_delivery::Column::FinishedAt.lt(cutoff))
+        .exec(db.conn())
+        .await?
+        .rows_affected)
 }
 
 /// The worker's parts.
@@ -205,6 +230,14 @@ impl Worker {
             .and_where(webhook_endpoint::Column::DisabledAt.is_null())
             .and_where(webhook_endpoint::Column::NextAttemptAt.lte(now))
             .cond_where(unleased(now))
+            // Only endpoints with something to do: events after their cursor, or deliveries
+            // waiting (an idle endpoint costs this indexed probe, nothing more).
+            .and_where(Expr::cust(
+                "(EXISTS (SELECT 1 FROM events e WHERE e.account_id = webhook_endpoints.account_id \
+                 AND e.seq > webhook_endpoints.cursor) \
+                 OR EXISTS (SELECT 1 FROM webhook_deliveries d \
+                 WHERE d.endpoint_id = webhook_endpoints.id AND d.status = 'PENDING'))",
+            ))
             .order_by(webhook_endpoint::Column::NextAttemptAt, sea_orm::Order::Asc)
             .limit(self.settings.max_endpoints)
             .to_owned();
@@ -388,8 +421,12 @@ impl Worker {
         let mut failing_since = endpoint.failing_since;
         let mut failed_events = endpoint.failed_events;
         let mut disable: Option<String> = None;
+        // Results are recorded (and the lease extended) at least every half lease, so a
+        // slow receiver never lets the lease run out mid-round.
+        let started = Instant::now();
+        let budget = self.settings.lease / 2;
         for d in &pending {
-            if self.stop.load(Ordering::Relaxed) {
+            if self.stop.load(Ordering::Relaxed) || started.elapsed() >= budget {
                 more = true;
                 break;
             }
