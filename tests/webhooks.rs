@@ -224,6 +224,8 @@ fn settings() -> WebhookSettings {
 
 struct Hooks {
     app: TestApp,
+    /// The key the server seals secrets with (a second worker needs the same one).
+    secrets: Option<roster::service::webhooks::SecretBox>,
     org: Org,
     admin: String,
     _stop: tokio::sync::oneshot::Sender<()>,
@@ -245,6 +247,7 @@ async fn start_with(api: WebhookSettings, worker_settings: Option<WebhookSetting
     let org = Org::create(&app).await;
     let admin = app.token_for(org.admin);
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let secrets = api.secrets.clone();
     let worker_settings = WebhookSettings {
         secrets: api.secrets.clone(),
         ..worker_settings.unwrap_or(api)
@@ -258,6 +261,7 @@ async fn start_with(api: WebhookSettings, worker_settings: Option<WebhookSetting
     ));
     Hooks {
         app,
+        secrets,
         org,
         admin,
         _stop: stop,
@@ -821,6 +825,7 @@ async fn webhook_throughput() {
     .await;
     let h = Hooks {
         app,
+        secrets: api.secrets.clone(),
         org,
         admin,
         _stop: tokio::sync::oneshot::channel().0,
@@ -895,4 +900,65 @@ async fn webhook_throughput() {
         elapsed.as_secs_f64(),
         made.as_secs_f64()
     );
+}
+
+#[tokio::test]
+async fn two_workers_on_one_database_never_send_an_attempt_twice() {
+    let h = start().await;
+    // A second worker (as another `roster serve` process would run) on the same database.
+    let (_stop_b, stopped_b) = tokio::sync::oneshot::channel::<()>();
+    let api = h.app.db.clone();
+    tokio::spawn(worker::run(
+        api,
+        Arc::new(WebhookSettings {
+            secrets: h.secrets.clone(),
+            ..settings()
+        }),
+        async move {
+            let _ = stopped_b.await;
+        },
+    ));
+    let rx = Receiver::start().await;
+    let rx2 = Receiver::start().await;
+    h.endpoint(&rx.url, None).await;
+    h.endpoint(&rx2.url, None).await;
+    let users = common::insert_users(
+        &h.app,
+        h.org.account_id,
+        h.org.platform,
+        h.org.roles["SENDER"],
+        "Twice",
+        200,
+    )
+    .await;
+    let ids: Vec<String> = users.iter().map(|u| gid::user(*u)).collect();
+    for role in ["MANAGER", "SENDER"] {
+        let body = h
+            .run(
+                &h.admin,
+                "mutation($input: ChangeUsersRoleInput!) { changeUsersRole(input: $input) { changedCount } }",
+                json!({ "userIds": ids, "roleId": gid::role(h.org.roles[role]) }),
+            )
+            .await;
+        assert_eq!(data(&body)["changeUsersRole"]["changedCount"], 200);
+    }
+    for r in [&rx, &rx2] {
+        let got = r.wait_for(400).await;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let all = r.all();
+        assert_eq!(all.len(), 400, "every event exactly once");
+        // In event order: the first 200 are the changes to MANAGER.
+        let roles: Vec<String> = got
+            .iter()
+            .map(|m| {
+                let body: Value = serde_json::from_str(&m.body).unwrap();
+                body["data"]["after"]["role"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned()
+            })
+            .collect();
+        assert!(roles[..200].iter().all(|r| r == "Manager"), "{roles:?}");
+        assert!(roles[200..].iter().all(|r| r == "Sender"), "{roles:?}");
+    }
 }
