@@ -547,8 +547,9 @@ impl Subscriber {
     /// The next protocol message (server pings answered on the way); `{"type":"closed"}`
     /// with the close code when the server closed the socket.
     async fn message(&mut self, within: Duration) -> Value {
+        let deadline = tokio::time::Instant::now() + within;
         loop {
-            let next = tokio::time::timeout(within, self.socket.next())
+            let next = tokio::time::timeout_at(deadline, self.socket.next())
                 .await
                 .expect("a message in time");
             match next {
@@ -754,6 +755,72 @@ async fn a_deleted_subscribers_stream_ends() {
         }
     }
     assert!(ended, "the stream of a deleted user must end");
+}
+
+#[tokio::test]
+async fn a_demoted_subscribers_stream_ends_and_a_moved_ones_narrows() {
+    let app = TestApp::spawn().await;
+    let o = Org::create(&app).await;
+    // The Manager loses USERS_VIEW (becomes a Sender): their stream ends with FORBIDDEN.
+    let mut demoted = Subscriber::events(&app.url, &app.token_for(o.manager), None).await;
+    // A second manager, in Mobile, is moved to EMEA: they see EMEA's events from then on.
+    let moved = insert_users(&app, o.account_id, o.mobile, o.roles["MANAGER"], "Mover", 1).await[0];
+    let mut narrowed = Subscriber::events(&app.url, &app.token_for(moved), None).await;
+    data(
+        &run(
+            &app,
+            o.admin,
+            CHANGE_ROLE,
+            json!({ "userIds": [gid::user(o.manager)], "roleId": gid::role(o.roles["SENDER"]) }),
+        )
+        .await,
+    );
+    match demoted.said(Duration::from_secs(20)).await {
+        Said::Error(e) => assert_eq!(e["errors"][0]["extensions"]["code"], "FORBIDDEN", "{e}"),
+        other => panic!("expected the stream to end: {other:?}"),
+    }
+    assert!(matches!(
+        demoted.said(Duration::from_secs(10)).await,
+        Said::Complete
+    ));
+
+    data(
+        &run(
+            &app,
+            o.admin,
+            CHANGE_TEAM,
+            json!({ "userIds": [gid::user(moved)], "teamId": gid::team(o.emea) }),
+        )
+        .await,
+    );
+    let got = narrowed.events_n(1, Duration::from_secs(20)).await;
+    assert_eq!(
+        got[0]["targetId"],
+        gid::user(moved),
+        "their own move (in EMEA now)"
+    );
+    // Mobile is no longer theirs; EMEA is.
+    data(
+        &run(
+            &app,
+            o.admin,
+            CHANGE_ROLE,
+            json!({ "userIds": [gid::user(o.alice)], "roleId": gid::role(o.roles["MANAGER"]) }),
+        )
+        .await,
+    );
+    data(
+        &run(
+            &app,
+            o.admin,
+            CHANGE_ROLE,
+            json!({ "userIds": [gid::user(o.bob)], "roleId": gid::role(o.roles["MANAGER"]) }),
+        )
+        .await,
+    );
+    let got = narrowed.events_n(1, Duration::from_secs(20)).await;
+    assert_eq!(got[0]["targetId"], gid::user(o.bob));
+    narrowed.nothing_within(Duration::from_millis(500)).await;
 }
 
 #[tokio::test]

@@ -270,6 +270,10 @@ impl StreamState {
             return Err(Error::Unauthenticated);
         }
         let conn = self.db.conn();
+        // The end first, then the subscriber: every event up to the end committed before
+        // the subscriber is read, so the reach applied is never older than the events (a
+        // user moved into a team sees the events of their move).
+        let end = events::latest_position(conn, self.actor.account_id).await?;
         let now = principal::load_for_token(
             conn,
             &UserId(self.actor.user_id).to_string(),
@@ -283,7 +287,6 @@ impl StreamState {
             return Err(Error::forbidden("your role may no longer read events"));
         }
         self.actor = now;
-        let end = events::latest_position(conn, self.actor.account_id).await?;
         if end <= self.after {
             return Ok(());
         }
