@@ -872,6 +872,59 @@ async fn subscriptions_need_a_valid_token_and_are_limited_per_user() {
     }
 }
 
+#[tokio::test]
+async fn an_event_whose_wake_up_was_lost_still_arrives() {
+    use sea_orm::{ActiveModelTrait, ConnectionTrait, IntoActiveModel, Statement};
+    let app = TestApp::spawn().await;
+    let o = Org::create(&app).await;
+    let mut sub = Subscriber::events(&app.url, &app.token_for(o.admin), None).await;
+    // A committed event with no NOTIFY and no in-process wake-up (as when a listener was
+    // reconnecting): the stream's timer finds it in the table.
+    let backend = app.db.backend();
+    let sql = match backend {
+        sea_orm::DatabaseBackend::Postgres => {
+            "INSERT INTO event_sequences (account_id, last_seq) VALUES ($1, 1) ON CONFLICT (account_id) DO UPDATE SET last_seq = event_sequences.last_seq + 1 RETURNING last_seq"
+        }
+        _ => {
+            "INSERT INTO event_sequences (account_id, last_seq) VALUES (?, 1) ON CONFLICT (account_id) DO UPDATE SET last_seq = event_sequences.last_seq + 1 RETURNING last_seq"
+        }
+    };
+    let txn = app.db.begin_write().await.expect("begin");
+    let seq: i64 = txn
+        .query_one_raw(Statement::from_sql_and_values(
+            backend,
+            sql,
+            [o.account_id.into()],
+        ))
+        .await
+        .expect("sequence")
+        .expect("row")
+        .try_get_by_index(0)
+        .expect("seq");
+    let id = Uuid::now_v7();
+    event::Model {
+        id,
+        account_id: o.account_id,
+        seq,
+        event_type: "team.updated".into(),
+        operation_id: None,
+        actor_id: None,
+        target_type: "Team".into(),
+        target_id: o.platform,
+        target_team_id: Some(o.platform),
+        data_json: "{}".into(),
+        created_at: roster::service::now_ms(),
+    }
+    .into_active_model()
+    .reset_all()
+    .insert(&txn)
+    .await
+    .expect("insert");
+    txn.commit().await.expect("commit");
+    let got = sub.events_n(1, Duration::from_secs(20)).await;
+    assert_eq!(got[0]["id"], roster::service::ids::EventId(id).to_string());
+}
+
 // ---- Two processes ---------------------------------------------------------------------
 
 #[tokio::test]
