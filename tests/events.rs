@@ -809,10 +809,20 @@ async fn a_demoted_subscribers_stream_ends_and_a_moved_ones_narrows() {
         )
         .await,
     );
+    // Made by an Admin who sits in Mobile: the mover saw them while in Mobile, not now.
+    let mobile_admin = insert_users(
+        &app,
+        o.account_id,
+        o.mobile,
+        o.roles["ADMIN"],
+        "Mobadmin",
+        1,
+    )
+    .await[0];
     data(
         &run(
             &app,
-            o.admin,
+            mobile_admin,
             CHANGE_ROLE,
             json!({ "userIds": [gid::user(o.bob)], "roleId": gid::role(o.roles["MANAGER"]) }),
         )
@@ -820,6 +830,11 @@ async fn a_demoted_subscribers_stream_ends_and_a_moved_ones_narrows() {
     );
     let got = narrowed.events_n(1, Duration::from_secs(20)).await;
     assert_eq!(got[0]["targetId"], gid::user(o.bob));
+    assert_eq!(
+        got[0]["actor"],
+        Value::Null,
+        "the actor is outside the mover's reach now"
+    );
     narrowed.nothing_within(Duration::from_millis(500)).await;
 }
 
