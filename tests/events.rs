@@ -547,8 +547,9 @@ impl Subscriber {
     /// The next protocol message (server pings answered on the way); `{"type":"closed"}`
     /// with the close code when the server closed the socket.
     async fn message(&mut self, within: Duration) -> Value {
+        let deadline = tokio::time::Instant::now() + within;
         loop {
-            let next = tokio::time::timeout(within, self.socket.next())
+            let next = tokio::time::timeout_at(deadline, self.socket.next())
                 .await
                 .expect("a message in time");
             match next {
@@ -757,6 +758,87 @@ async fn a_deleted_subscribers_stream_ends() {
 }
 
 #[tokio::test]
+async fn a_demoted_subscribers_stream_ends_and_a_moved_ones_narrows() {
+    let app = TestApp::spawn().await;
+    let o = Org::create(&app).await;
+    // The Manager loses USERS_VIEW (becomes a Sender): their stream ends with FORBIDDEN.
+    let mut demoted = Subscriber::events(&app.url, &app.token_for(o.manager), None).await;
+    // A second manager, in Mobile, is moved to EMEA: they see EMEA's events from then on.
+    let moved = insert_users(&app, o.account_id, o.mobile, o.roles["MANAGER"], "Mover", 1).await[0];
+    let mut narrowed = Subscriber::events(&app.url, &app.token_for(moved), None).await;
+    data(
+        &run(
+            &app,
+            o.admin,
+            CHANGE_ROLE,
+            json!({ "userIds": [gid::user(o.manager)], "roleId": gid::role(o.roles["SENDER"]) }),
+        )
+        .await,
+    );
+    match demoted.said(Duration::from_secs(20)).await {
+        Said::Error(e) => assert_eq!(e["errors"][0]["extensions"]["code"], "FORBIDDEN", "{e}"),
+        other => panic!("expected the stream to end: {other:?}"),
+    }
+    assert!(matches!(
+        demoted.said(Duration::from_secs(10)).await,
+        Said::Complete
+    ));
+
+    data(
+        &run(
+            &app,
+            o.admin,
+            CHANGE_TEAM,
+            json!({ "userIds": [gid::user(moved)], "teamId": gid::team(o.emea) }),
+        )
+        .await,
+    );
+    let got = narrowed.events_n(1, Duration::from_secs(20)).await;
+    assert_eq!(
+        got[0]["targetId"],
+        gid::user(moved),
+        "their own move (in EMEA now)"
+    );
+    // Mobile is no longer theirs; EMEA is.
+    data(
+        &run(
+            &app,
+            o.admin,
+            CHANGE_ROLE,
+            json!({ "userIds": [gid::user(o.alice)], "roleId": gid::role(o.roles["MANAGER"]) }),
+        )
+        .await,
+    );
+    // Made by an Admin who sits in Mobile: the mover saw them while in Mobile, not now.
+    let mobile_admin = insert_users(
+        &app,
+        o.account_id,
+        o.mobile,
+        o.roles["ADMIN"],
+        "Mobadmin",
+        1,
+    )
+    .await[0];
+    data(
+        &run(
+            &app,
+            mobile_admin,
+            CHANGE_ROLE,
+            json!({ "userIds": [gid::user(o.bob)], "roleId": gid::role(o.roles["MANAGER"]) }),
+        )
+        .await,
+    );
+    let got = narrowed.events_n(1, Duration::from_secs(20)).await;
+    assert_eq!(got[0]["targetId"], gid::user(o.bob));
+    assert_eq!(
+        got[0]["actor"],
+        Value::Null,
+        "the actor is outside the mover's reach now"
+    );
+    narrowed.nothing_within(Duration::from_millis(500)).await;
+}
+
+#[tokio::test]
 async fn subscriptions_need_a_valid_token_and_are_limited_per_user() {
     let http = HttpSettings {
         events: EventSettings {
@@ -803,6 +885,59 @@ async fn subscriptions_need_a_valid_token_and_are_limited_per_user() {
         ),
         other => panic!("{other:?}"),
     }
+}
+
+#[tokio::test]
+async fn an_event_whose_wake_up_was_lost_still_arrives() {
+    use sea_orm::{ActiveModelTrait, ConnectionTrait, IntoActiveModel, Statement};
+    let app = TestApp::spawn().await;
+    let o = Org::create(&app).await;
+    let mut sub = Subscriber::events(&app.url, &app.token_for(o.admin), None).await;
+    // A committed event with no NOTIFY and no in-process wake-up (as when a listener was
+    // reconnecting): the stream's timer finds it in the table.
+    let backend = app.db.backend();
+    let sql = match backend {
+        sea_orm::DatabaseBackend::Postgres => {
+            "INSERT INTO event_sequences (account_id, last_seq) VALUES ($1, 1) ON CONFLICT (account_id) DO UPDATE SET last_seq = event_sequences.last_seq + 1 RETURNING last_seq"
+        }
+        _ => {
+            "INSERT INTO event_sequences (account_id, last_seq) VALUES (?, 1) ON CONFLICT (account_id) DO UPDATE SET last_seq = event_sequences.last_seq + 1 RETURNING last_seq"
+        }
+    };
+    let txn = app.db.begin_write().await.expect("begin");
+    let seq: i64 = txn
+        .query_one_raw(Statement::from_sql_and_values(
+            backend,
+            sql,
+            [o.account_id.into()],
+        ))
+        .await
+        .expect("sequence")
+        .expect("row")
+        .try_get_by_index(0)
+        .expect("seq");
+    let id = Uuid::now_v7();
+    event::Model {
+        id,
+        account_id: o.account_id,
+        seq,
+        event_type: "team.updated".into(),
+        operation_id: None,
+        actor_id: None,
+        target_type: "Team".into(),
+        target_id: o.platform,
+        target_team_id: Some(o.platform),
+        data_json: "{}".into(),
+        created_at: roster::service::now_ms(),
+    }
+    .into_active_model()
+    .reset_all()
+    .insert(&txn)
+    .await
+    .expect("insert");
+    txn.commit().await.expect("commit");
+    let got = sub.events_n(1, Duration::from_secs(20)).await;
+    assert_eq!(got[0]["id"], roster::service::ids::EventId(id).to_string());
 }
 
 // ---- Two processes ---------------------------------------------------------------------

@@ -223,5 +223,5 @@ async fn a_bulk_change_writes_its_1000_events_in_a_handful_of_statements() {
         counts[0], counts[1],
         "statements must not grow with the bulk size"
     );
-    assert!(counts[1] <= 20, "{} statements for 1,000 users", counts[1]);
+    assert!(counts[1] <= 11, "{} statements for 1,000 users", counts[1]);
 }
