@@ -738,6 +738,36 @@ mod tests {
     }
 
     #[test]
+    fn webhook_settings_errors_name_the_variable() {
+        let config = |args: &[&str]| {
+            let mut all = vec!["roster"];
+            all.extend_from_slice(args);
+            all.push("schema");
+            Cli::parse_from(all).config
+        };
+        let short = config(&["--secret-key", "too short"])
+            .webhooks()
+            .unwrap_err();
+        assert!(short.contains("ROSTER_SECRET_KEY"), "{short}");
+        let schedule = config(&["--webhook-retry-schedule", "5s,soon"])
+            .webhooks()
+            .unwrap_err();
+        assert!(
+            schedule.contains("ROSTER_WEBHOOK_RETRY_SCHEDULE"),
+            "{schedule}"
+        );
+        // No key at all: webhooks are off (creating one is refused), the server still starts.
+        assert!(config(&[]).webhooks().unwrap().secrets.is_none());
+        let ok = config(&["--jwt-secret", "0123456789abcdef0123456789abcdef"])
+            .webhooks()
+            .unwrap();
+        assert!(ok.secrets.is_some());
+        assert_eq!(ok.retry_schedule.len(), 8);
+        assert_eq!(ok.timeout, Duration::from_secs(10));
+        assert!(!ok.allow_private);
+    }
+
+    #[test]
     fn durations_parse() {
         assert_eq!(parse_duration("1h"), Ok(Duration::from_secs(3600)));
         assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));

@@ -962,3 +962,54 @@ async fn two_workers_on_one_database_never_send_an_attempt_twice() {
         assert!(roles[200..].iter().all(|r| r == "Sender"), "{roles:?}");
     }
 }
+
+#[path = "common/servers.rs"]
+mod servers;
+
+#[tokio::test]
+async fn roster_serve_runs_the_webhook_worker() {
+    let (url, _scratch) = common::fresh_database().await;
+    let mut procs = servers::Servers::default();
+    let base = procs
+        .start_with(&url, &[("ROSTER_WEBHOOK_ALLOW_PRIVATE", "true")])
+        .await;
+    let db = roster::service::Db::connect(&url).await.unwrap();
+    let created = roster::service::accounts::create(&db, "Served", "admin@served.test", "Ada")
+        .await
+        .unwrap();
+    let token = common::test_keys()
+        .issue(&gid::user(created.admin.id), Duration::from_secs(600))
+        .unwrap()
+        .unwrap();
+    let http = reqwest::Client::new();
+    let gql = |query: &'static str, input: Value| {
+        let (http, base, token) = (http.clone(), base.clone(), token.clone());
+        async move {
+            http.post(format!("{base}/graphql"))
+                .bearer_auth(token)
+                .json(&json!({ "query": query, "variables": { "input": input } }))
+                .send()
+                .await
+                .unwrap()
+                .json::<Value>()
+                .await
+                .unwrap()
+        }
+    };
+    let rx = Receiver::start().await;
+    let body = gql(CREATE, json!({ "url": rx.url })).await;
+    let secret = data(&body)["createWebhookEndpoint"]["secret"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    data(
+        &gql(
+            "mutation($input: CreateTeamInput!) { createTeam(input: $input) { team { id } } }",
+            json!({ "name": "Served 00" }),
+        )
+        .await,
+    );
+    let got = rx.wait_for(1).await;
+    assert_eq!(team_names(&got), names("Served", 1));
+    assert_all_verify(&secret, &got);
+}
