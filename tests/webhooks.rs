@@ -1013,3 +1013,41 @@ async fn roster_serve_runs_the_webhook_worker() {
     assert_eq!(team_names(&got), names("Served", 1));
     assert_all_verify(&secret, &got);
 }
+
+#[tokio::test]
+async fn an_endpoint_failing_for_longer_than_the_disable_window_is_disabled_at_its_first_given_up_event()
+ {
+    let api = WebhookSettings {
+        retry_schedule: vec![Duration::from_millis(200); 2],
+        jitter: 0.0,
+        disable_after: Duration::from_millis(300),
+        disable_after_failed_events: 100,
+        ..settings()
+    };
+    let h = start_with(api, None).await;
+    let rx = Receiver::start().await;
+    rx.set(Mode::Fail);
+    h.endpoint(&rx.url, None).await;
+    h.teams("Long", 2).await;
+    let mut e = Value::Null;
+    for _ in 0..200 {
+        e = h.endpoints().await["nodes"][0].clone();
+        if e["enabled"] == false {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(e["enabled"], false, "{e:#}");
+    let deliveries = e["deliveries"]["nodes"].as_array().unwrap();
+    let statuses: Vec<&str> = deliveries
+        .iter()
+        .rev()
+        .map(|d| d["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(statuses, ["FAILED", "PENDING"], "{deliveries:#?}");
+    assert_eq!(
+        rx.all().len(),
+        3,
+        "three attempts of the first event, none of the second"
+    );
+}
