@@ -839,10 +839,11 @@ async fn a_demoted_subscribers_stream_ends_and_a_moved_ones_narrows() {
 }
 
 #[tokio::test]
-async fn subscriptions_need_a_valid_token_and_are_limited_per_user() {
+async fn subscriptions_need_a_valid_token_pass_the_document_guard_and_are_limited() {
     let http = HttpSettings {
         events: EventSettings {
             max_per_user: 1,
+            max_per_instance: 2,
             ..EventSettings::default()
         },
         ..HttpSettings::default()
@@ -884,6 +885,46 @@ async fn subscriptions_need_a_valid_token_and_are_limited_per_user() {
             "{e}"
         ),
         other => panic!("{other:?}"),
+    }
+    // Two streams per process here: another user's second stream in the process is refused.
+    let _dept = Subscriber::events(&app.url, &app.token_for(o.dept_admin), None).await;
+    let (mut third, ack) = Subscriber::open(
+        &app.url,
+        json!({ "Authorization": format!("Bearer {}", app.token_for(o.manager)) }),
+    )
+    .await;
+    assert_eq!(ack["type"], "connection_ack");
+    third
+        .send(json!({ "id": "3", "type": "subscribe", "payload": { "query": SUBSCRIBE } }))
+        .await;
+    match third.said(Duration::from_secs(10)).await {
+        Said::Error(e) => {
+            assert_eq!(code_of(&e), "LIMIT_EXCEEDED", "{e}");
+            assert!(
+                e.to_string().contains("this server holds its maximum"),
+                "{e}"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(matches!(third.said(Duration::from_secs(10)).await, Said::Complete));
+    // The document guard applies to subscriptions as to queries: 16 aliases (limit 15).
+    let aliases: String = (0..16).map(|i| format!("a{i}: id ")).collect();
+    third
+        .send(json!({ "id": "4", "type": "subscribe", "payload": { "query": format!("subscription {{ events {{ {aliases} }} }}") } }))
+        .await;
+    match third.said(Duration::from_secs(10)).await {
+        Said::Error(e) => assert_eq!(code_of(&e), "LIMIT_EXCEEDED", "{e}"),
+        other => panic!("{other:?}"),
+    }
+}
+
+/// The code of the first error of a `next` payload or an `error` message.
+fn code_of(e: &Value) -> &Value {
+    if e.is_array() {
+        &e[0]["extensions"]["code"]
+    } else {
+        &e["errors"][0]["extensions"]["code"]
     }
 }
 
