@@ -471,6 +471,70 @@ async fn the_feed_needs_users_view_and_refuses_a_cursor_older_than_retention() {
     );
 }
 
+#[tokio::test]
+async fn a_reader_polling_during_concurrent_writes_sees_every_event_once_in_order() {
+    let app = std::sync::Arc::new(TestApp::spawn().await);
+    let o = Org::create(&app).await;
+    let users = insert_users(&app, o.account_id, o.mobile, o.roles["SENDER"], "Race", 20).await;
+    let writers: Vec<_> = (0..4)
+        .map(|w| {
+            let app = app.clone();
+            let users = users.clone();
+            let (admin, manager, sender) = (o.admin, o.roles["MANAGER"], o.roles["SENDER"]);
+            tokio::spawn(async move {
+                for i in 0..10 {
+                    // Teams (no account lock) and role changes (account lock), interleaved.
+                    let body = run(
+                        &app,
+                        admin,
+                        org::CREATE_TEAM,
+                        json!({ "name": format!("Race {w}-{i}") }),
+                    )
+                    .await;
+                    data(&body);
+                    let role = if i % 2 == 0 { manager } else { sender };
+                    let u = users[w * 5 + i % 5];
+                    data(
+                        &run(
+                            &app,
+                            admin,
+                            CHANGE_ROLE,
+                            json!({ "userIds": [gid::user(u)], "roleId": gid::role(role) }),
+                        )
+                        .await,
+                    );
+                }
+            })
+        })
+        .collect();
+    let mut seen: Vec<Value> = Vec::new();
+    let mut cursor: Option<String> = None;
+    let mut done = false;
+    while !done {
+        done = writers.iter().all(|w| w.is_finished());
+        let (page, end) = read_feed(&app, o.admin, cursor.clone()).await;
+        seen.extend(page);
+        cursor = end.or(cursor);
+    }
+    for w in writers {
+        w.await.expect("writer");
+    }
+    let (rest, _) = read_feed(&app, o.admin, cursor).await;
+    seen.extend(rest);
+    let rows = event_rows(&app, o.account_id).await;
+    let ids: Vec<String> = rows
+        .iter()
+        .map(|e| roster::service::ids::EventId(e.id).to_string())
+        .collect();
+    let seen_ids: Vec<&str> = seen.iter().map(|e| e["id"].as_str().expect("id")).collect();
+    assert_eq!(seen_ids, ids, "every event once, in commit order");
+    assert_eq!(
+        rows.iter().map(|e| e.seq).collect::<Vec<_>>(),
+        (1..=rows.len() as i64).collect::<Vec<_>>()
+    );
+    assert!(rows.len() >= 60, "{} events", rows.len());
+}
+
 // ---- Subscriptions ---------------------------------------------------------------------
 
 type Socket =
@@ -907,7 +971,10 @@ async fn subscriptions_need_a_valid_token_pass_the_document_guard_and_are_limite
         }
         other => panic!("{other:?}"),
     }
-    assert!(matches!(third.said(Duration::from_secs(10)).await, Said::Complete));
+    assert!(matches!(
+        third.said(Duration::from_secs(10)).await,
+        Said::Complete
+    ));
     // The document guard applies to subscriptions as to queries: 16 aliases (limit 15).
     let aliases: String = (0..16).map(|i| format!("a{i}: id ")).collect();
     third
