@@ -822,6 +822,33 @@ async fn a_deleted_subscribers_stream_ends() {
 }
 
 #[tokio::test]
+async fn a_suspended_subscribers_stream_ends_and_the_suspension_is_an_event() {
+    let app = TestApp::spawn().await;
+    let o = Org::create(&app).await;
+    let mut watcher = Subscriber::events(&app.url, &app.token_for(o.admin), None).await;
+    let mut sub = Subscriber::events(&app.url, &app.token_for(o.dept_admin), None).await;
+    let body = run(
+        &app,
+        o.admin,
+        "mutation($input: SuspendUsersInput!) { suspendUsers(input: $input) { changedCount } }",
+        json!({ "userIds": [gid::user(o.dept_admin)] }),
+    )
+    .await;
+    assert_eq!(data(&body)["suspendUsers"]["changedCount"], 1);
+    let got = watcher.events_n(1, Duration::from_secs(20)).await;
+    assert_eq!(got[0]["type"], "user.suspended");
+    assert_eq!(got[0]["targetId"], gid::user(o.dept_admin));
+    match sub.said(Duration::from_secs(20)).await {
+        Said::Error(e) => assert_eq!(code_of(&e), "UNAUTHENTICATED", "{e}"),
+        other => panic!("expected the stream to end: {other:?}"),
+    }
+    assert!(matches!(
+        sub.said(Duration::from_secs(10)).await,
+        Said::Complete
+    ));
+}
+
+#[tokio::test]
 async fn a_demoted_subscribers_stream_ends_and_a_moved_ones_narrows() {
     let app = TestApp::spawn().await;
     let o = Org::create(&app).await;
