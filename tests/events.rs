@@ -471,6 +471,70 @@ async fn the_feed_needs_users_view_and_refuses_a_cursor_older_than_retention() {
     );
 }
 
+#[tokio::test]
+async fn a_reader_polling_during_concurrent_writes_sees_every_event_once_in_order() {
+    let app = std::sync::Arc::new(TestApp::spawn().await);
+    let o = Org::create(&app).await;
+    let users = insert_users(&app, o.account_id, o.mobile, o.roles["SENDER"], "Race", 20).await;
+    let writers: Vec<_> = (0..4)
+        .map(|w| {
+            let app = app.clone();
+            let users = users.clone();
+            let (admin, manager, sender) = (o.admin, o.roles["MANAGER"], o.roles["SENDER"]);
+            tokio::spawn(async move {
+                for i in 0..10 {
+                    // Teams (no account lock) and role changes (account lock), interleaved.
+                    let body = run(
+                        &app,
+                        admin,
+                        org::CREATE_TEAM,
+                        json!({ "name": format!("Race {w}-{i}") }),
+                    )
+                    .await;
+                    data(&body);
+                    let role = if i % 2 == 0 { manager } else { sender };
+                    let u = users[w * 5 + i % 5];
+                    data(
+                        &run(
+                            &app,
+                            admin,
+                            CHANGE_ROLE,
+                            json!({ "userIds": [gid::user(u)], "roleId": gid::role(role) }),
+                        )
+                        .await,
+                    );
+                }
+            })
+        })
+        .collect();
+    let mut seen: Vec<Value> = Vec::new();
+    let mut cursor: Option<String> = None;
+    let mut done = false;
+    while !done {
+        done = writers.iter().all(|w| w.is_finished());
+        let (page, end) = read_feed(&app, o.admin, cursor.clone()).await;
+        seen.extend(page);
+        cursor = end.or(cursor);
+    }
+    for w in writers {
+        w.await.expect("writer");
+    }
+    let (rest, _) = read_feed(&app, o.admin, cursor).await;
+    seen.extend(rest);
+    let rows = event_rows(&app, o.account_id).await;
+    let ids: Vec<String> = rows
+        .iter()
+        .map(|e| roster::service::ids::EventId(e.id).to_string())
+        .collect();
+    let seen_ids: Vec<&str> = seen.iter().map(|e| e["id"].as_str().expect("id")).collect();
+    assert_eq!(seen_ids, ids, "every event once, in commit order");
+    assert_eq!(
+        rows.iter().map(|e| e.seq).collect::<Vec<_>>(),
+        (1..=rows.len() as i64).collect::<Vec<_>>()
+    );
+    assert!(rows.len() >= 60, "{} events", rows.len());
+}
+
 // ---- Subscriptions ---------------------------------------------------------------------
 
 type Socket =
@@ -758,6 +822,33 @@ async fn a_deleted_subscribers_stream_ends() {
 }
 
 #[tokio::test]
+async fn a_suspended_subscribers_stream_ends_and_the_suspension_is_an_event() {
+    let app = TestApp::spawn().await;
+    let o = Org::create(&app).await;
+    let mut watcher = Subscriber::events(&app.url, &app.token_for(o.admin), None).await;
+    let mut sub = Subscriber::events(&app.url, &app.token_for(o.dept_admin), None).await;
+    let body = run(
+        &app,
+        o.admin,
+        "mutation($input: SuspendUsersInput!) { suspendUsers(input: $input) { changedCount } }",
+        json!({ "userIds": [gid::user(o.dept_admin)] }),
+    )
+    .await;
+    assert_eq!(data(&body)["suspendUsers"]["changedCount"], 1);
+    let got = watcher.events_n(1, Duration::from_secs(20)).await;
+    assert_eq!(got[0]["type"], "user.suspended");
+    assert_eq!(got[0]["targetId"], gid::user(o.dept_admin));
+    match sub.said(Duration::from_secs(20)).await {
+        Said::Error(e) => assert_eq!(code_of(&e), "UNAUTHENTICATED", "{e}"),
+        other => panic!("expected the stream to end: {other:?}"),
+    }
+    assert!(matches!(
+        sub.said(Duration::from_secs(10)).await,
+        Said::Complete
+    ));
+}
+
+#[tokio::test]
 async fn a_demoted_subscribers_stream_ends_and_a_moved_ones_narrows() {
     let app = TestApp::spawn().await;
     let o = Org::create(&app).await;
@@ -839,10 +930,11 @@ async fn a_demoted_subscribers_stream_ends_and_a_moved_ones_narrows() {
 }
 
 #[tokio::test]
-async fn subscriptions_need_a_valid_token_and_are_limited_per_user() {
+async fn subscriptions_need_a_valid_token_pass_the_document_guard_and_are_limited() {
     let http = HttpSettings {
         events: EventSettings {
             max_per_user: 1,
+            max_per_instance: 2,
             ..EventSettings::default()
         },
         ..HttpSettings::default()
@@ -884,6 +976,49 @@ async fn subscriptions_need_a_valid_token_and_are_limited_per_user() {
             "{e}"
         ),
         other => panic!("{other:?}"),
+    }
+    // Two streams per process here: another user's second stream in the process is refused.
+    let _dept = Subscriber::events(&app.url, &app.token_for(o.dept_admin), None).await;
+    let (mut third, ack) = Subscriber::open(
+        &app.url,
+        json!({ "Authorization": format!("Bearer {}", app.token_for(o.manager)) }),
+    )
+    .await;
+    assert_eq!(ack["type"], "connection_ack");
+    third
+        .send(json!({ "id": "3", "type": "subscribe", "payload": { "query": SUBSCRIBE } }))
+        .await;
+    match third.said(Duration::from_secs(10)).await {
+        Said::Error(e) => {
+            assert_eq!(code_of(&e), "LIMIT_EXCEEDED", "{e}");
+            assert!(
+                e.to_string().contains("this server holds its maximum"),
+                "{e}"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(matches!(
+        third.said(Duration::from_secs(10)).await,
+        Said::Complete
+    ));
+    // The document guard applies to subscriptions as to queries: 16 aliases (limit 15).
+    let aliases: String = (0..16).map(|i| format!("a{i}: id ")).collect();
+    third
+        .send(json!({ "id": "4", "type": "subscribe", "payload": { "query": format!("subscription {{ events {{ {aliases} }} }}") } }))
+        .await;
+    match third.said(Duration::from_secs(10)).await {
+        Said::Error(e) => assert_eq!(code_of(&e), "LIMIT_EXCEEDED", "{e}"),
+        other => panic!("{other:?}"),
+    }
+}
+
+/// The code of the first error of a `next` payload or an `error` message.
+fn code_of(e: &Value) -> &Value {
+    if e.is_array() {
+        &e[0]["extensions"]["code"]
+    } else {
+        &e["errors"][0]["extensions"]["code"]
     }
 }
 

@@ -114,20 +114,13 @@ macro_rules! matrix {
 // contract: the test asserts ACTUAL (what the code does today) and fails once it does
 // EXPECTED, so the marker is removed with the fix.
 //
-// Known gaps today, all in the SENDER column:
-//   account NONE, node_account SELF — the contract: a Sender "sees only `viewer`"
-//     (DESIGN.md's role table, README); the service shows them the account and its
-//     settings (`service::accounts::get` checks no permission).
-//   team_members P — schema.graphql: `Team.memberCount` is "1 (the caller) for their own
-//     team when they see only themselves. The same number as `members { totalCount }`";
-//     the service answers memberCount 1 but refuses `members` with FORBIDDEN
-//     (`service::users::members_of_teams` requires USERS_VIEW).
+// No known gaps today: every cell is what the contract says.
 
 matrix! {
 //  field/mutation   target       ADMIN           DEPT_ADMIN      MANAGER         SENDER          DEPT_ORG        AUDITOR         ANON
     // ---- queries ----
     viewer           NONE         OK              OK              OK              OK              OK              OK              UNAUTHENTICATED;
-    account          NONE         OK              OK              OK              [FORBIDDEN KNOWN_GAP OK] OK     OK              UNAUTHENTICATED;
+    account          NONE         OK              OK              OK              FORBIDDEN       OK              OK              UNAUTHENTICATED;
     user             SELF         OK              OK              OK              OK              OK              OK              UNAUTHENTICATED;
     user             P            OK              OK              OK              NOT_FOUND       OK              OK              UNAUTHENTICATED;
     user             M            OK              OK              NOT_FOUND       NOT_FOUND       OK              OK              UNAUTHENTICATED;
@@ -177,7 +170,7 @@ matrix! {
     node_department  X            NOT_FOUND       NOT_FOUND       NOT_FOUND       NOT_FOUND       NOT_FOUND       NOT_FOUND       UNAUTHENTICATED;
     node_role        CUSTOM       OK              OK              OK              NOT_FOUND       OK              OK              UNAUTHENTICATED;
     node_role        X            NOT_FOUND       NOT_FOUND       NOT_FOUND       NOT_FOUND       NOT_FOUND       NOT_FOUND       UNAUTHENTICATED;
-    node_account     SELF         OK              OK              OK              [NOT_FOUND KNOWN_GAP OK] OK     OK              UNAUTHENTICATED;
+    node_account     SELF         OK              OK              OK              NOT_FOUND       OK              OK              UNAUTHENTICATED;
     node_account     X            NOT_FOUND       NOT_FOUND       NOT_FOUND       NOT_FOUND       NOT_FOUND       NOT_FOUND       UNAUTHENTICATED;
     node_auditEvent  P            OK              OK              NOT_FOUND       NOT_FOUND       NOT_FOUND       OK              UNAUTHENTICATED;
     node_auditEvent  E            OK              NOT_FOUND       NOT_FOUND       NOT_FOUND       NOT_FOUND       OK              UNAUTHENTICATED;
@@ -194,7 +187,7 @@ matrix! {
     // ---- relation fields: what a lookup refuses, a nested field does not show ----
     invite_invitedBy P            OK              NULL            NULL            NOT_FOUND       NULL            OK              UNAUTHENTICATED;
     auditEvent_actor P            OK              NULL            NOT_FOUND       NOT_FOUND       NOT_FOUND       OK              UNAUTHENTICATED;
-    team_members     P            OK              OK              OK              [EMPTY KNOWN_GAP FORBIDDEN] OK              OK              UNAUTHENTICATED;
+    team_members     P            OK              OK              OK              EMPTY           OK              OK              UNAUTHENTICATED;
     team_members     E            OK              NOT_FOUND       NOT_FOUND       NOT_FOUND       EMPTY           OK              UNAUTHENTICATED;
     // ---- user mutations (dryRun) ----
     inviteUsers      P            OK              OK              OK              FORBIDDEN       FORBIDDEN       FORBIDDEN       UNAUTHENTICATED;
@@ -294,6 +287,24 @@ matrix! {
     rotateWebhookSecret X         NOT_FOUND       FORBIDDEN       FORBIDDEN       FORBIDDEN       FORBIDDEN       FORBIDDEN       UNAUTHENTICATED;
     redeliverWebhookEvents SELF   OK              FORBIDDEN       FORBIDDEN       FORBIDDEN       FORBIDDEN       FORBIDDEN       UNAUTHENTICATED;
     redeliverWebhookEvents X      NOT_FOUND       FORBIDDEN       FORBIDDEN       FORBIDDEN       FORBIDDEN       FORBIDDEN       UNAUTHENTICATED;
+    // ---- user lifecycle (dryRun): USERS_SUSPEND is Admin's and Department Admin's ----
+    suspendUsers     SELF         ITEM_FORBIDDEN  ITEM_FORBIDDEN  FORBIDDEN       FORBIDDEN       FORBIDDEN       FORBIDDEN       UNAUTHENTICATED;
+    suspendUsers     P            OK              OK              FORBIDDEN       FORBIDDEN       FORBIDDEN       FORBIDDEN       UNAUTHENTICATED;
+    suspendUsers     M            OK              OK              FORBIDDEN       FORBIDDEN       FORBIDDEN       FORBIDDEN       UNAUTHENTICATED;
+    suspendUsers     E            OK              ITEM_NOT_FOUND  FORBIDDEN       FORBIDDEN       FORBIDDEN       FORBIDDEN       UNAUTHENTICATED;
+    suspendUsers     X            ITEM_NOT_FOUND  ITEM_NOT_FOUND  FORBIDDEN       FORBIDDEN       FORBIDDEN       FORBIDDEN       UNAUTHENTICATED;
+    suspendUsers     HIGHER       OK              OK              FORBIDDEN       FORBIDDEN       FORBIDDEN       FORBIDDEN       UNAUTHENTICATED;
+    reactivateUsers  SELF         OK              OK              FORBIDDEN       FORBIDDEN       FORBIDDEN       FORBIDDEN       UNAUTHENTICATED;
+    reactivateUsers  P            OK              OK              FORBIDDEN       FORBIDDEN       FORBIDDEN       FORBIDDEN       UNAUTHENTICATED;
+    reactivateUsers  E            OK              ITEM_NOT_FOUND  FORBIDDEN       FORBIDDEN       FORBIDDEN       FORBIDDEN       UNAUTHENTICATED;
+    reactivateUsers  X            ITEM_NOT_FOUND  ITEM_NOT_FOUND  FORBIDDEN       FORBIDDEN       FORBIDDEN       FORBIDDEN       UNAUTHENTICATED;
+    reactivateUsers  HIGHER       OK              OK              FORBIDDEN       FORBIDDEN       FORBIDDEN       FORBIDDEN       UNAUTHENTICATED;
+    // ---- SCIM credentials and seats (ACCOUNT_MANAGE) ----
+    createScimToken  NONE         OK              FORBIDDEN       FORBIDDEN       FORBIDDEN       FORBIDDEN       FORBIDDEN       UNAUTHENTICATED;
+    revokeScimToken  FRESH        OK              FORBIDDEN       FORBIDDEN       FORBIDDEN       FORBIDDEN       FORBIDDEN       UNAUTHENTICATED;
+    revokeScimToken  X            NOT_FOUND       FORBIDDEN       FORBIDDEN       FORBIDDEN       FORBIDDEN       FORBIDDEN       UNAUTHENTICATED;
+    scimTokens       FRESH        OK              FORBIDDEN       FORBIDDEN       FORBIDDEN       FORBIDDEN       FORBIDDEN       UNAUTHENTICATED;
+    updateAccount_seatLimit SELF  OK              FORBIDDEN       FORBIDDEN       FORBIDDEN       FORBIDDEN       FORBIDDEN       UNAUTHENTICATED;
 }
 
 /// The columns, in the table's order.
@@ -357,6 +368,12 @@ enum Op {
     deleteWebhookEndpoint,
     rotateWebhookSecret,
     redeliverWebhookEvents,
+    suspendUsers,
+    reactivateUsers,
+    createScimToken,
+    revokeScimToken,
+    scimTokens,
+    updateAccount_seatLimit,
 }
 
 #[allow(non_camel_case_types, clippy::upper_case_acronyms)]
@@ -711,6 +728,35 @@ impl World {
         .await
         .expect("team");
         gid::team(team.id)
+    }
+
+    /// A new SCIM token of an account (Organization scope), made by its Admin through the
+    /// service; returns its external id.
+    async fn fresh_scim_token(&self, account: Uuid, admin: Uuid) -> String {
+        let db = &self.t.app.db;
+        let actor = roster::service::principal::load(
+            db.conn(),
+            &roster::service::ids::UserId(admin).to_string(),
+        )
+        .await
+        .expect("admin principal");
+        let admin_role = self
+            .t
+            .roles_of(account)
+            .await
+            .into_iter()
+            .find(|r| r.key.as_deref() == Some("ADMIN"))
+            .expect("admin role");
+        let created = roster::service::scim_tokens::create(
+            db,
+            &actor,
+            &format!("Fresh {}", self.next()),
+            &gid::role(admin_role.id),
+            None,
+        )
+        .await
+        .expect("scim token");
+        roster::service::ids::ScimTokenId(created.token.id).to_string()
     }
 
     /// A pending invitation to Platform whose token is known; returns the token.
@@ -1163,6 +1209,50 @@ impl World {
                     "to": "2020-01-02T00:00:00Z",
                 })),
                 Check::Object("redeliverWebhookEvents"),
+            ),
+            Op::suspendUsers | Op::reactivateUsers => {
+                let (field, input_type) = match op {
+                    Op::suspendUsers => ("suspendUsers", "SuspendUsersInput"),
+                    _ => ("reactivateUsers", "ReactivateUsersInput"),
+                };
+                (
+                    bulk(field, input_type, ""),
+                    input(json!({ "userIds": [user(target)], "dryRun": true })),
+                    Check::Bulk(field),
+                )
+            }
+            Op::createScimToken => (
+                single("createScimToken", "CreateScimTokenInput", "scimToken { id }"),
+                input(json!({
+                    "description": format!("Directory {}", self.next()),
+                    "roleId": gid::role(o.roles["MANAGER"]),
+                    "teamId": gid::team(o.platform),
+                })),
+                Check::Object("createScimToken"),
+            ),
+            Op::revokeScimToken => {
+                let id = match target {
+                    Target::FRESH => self.fresh_scim_token(o.account_id, o.admin).await,
+                    _ => self.fresh_scim_token(o.other_account, o.other_admin).await,
+                };
+                (
+                    single("revokeScimToken", "RevokeScimTokenInput", "scimToken { id }"),
+                    input(by_id(id)),
+                    Check::Object("revokeScimToken"),
+                )
+            }
+            Op::scimTokens => {
+                let id = self.fresh_scim_token(o.account_id, o.admin).await;
+                (
+                    "{ scimTokens { id } }".into(),
+                    json!({}),
+                    Check::Listed("scimTokens", id),
+                )
+            }
+            Op::updateAccount_seatLimit => (
+                single("updateAccount", "UpdateAccountInput", "account { id seatLimit }"),
+                input(json!({ "seatLimit": null })),
+                Check::Object("updateAccount"),
             ),
         }
     }

@@ -55,13 +55,29 @@ fn covers(actor: &Principal, reach: &Reach, user_id: Uuid, team_id: Uuid) -> boo
         }
 }
 
+/// Whether the actor may read their account (`account`, `node` of it): every role that grants
+/// any permission; a role without any (the built-in Sender) sees only `viewer`.
+pub fn sees_account(actor: &Principal) -> bool {
+    actor.permissions.bits() != 0
+}
+
 /// Active users of the account in the actor's scope (the lists and bulk changes of holders
 /// of `USERS_VIEW`; callers check the permission).
 pub fn users(actor: &Principal) -> Select<user::Entity> {
+    users_within(actor, &actor.reach)
+}
+
+/// The users the actor may see listed: `users` narrowed to themselves when their role has no
+/// `USERS_VIEW` (the same rule as `member_count`, so a list and its count agree).
+pub fn visible_users(actor: &Principal) -> Select<user::Entity> {
+    users_within(actor, &user_reach(actor))
+}
+
+fn users_within(actor: &Principal, reach: &Reach) -> Select<user::Entity> {
     let select = user::Entity::find()
         .filter(user::Column::AccountId.eq(actor.account_id))
         .filter(user::Column::DeletedAt.is_null());
-    match &actor.reach {
+    match reach {
         Reach::All => select,
         Reach::Teams(teams) => select.filter(user::Column::TeamId.is_in(teams.clone())),
         Reach::OnlySelf => select.filter(user::Column::Id.eq(actor.user_id)),
@@ -313,12 +329,18 @@ pub async fn recheck(
     refusal: &str,
 ) -> Result<Principal> {
     locks::lock_account_users(txn, actor.account_id).await?;
-    let now = principal::load_for_token(
-        txn,
-        &UserId(actor.user_id).to_string(),
-        actor.token_issued_at,
-    )
-    .await?;
+    let now = match actor.scim_token_id {
+        // A directory: its token may have been revoked, or its role changed, meanwhile.
+        Some(token) => principal::load_for_scim_token(txn, token).await?,
+        None => {
+            principal::load_for_token(
+                txn,
+                &UserId(actor.user_id).to_string(),
+                actor.token_issued_at,
+            )
+            .await?
+        }
+    };
     if now.account_id != actor.account_id {
         return Err(Error::Unauthenticated);
     }

@@ -86,6 +86,10 @@ id_type!(
     AuditEventId, "evt"
 );
 id_type!(
+    /// A directory's SCIM token.
+    ScimTokenId, "scim"
+);
+id_type!(
     /// A domain event (the event feed, subscriptions, webhooks).
     EventId, "event"
 );
@@ -157,6 +161,7 @@ pub fn external_id(target_type: &str, id: Uuid) -> String {
         "Department" => DepartmentId(id).to_string(),
         "Role" => RoleId(id).to_string(),
         "Account" => AccountId(id).to_string(),
+        "ScimToken" => ScimTokenId(id).to_string(),
         _ => id.simple().to_string(),
     }
 }
