@@ -11,6 +11,7 @@ pub mod email;
 pub mod ids;
 pub mod invite_mail;
 pub mod invites;
+pub mod lifecycle;
 pub mod locks;
 pub mod outbox;
 pub mod page;
