@@ -631,3 +631,35 @@ async fn scim_tokens_need_account_manage_and_a_grantable_role() {
         .expect("tokens");
     assert!(none.is_empty());
 }
+
+#[tokio::test]
+async fn a_role_or_team_a_live_token_uses_is_not_deleted_under_it() {
+    let t = OrgApp::spawn().await;
+    let o = &t.org;
+    let role = t
+        .create_role("Directory", "TEAM", &["USERS_VIEW", "USERS_SUSPEND"])
+        .await;
+    let team = t.create_team("Provisioned", Some(o.engineering)).await;
+    let body = t
+        .run(
+            o.admin,
+            CREATE_TOKEN,
+            json!({ "description": "Okta", "roleId": role, "teamId": team }),
+        )
+        .await;
+    let id = data(&body)["createScimToken"]["scimToken"]["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let body = t.run(o.admin, DELETE_ROLE, json!({ "id": role })).await;
+    assert_eq!(error_code(&body), Some("BAD_USER_INPUT"), "{body}");
+    assert_eq!(body["errors"][0]["extensions"]["scimTokens"], 1, "{body}");
+    let body = t.run(o.admin, DELETE_TEAM, json!({ "id": team })).await;
+    assert_eq!(error_code(&body), Some("BAD_USER_INPUT"), "{body}");
+    let body = t.run(o.admin, REVOKE_TOKEN, json!({ "id": id })).await;
+    assert!(data(&body)["revokeScimToken"].is_object());
+    let body = t.run(o.admin, DELETE_ROLE, json!({ "id": role })).await;
+    assert!(data(&body)["deleteRole"]["deletedId"].is_string(), "{body}");
+    let body = t.run(o.admin, DELETE_TEAM, json!({ "id": team })).await;
+    assert!(data(&body)["deleteTeam"]["deletedId"].is_string(), "{body}");
+}
