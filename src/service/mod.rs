@@ -8,6 +8,8 @@ pub mod audit;
 pub mod bulk;
 pub mod db;
 pub mod email;
+pub mod event_hub;
+pub mod events;
 pub mod ids;
 pub mod invite_mail;
 pub mod invites;

@@ -209,10 +209,10 @@ fn members_sort() -> Sort<user::Column> {
     }
 }
 
-/// Checks that the actor may list members and the arguments of `Team.members` (sizes,
-/// cursor), without running a query: a batching loader can then only fail internally.
-pub fn check_members_request(actor: &Principal, page: &PageArgs) -> Result<()> {
-    require_view(actor)?;
+/// Checks the arguments of `Team.members` (sizes, cursor) without running a query: a
+/// batching loader can then only fail internally. Anyone may ask; the list holds only whom
+/// the caller may see (`access::visible_users`).
+pub fn check_members_request(page: &PageArgs) -> Result<()> {
     page::check(&members_sort(), page)
 }
 
@@ -225,12 +225,11 @@ pub async fn members_of_teams<C: ConnectionTrait>(
     team_ids: &[Uuid],
     page: &PageArgs,
 ) -> Result<std::collections::HashMap<Uuid, Listing<user::Entity>>> {
-    require_view(actor)?;
     let sort = members_sort();
     let pages = page::fetch_each(
         db,
         // Active members only, as `Team.memberCount` counts them.
-        access::users(actor).filter(user::Column::Status.eq(Status::Active.as_str())),
+        access::visible_users(actor).filter(user::Column::Status.eq(Status::Active.as_str())),
         (user::Column::TeamId, team_ids, |u: &user::Model| u.team_id),
         &sort,
         page,
