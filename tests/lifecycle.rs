@@ -15,7 +15,7 @@ use roster::auth::Principal;
 use roster::entity::{audit_event, user};
 use roster::service::ids::{ScimTokenId, UserId};
 use roster::service::{Error, principal, scim_tokens, users};
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
@@ -160,6 +160,8 @@ async fn suspended_user_is_locked_out_hidden_and_comes_back_as_they_were() {
         (suspended.team_id, suspended.role_id),
         (before.team_id, before.role_id)
     );
+    // Every update of the row raises its version (the SCIM ETag), on both databases.
+    assert_eq!(suspended.version, before.version + 1);
 
     // Their token stops working on the very next request.
     let refused = t.app.gql(Some(&alice_token), viewer, json!({})).await;
@@ -214,6 +216,7 @@ async fn suspended_user_is_locked_out_hidden_and_comes_back_as_they_were() {
         (before.team_id, before.role_id, before.email.clone())
     );
     assert_eq!(member_count(&t, o.mobile).await, mobile_members);
+    assert_eq!(back.version, before.version + 2);
     assert!(
         emails(&t, json!(null))
             .await
@@ -228,6 +231,17 @@ async fn suspended_user_is_locked_out_hidden_and_comes_back_as_they_were() {
     let fresh = t.app.token_for(o.alice);
     assert!(data(&t.app.gql(Some(&fresh), viewer, json!({})).await)["viewer"].is_object());
 
+    // Both are domain events too (issue 13).
+    let kinds: Vec<String> = roster::entity::event::Entity::find()
+        .order_by_asc(roster::entity::event::Column::Seq)
+        .all(t.app.db.conn())
+        .await
+        .expect("events")
+        .into_iter()
+        .map(|e| e.event_type)
+        .filter(|k| k.starts_with("user.s") || k.starts_with("user.r"))
+        .collect();
+    assert_eq!(kinds, vec!["user.suspended", "user.reactivated"]);
     // Audited both ways, with the status before and after.
     let suspended = events(&t, "user.suspended").await;
     let reactivated = events(&t, "user.reactivated").await;
