@@ -76,8 +76,9 @@ pub struct UserFilter {
     pub role_ids: Option<Vec<ID>>,
     /// Only users in teams of these departments.
     pub department_ids: Option<Vec<ID>>,
-    /// Only users in these statuses; left out (or empty), only ACTIVE users are listed.
-    /// Pass `[ACTIVE, SUSPENDED]` to see everyone who is not deleted.
+    /// Only users in these statuses (default: ACTIVE only; null or an empty list mean the
+    /// same). Pass `[ACTIVE, SUSPENDED]` to see everyone who is not deleted.
+    #[graphql(default_with = "Some(vec![UserStatus::Active])")]
     pub statuses: Option<Vec<UserStatus>>,
 }
 
