@@ -181,6 +181,20 @@ async fn suspended_user_is_locked_out_hidden_and_comes_back_as_they_were() {
     assert!(everyone.contains(&"alice@a.test".to_owned()));
     assert_eq!(everyone.len(), emails(&t, json!(null)).await.len() + 1);
     assert_eq!(member_count(&t, o.mobile).await, mobile_members - 1);
+    // Not among the team's members either, nor found by a search without `statuses`.
+    let body = t
+        .query(
+            o.admin,
+            "query($id: ID!) { node(id: $id) { ... on Team { members { nodes { email } } } } }",
+            json!({ "id": gid::team(o.mobile) }),
+        )
+        .await;
+    assert!(!body.to_string().contains("alice@a.test"), "{body}");
+    assert!(emails(&t, json!({ "search": "alice" })).await.is_empty());
+    assert_eq!(
+        emails(&t, json!({ "search": "alice", "statuses": ["SUSPENDED"] })).await,
+        vec!["alice@a.test"]
+    );
     // Still found by id, with their status.
     let body = t
         .query(
