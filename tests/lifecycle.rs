@@ -522,6 +522,24 @@ async fn scim_tokens_are_shown_once_capped_at_two_and_revoked_at_once() {
     assert!(node["actor"].is_null(), "{body}");
     assert_eq!(node["actorScimToken"]["id"], id.as_str());
     assert_eq!(node["actorScimToken"]["description"], "Okta");
+    // The log answers "what did this directory do" and "what happened to this token".
+    let body = t
+        .query(
+            o.admin,
+            "query($id: ID!) { by: auditEvents(filter: { actorId: $id }) { nodes { action } } about: auditEvents(filter: { targetId: $id }) { nodes { action targetId } } }",
+            json!({ "id": id }),
+        )
+        .await;
+    assert_eq!(
+        data(&body)["by"]["nodes"],
+        json!([{ "action": "user.suspended" }]),
+        "{body}"
+    );
+    assert_eq!(
+        data(&body)["about"]["nodes"],
+        json!([{ "action": "scim_token.created", "targetId": id }]),
+        "{body}"
+    );
     // Used: recorded (at most once a minute).
     let used = roster::entity::scim_token::Entity::find_by_id(directory.scim_token_id.expect("id"))
         .one(t.app.db.conn())

@@ -107,7 +107,8 @@ pub struct TeamFilter {
 /// Filters for `auditEvents`; all given filters must match.
 #[derive(InputObject, Default)]
 pub struct AuditEventFilter {
-    /// Only events caused by this user.
+    /// Only events caused by this user — or, given a SCIM token's id (`scim_…`), only the
+    /// changes a directory made with that token.
     pub actor_id: Option<ID>,
     /// Only events about this object.
     pub target_id: Option<ID>,
@@ -408,13 +409,21 @@ impl QueryRoot {
             })
             .transpose()
         };
+        let token_actor = filter
+            .actor_id
+            .as_ref()
+            .and_then(|id| ids::ScimTokenId::parse(id.as_str()));
         let filter = service::audit::Filter {
-            actor_id: parse_ids(
-                "actorId",
-                filter.actor_id.map(|i| vec![i]),
-                ids::UserId::parse,
-            )?
-            .and_then(|v| v.into_iter().next()),
+            actor_id: match token_actor {
+                Some(_) => None,
+                None => parse_ids(
+                    "actorId",
+                    filter.actor_id.map(|i| vec![i]),
+                    ids::UserId::parse,
+                )?
+                .and_then(|v| v.into_iter().next()),
+            },
+            actor_token_id: token_actor.map(|t| t.0),
             target_id: any("targetId", filter.target_id)?,
             actions: filter.actions,
             operation_id: parse_ids(
