@@ -121,3 +121,35 @@ pub async fn reserve(
         _ => Ok(seats),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn seats_fit_up_to_the_limit_and_report_what_remains() {
+        let unlimited = Seats {
+            limit: None,
+            used: 0,
+        };
+        assert!(unlimited.fits(1_000_000));
+        assert_eq!(
+            (unlimited.remaining_after(5), unlimited.free()),
+            (None, None)
+        );
+        let limited = Seats {
+            limit: Some(10),
+            used: 8,
+        };
+        assert!(limited.fits(2) && !limited.fits(3));
+        assert_eq!(limited.remaining_after(2), Some(0));
+        assert_eq!(limited.free(), Some(2));
+        // Lowered below use: nothing fits, and nothing is "free" below zero.
+        let over = Seats {
+            limit: Some(5),
+            used: 8,
+        };
+        assert!(!over.fits(1) && !over.fits(0));
+        assert_eq!((over.remaining_after(0), over.free()), (Some(-3), Some(0)));
+    }
+}
