@@ -15,6 +15,7 @@ pub mod locks;
 pub mod outbox;
 pub mod page;
 pub mod principal;
+pub mod provisioning;
 pub mod roles;
 pub mod search;
 pub mod teams;
