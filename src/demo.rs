@@ -175,6 +175,9 @@ pub async fn seed(db: &Db) -> Result<Demo> {
                 updated_at: now - offset,
                 deleted_at: None,
                 tokens_valid_after: None,
+                status: "ACTIVE".into(),
+                external_id: None,
+                version: 1,
             };
         }
     };

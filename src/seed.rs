@@ -481,6 +481,8 @@ fn generate_account(
         invite_expiry_days: DEFAULT_INVITE_EXPIRY_DAYS,
         created_at: created,
         updated_at: created,
+        seat_limit: None,
+        scim_deprovision: "DELETE".into(),
     });
     let built_ins = roles::built_in_rows(account_id, created);
     let role_of = |key: &str| {
@@ -534,6 +536,7 @@ fn generate_account(
                 created_at: created,
                 updated_at: created,
                 deleted_at: None,
+                version: 1,
             });
             id
         })
@@ -575,6 +578,9 @@ fn generate_account(
             updated_at: at,
             deleted_at: None,
             tokens_valid_after: None,
+            status: "ACTIVE".into(),
+            external_id: None,
+            version: 1,
         });
     }
     let people = &batch.users[first_user..];

@@ -272,6 +272,24 @@ matrix! {
     deleteRole       BUILTIN      FORBIDDEN       FORBIDDEN       FORBIDDEN       FORBIDDEN       FORBIDDEN       FORBIDDEN       UNAUTHENTICATED;
     deleteRole       X            NOT_FOUND       FORBIDDEN       FORBIDDEN       FORBIDDEN       NOT_FOUND       FORBIDDEN       UNAUTHENTICATED;
     updateAccount    SELF         OK              FORBIDDEN       FORBIDDEN       FORBIDDEN       FORBIDDEN       FORBIDDEN       UNAUTHENTICATED;
+    // ---- user lifecycle (dryRun): USERS_SUSPEND is Admin's and Department Admin's ----
+    suspendUsers     SELF         ITEM_FORBIDDEN  ITEM_FORBIDDEN  FORBIDDEN       FORBIDDEN       FORBIDDEN       FORBIDDEN       UNAUTHENTICATED;
+    suspendUsers     P            OK              OK              FORBIDDEN       FORBIDDEN       FORBIDDEN       FORBIDDEN       UNAUTHENTICATED;
+    suspendUsers     M            OK              OK              FORBIDDEN       FORBIDDEN       FORBIDDEN       FORBIDDEN       UNAUTHENTICATED;
+    suspendUsers     E            OK              ITEM_NOT_FOUND  FORBIDDEN       FORBIDDEN       FORBIDDEN       FORBIDDEN       UNAUTHENTICATED;
+    suspendUsers     X            ITEM_NOT_FOUND  ITEM_NOT_FOUND  FORBIDDEN       FORBIDDEN       FORBIDDEN       FORBIDDEN       UNAUTHENTICATED;
+    suspendUsers     HIGHER       OK              OK              FORBIDDEN       FORBIDDEN       FORBIDDEN       FORBIDDEN       UNAUTHENTICATED;
+    reactivateUsers  SELF         OK              OK              FORBIDDEN       FORBIDDEN       FORBIDDEN       FORBIDDEN       UNAUTHENTICATED;
+    reactivateUsers  P            OK              OK              FORBIDDEN       FORBIDDEN       FORBIDDEN       FORBIDDEN       UNAUTHENTICATED;
+    reactivateUsers  E            OK              ITEM_NOT_FOUND  FORBIDDEN       FORBIDDEN       FORBIDDEN       FORBIDDEN       UNAUTHENTICATED;
+    reactivateUsers  X            ITEM_NOT_FOUND  ITEM_NOT_FOUND  FORBIDDEN       FORBIDDEN       FORBIDDEN       FORBIDDEN       UNAUTHENTICATED;
+    reactivateUsers  HIGHER       OK              OK              FORBIDDEN       FORBIDDEN       FORBIDDEN       FORBIDDEN       UNAUTHENTICATED;
+    // ---- SCIM credentials and seats (ACCOUNT_MANAGE) ----
+    createScimToken  NONE         OK              FORBIDDEN       FORBIDDEN       FORBIDDEN       FORBIDDEN       FORBIDDEN       UNAUTHENTICATED;
+    revokeScimToken  FRESH        OK              FORBIDDEN       FORBIDDEN       FORBIDDEN       FORBIDDEN       FORBIDDEN       UNAUTHENTICATED;
+    revokeScimToken  X            NOT_FOUND       FORBIDDEN       FORBIDDEN       FORBIDDEN       FORBIDDEN       FORBIDDEN       UNAUTHENTICATED;
+    scimTokens       FRESH        OK              FORBIDDEN       FORBIDDEN       FORBIDDEN       FORBIDDEN       FORBIDDEN       UNAUTHENTICATED;
+    updateAccount_seatLimit SELF  OK              FORBIDDEN       FORBIDDEN       FORBIDDEN       FORBIDDEN       FORBIDDEN       UNAUTHENTICATED;
 }
 
 /// The columns, in the table's order.
@@ -327,6 +345,12 @@ enum Op {
     updateRole,
     deleteRole,
     updateAccount,
+    suspendUsers,
+    reactivateUsers,
+    createScimToken,
+    revokeScimToken,
+    scimTokens,
+    updateAccount_seatLimit,
 }
 
 #[allow(non_camel_case_types, clippy::upper_case_acronyms)]
@@ -625,6 +649,35 @@ impl World {
         .await
         .expect("team");
         gid::team(team.id)
+    }
+
+    /// A new SCIM token of an account (Organization scope), made by its Admin through the
+    /// service; returns its external id.
+    async fn fresh_scim_token(&self, account: Uuid, admin: Uuid) -> String {
+        let db = &self.t.app.db;
+        let actor = roster::service::principal::load(
+            db.conn(),
+            &roster::service::ids::UserId(admin).to_string(),
+        )
+        .await
+        .expect("admin principal");
+        let admin_role = self
+            .t
+            .roles_of(account)
+            .await
+            .into_iter()
+            .find(|r| r.key.as_deref() == Some("ADMIN"))
+            .expect("admin role");
+        let created = roster::service::scim_tokens::create(
+            db,
+            &actor,
+            &format!("Fresh {}", self.next()),
+            &gid::role(admin_role.id),
+            None,
+        )
+        .await
+        .expect("scim token");
+        roster::service::ids::ScimTokenId(created.token.id).to_string()
     }
 
     /// A pending invitation to Platform whose token is known; returns the token.
@@ -1006,6 +1059,50 @@ impl World {
             Op::updateAccount => (
                 single("updateAccount", "UpdateAccountInput", "account { id }"),
                 input(json!({ "name": "Org A" })),
+                Check::Object("updateAccount"),
+            ),
+            Op::suspendUsers | Op::reactivateUsers => {
+                let (field, input_type) = match op {
+                    Op::suspendUsers => ("suspendUsers", "SuspendUsersInput"),
+                    _ => ("reactivateUsers", "ReactivateUsersInput"),
+                };
+                (
+                    bulk(field, input_type, ""),
+                    input(json!({ "userIds": [user(target)], "dryRun": true })),
+                    Check::Bulk(field),
+                )
+            }
+            Op::createScimToken => (
+                single("createScimToken", "CreateScimTokenInput", "scimToken { id }"),
+                input(json!({
+                    "description": format!("Directory {}", self.next()),
+                    "roleId": gid::role(o.roles["MANAGER"]),
+                    "teamId": gid::team(o.platform),
+                })),
+                Check::Object("createScimToken"),
+            ),
+            Op::revokeScimToken => {
+                let id = match target {
+                    Target::FRESH => self.fresh_scim_token(o.account_id, o.admin).await,
+                    _ => self.fresh_scim_token(o.other_account, o.other_admin).await,
+                };
+                (
+                    single("revokeScimToken", "RevokeScimTokenInput", "scimToken { id }"),
+                    input(by_id(id)),
+                    Check::Object("revokeScimToken"),
+                )
+            }
+            Op::scimTokens => {
+                let id = self.fresh_scim_token(o.account_id, o.admin).await;
+                (
+                    "{ scimTokens { id } }".into(),
+                    json!({}),
+                    Check::Listed("scimTokens", id),
+                )
+            }
+            Op::updateAccount_seatLimit => (
+                single("updateAccount", "UpdateAccountInput", "account { id seatLimit }"),
+                input(json!({ "seatLimit": null })),
                 Check::Object("updateAccount"),
             ),
         }

@@ -8,6 +8,7 @@ mod m20261127_000001_initial;
 mod m20261128_000001_org_soft_delete;
 mod m20261128_000002_user_token_cutoff;
 mod m20261201_000001_scale;
+mod m20261202_000001_lifecycle;
 
 /// Applies Roster's schema.
 pub struct Migrator;
@@ -20,6 +21,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000001_org_soft_delete::Migration),
             Box::new(m20261128_000002_user_token_cutoff::Migration),
             Box::new(m20261201_000001_scale::Migration),
+            Box::new(m20261202_000001_lifecycle::Migration),
         ]
     }
 }

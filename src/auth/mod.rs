@@ -31,13 +31,16 @@ pub enum Permission {
     AuditView = 7,
     /// Invite addresses outside the account's allowed email domains.
     InviteAnyDomain = 8,
-    /// Change the account's settings.
+    /// Change the account's settings and manage its SCIM tokens.
     AccountManage = 9,
+    /// Suspend and reactivate users (a suspended user keeps team, role and history but
+    /// cannot sign in).
+    UsersSuspend = 10,
 }
 
 impl Permission {
     /// Every permission, in a stable order.
-    pub const ALL: [Permission; 10] = [
+    pub const ALL: [Permission; 11] = [
         Permission::UsersView,
         Permission::UsersInvite,
         Permission::UsersChangeRole,
@@ -48,6 +51,7 @@ impl Permission {
         Permission::AuditView,
         Permission::InviteAnyDomain,
         Permission::AccountManage,
+        Permission::UsersSuspend,
     ];
 
     fn bit(self) -> i64 {
@@ -174,9 +178,22 @@ pub struct Principal {
     /// re-reading the principal inside a write applies the same token-age rule again
     /// (`service::access::recheck`).
     pub token_issued_at: Option<u64>,
+    /// Set when the caller is a directory acting through a SCIM token
+    /// (`service::scim_tokens::authenticate`): then `user_id` is the nil UUID (no user is
+    /// ever "themselves" for it) and `team_id` is the token's anchor team.
+    pub scim_token_id: Option<Uuid>,
 }
 
 impl Principal {
+    /// The signed-in user acting, `None` for a directory (SCIM token): what audit events
+    /// and `invitedBy` record.
+    pub fn acting_user(&self) -> Option<Uuid> {
+        match self.scim_token_id {
+            Some(_) => None,
+            None => Some(self.user_id),
+        }
+    }
+
     /// Whether the caller's role grants `p`.
     pub fn can(&self, p: Permission) -> bool {
         self.permissions.contains(p)

@@ -12,6 +12,10 @@ pub struct Model {
     pub invite_expiry_days: i32,
     pub created_at: i64,
     pub updated_at: i64,
+    /// Most seats (active users + pending invites); `None` = unlimited.
+    pub seat_limit: Option<i32>,
+    /// What SCIM `DELETE` does: `DELETE` (soft delete, the default) or `SUSPEND`.
+    pub scim_deprovision: String,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -18,6 +18,8 @@ pub struct Model {
     pub before_json: Option<String>,
     pub after_json: Option<String>,
     pub created_at: i64,
+    /// The SCIM token that made the change (then `actor_id` is `None`).
+    pub actor_token_id: Option<Uuid>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -6,6 +6,7 @@ pub mod department;
 pub mod invite;
 pub mod outbox;
 pub mod role;
+pub mod scim_token;
 pub mod team;
 pub mod user;
 pub mod user_count;

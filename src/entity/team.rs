@@ -15,6 +15,8 @@ pub struct Model {
     pub updated_at: i64,
     /// Set when the team was deleted; its row stays for the history that names it.
     pub deleted_at: Option<i64>,
+    /// Raised by a database trigger on every update of the row (SCIM ETags).
+    pub version: i64,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -19,6 +19,14 @@ pub struct Model {
     pub deleted_at: Option<i64>,
     /// Tokens issued before this time (ms) are refused (set when a deleted user is restored).
     pub tokens_valid_after: Option<i64>,
+    /// `ACTIVE` or `SUSPENDED` (`service::users::Status`); a suspended user cannot sign in
+    /// and is not counted in `user_counts`.
+    pub status: String,
+    /// The directory's id for the user (SCIM `externalId`), unique per account among
+    /// non-deleted users when set.
+    pub external_id: Option<String>,
+    /// Raised by a database trigger on every update of the row (SCIM ETags).
+    pub version: i64,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

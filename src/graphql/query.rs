@@ -69,6 +69,9 @@ pub struct UserFilter {
     pub role_ids: Option<Vec<ID>>,
     /// Only users in teams of these departments.
     pub department_ids: Option<Vec<ID>>,
+    /// Only users in these statuses; left out (or empty), only ACTIVE users are listed.
+    /// Pass `[ACTIVE, SUSPENDED]` to see everyone who is not deleted.
+    pub statuses: Option<Vec<UserStatus>>,
 }
 
 /// Filters for `invites`; all given filters must match.
@@ -231,6 +234,9 @@ impl QueryRoot {
                 filter.department_ids,
                 ids::DepartmentId::parse,
             )?,
+            statuses: filter
+                .statuses
+                .map(|s| s.into_iter().map(Into::into).collect()),
         };
         let order = order_by
             .map(|o| service::users::Order {
@@ -356,6 +362,13 @@ impl QueryRoot {
         };
         let listing = service::teams::list_departments(db(ctx)?.conn(), actor(ctx)?, &page).await?;
         Ok(DepartmentConnection::new(listing))
+    }
+
+    /// The account's SCIM tokens for directory provisioning, live and revoked, newest first
+    /// (needs `ACCOUNT_MANAGE`). Secrets are never shown again after `createScimToken`.
+    async fn scim_tokens(&self, ctx: &Context<'_>) -> Result<Vec<ScimToken>> {
+        let tokens = service::scim_tokens::list(db(ctx)?.conn(), actor(ctx)?).await?;
+        Ok(tokens.into_iter().map(ScimToken).collect())
     }
 
     /// The account's roles: built-in roles first, then custom roles by name.

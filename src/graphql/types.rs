@@ -13,9 +13,10 @@ use super::loaders::{
 };
 use super::{actor, db, page_cost};
 use crate::auth::{Permission, RoleScope};
-use crate::entity::{account, audit_event, department, invite, role, team, user};
+use crate::entity::{account, audit_event, department, invite, role, scim_token, team, user};
 use crate::service::ids::{
-    AccountId, AuditEventId, DepartmentId, InviteId, OperationId, RoleId, TeamId, UserId,
+    AccountId, AuditEventId, DepartmentId, InviteId, OperationId, RoleId, ScimTokenId, TeamId,
+    UserId,
 };
 use crate::service::page::{Listing, PageArgs};
 use crate::service::{self, Error, access, invites, now_ms};
@@ -120,9 +121,42 @@ impl User {
     async fn created_at(&self) -> DateTime<Utc> {
         time(self.0.created_at)
     }
-    /// When the user's name, role or team last changed.
+    /// When the user's name, role, team or status last changed.
     async fn updated_at(&self) -> DateTime<Utc> {
         time(self.0.updated_at)
+    }
+    /// ACTIVE, or SUSPENDED: a suspended user keeps team, role and history but cannot sign
+    /// in, holds no seat, and is left out of lists unless `statuses` asks for them.
+    async fn status(&self) -> UserStatus {
+        service::users::Status::of(&self.0).into()
+    }
+}
+
+/// Where a user stands (deleted users appear nowhere).
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+pub enum UserStatus {
+    /// Signs in and holds a seat.
+    Active,
+    /// Cannot sign in; keeps team, role and history; holds no seat. `reactivateUsers`
+    /// brings them back as they were.
+    Suspended,
+}
+
+impl From<service::users::Status> for UserStatus {
+    fn from(s: service::users::Status) -> Self {
+        match s {
+            service::users::Status::Active => UserStatus::Active,
+            service::users::Status::Suspended => UserStatus::Suspended,
+        }
+    }
+}
+
+impl From<UserStatus> for service::users::Status {
+    fn from(s: UserStatus) -> Self {
+        match s {
+            UserStatus::Active => service::users::Status::Active,
+            UserStatus::Suspended => service::users::Status::Suspended,
+        }
     }
 }
 
@@ -421,6 +455,103 @@ impl Account {
     async fn invite_expiry_days(&self) -> i32 {
         self.0.invite_expiry_days
     }
+    /// The most seats the account may use (active users + pending invitations); null means
+    /// unlimited. It may be below `seatsUsed` after it was lowered: then nobody loses
+    /// access, but nothing that takes a seat goes through until enough seats are free.
+    async fn seat_limit(&self) -> Option<i32> {
+        self.0.seat_limit
+    }
+    /// Seats in use: active users plus pending (unexpired) invitations. Suspended and
+    /// deleted users hold none.
+    async fn seats_used(&self, ctx: &Context<'_>) -> Result<i32> {
+        actor(ctx)?;
+        let used = service::seats::used(db(ctx)?.conn(), self.0.id, now_ms()).await?;
+        Ok(i32::try_from(used).unwrap_or(i32::MAX))
+    }
+    /// What a directory's SCIM `DELETE` of a user does: DELETE (the default) or SUSPEND.
+    async fn scim_deprovision(&self) -> ScimDeprovision {
+        service::accounts::Deprovision::of(&self.0).into()
+    }
+}
+
+/// What a directory's SCIM `DELETE` of a user does.
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+pub enum ScimDeprovision {
+    /// Deletes the user, as `deleteUsers` does (the default).
+    Delete,
+    /// Suspends the user, as `suspendUsers` does.
+    Suspend,
+}
+
+impl From<service::accounts::Deprovision> for ScimDeprovision {
+    fn from(d: service::accounts::Deprovision) -> Self {
+        match d {
+            service::accounts::Deprovision::Delete => ScimDeprovision::Delete,
+            service::accounts::Deprovision::Suspend => ScimDeprovision::Suspend,
+        }
+    }
+}
+
+impl From<ScimDeprovision> for service::accounts::Deprovision {
+    fn from(d: ScimDeprovision) -> Self {
+        match d {
+            ScimDeprovision::Delete => service::accounts::Deprovision::Delete,
+            ScimDeprovision::Suspend => service::accounts::Deprovision::Suspend,
+        }
+    }
+}
+
+/// A directory's (SCIM) bearer token. The secret was shown once, by `createScimToken`.
+pub struct ScimToken(pub scim_token::Model);
+
+/// A directory's (SCIM) bearer token. The secret was shown once, by `createScimToken`.
+#[Object]
+impl ScimToken {
+    /// The token's id.
+    async fn id(&self) -> ID {
+        ID(ScimTokenId(self.0.id).to_string())
+    }
+    /// What the token is for, such as "Okta production".
+    async fn description(&self) -> &str {
+        &self.0.description
+    }
+    /// The role the directory acts with: its permissions, and the reach its scope gives
+    /// from `team`.
+    async fn role(&self, ctx: &Context<'_>) -> Result<Role> {
+        load::<RoleLoader, _>(
+            ctx,
+            InAccount::new(self.0.account_id, self.0.role_id),
+            "role",
+        )
+        .await
+        .map(Role)
+    }
+    /// For a DEPARTMENT- or TEAM-scoped role: the team its reach is computed from (the
+    /// department of that team, or that team). Null for an ORGANIZATION-scoped role.
+    async fn team(&self, ctx: &Context<'_>) -> Result<Option<Team>> {
+        match self.0.anchor_team_id {
+            Some(id) => load::<TeamLoader, _>(ctx, InAccount::new(self.0.account_id, id), "team")
+                .await
+                .map(|t| Some(Team(t))),
+            None => Ok(None),
+        }
+    }
+    /// Who created the token (null when the caller may not see that user).
+    async fn created_by(&self, ctx: &Context<'_>) -> Result<Option<User>> {
+        related_user(ctx, self.0.account_id, self.0.created_by).await
+    }
+    /// When the token was created.
+    async fn created_at(&self) -> DateTime<Utc> {
+        time(self.0.created_at)
+    }
+    /// When a directory last used the token (to the minute).
+    async fn last_used_at(&self) -> Option<DateTime<Utc>> {
+        self.0.last_used_at.map(time)
+    }
+    /// When the token was revoked; a revoked token is refused at once.
+    async fn revoked_at(&self) -> Option<DateTime<Utc>> {
+        self.0.revoked_at.map(time)
+    }
 }
 
 /// One recorded change to one object.
@@ -435,6 +566,7 @@ fn target_id(target_type: &str, id: uuid::Uuid) -> String {
         "Department" => DepartmentId(id).to_string(),
         "Role" => RoleId(id).to_string(),
         "Account" => AccountId(id).to_string(),
+        "ScimToken" => ScimTokenId(id).to_string(),
         _ => id.simple().to_string(),
     }
 }
@@ -454,13 +586,28 @@ impl AuditEvent {
     async fn action(&self) -> &str {
         &self.0.action
     }
-    /// Who did it. Null for actions without a signed-in user (such as accepting an invite),
-    /// and when the caller may not see that user (outside their reach, exactly as
-    /// `user(id:)` would answer NOT_FOUND). A deleted actor within reach is still shown.
+    /// Who did it. Null for actions without a signed-in user (such as accepting an invite,
+    /// or a directory's change through SCIM: see `actorScimToken`), and when the caller may
+    /// not see that user (outside their reach, exactly as `user(id:)` would answer
+    /// NOT_FOUND). A deleted actor within reach is still shown.
     async fn actor(&self, ctx: &Context<'_>) -> Result<Option<User>> {
         related_user(ctx, self.0.account_id, self.0.actor_id).await
     }
-    /// The type of the changed object: `User`, `Invite`, `Team`, `Department`, `Role` or `Account`.
+    /// The SCIM token a directory made this change with (then `actor` is null); null for
+    /// every other change.
+    async fn actor_scim_token(&self, ctx: &Context<'_>) -> Result<Option<ScimToken>> {
+        let Some(id) = self.0.actor_token_id else {
+            return Ok(None);
+        };
+        actor(ctx)?;
+        Ok(
+            service::scim_tokens::get_in_account(db(ctx)?.conn(), self.0.account_id, id)
+                .await?
+                .map(ScimToken),
+        )
+    }
+    /// The type of the changed object: `User`, `Invite`, `Team`, `Department`, `Role`,
+    /// `Account` or `ScimToken`.
     async fn target_type(&self) -> &str {
         &self.0.target_type
     }

@@ -289,12 +289,18 @@ pub async fn recheck(
     refusal: &str,
 ) -> Result<Principal> {
     locks::lock_account_users(txn, actor.account_id).await?;
-    let now = principal::load_for_token(
-        txn,
-        &UserId(actor.user_id).to_string(),
-        actor.token_issued_at,
-    )
-    .await?;
+    let now = match actor.scim_token_id {
+        // A directory: its token may have been revoked, or its role changed, meanwhile.
+        Some(token) => principal::load_for_scim_token(txn, token).await?,
+        None => {
+            principal::load_for_token(
+                txn,
+                &UserId(actor.user_id).to_string(),
+                actor.token_issued_at,
+            )
+            .await?
+        }
+    };
     if now.account_id != actor.account_id {
         return Err(Error::Unauthenticated);
     }

@@ -40,6 +40,8 @@ pub async fn create(db: &Db, name: &str, admin_email: &str, admin_name: &str) ->
         invite_expiry_days: Set(DEFAULT_INVITE_EXPIRY_DAYS),
         created_at: Set(now),
         updated_at: Set(now),
+        seat_limit: Set(None),
+        scim_deprovision: Set("DELETE".into()),
     })
     .exec_with_returning(&txn)
     .await?;
@@ -97,6 +99,9 @@ pub async fn insert_user<C: ConnectionTrait>(
         updated_at: Set(now),
         deleted_at: Set(None),
         tokens_valid_after: Set(None),
+        status: Set("ACTIVE".into()),
+        external_id: Set(None),
+        version: Set(1),
     })
     .exec_with_returning(db)
     .await?)
@@ -131,6 +136,33 @@ pub async fn any_exists<C: ConnectionTrait + TransactionTrait>(db: &C) -> Result
 /// Shortest and longest invitation validity, in days.
 pub const INVITE_EXPIRY_DAYS: std::ops::RangeInclusive<i32> = 1..=30;
 
+/// What a directory's SCIM `DELETE` does to a user (`accounts.scim_deprovision`).
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Deprovision {
+    /// Soft-delete, as `deleteUsers` does (the default).
+    Delete,
+    /// Suspend, as `suspendUsers` does.
+    Suspend,
+}
+
+impl Deprovision {
+    /// The stored form.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Deprovision::Delete => "DELETE",
+            Deprovision::Suspend => "SUSPEND",
+        }
+    }
+
+    /// The account's setting; an unreadable value reads as the default, `Delete`.
+    pub fn of(account: &account::Model) -> Self {
+        match account.scim_deprovision.as_str() {
+            "SUSPEND" => Deprovision::Suspend,
+            _ => Deprovision::Delete,
+        }
+    }
+}
+
 /// What `update` changes; a `None` field stays as it is.
 #[derive(Clone, Debug, Default)]
 pub struct AccountChanges<'a> {
@@ -138,6 +170,10 @@ pub struct AccountChanges<'a> {
     /// Replaces the list; empty allows any domain.
     pub allowed_email_domains: Option<&'a [String]>,
     pub invite_expiry_days: Option<i32>,
+    /// `Some(None)` removes the limit. A limit below the seats in use is allowed: it only
+    /// refuses new seats (`service::seats`).
+    pub seat_limit: Option<Option<i32>>,
+    pub scim_deprovision: Option<Deprovision>,
 }
 
 /// Normalizes a list of allowed domains: lower-cased, a leading `@` dropped, duplicates
@@ -189,6 +225,15 @@ pub async fn update(
         ));
     }
 
+    if let Some(Some(limit)) = changes.seat_limit
+        && limit < 0
+    {
+        return Err(Error::bad_input(
+            "seatLimit",
+            format!("seatLimit must be 0 or more, or null for no limit (got {limit})"),
+        ));
+    }
+
     let txn = db.begin_write().await?;
     let actor = &super::access::recheck(&txn, actor, Permission::AccountManage, REFUSAL).await?;
     let account = locked(
@@ -224,6 +269,23 @@ pub async fn update(
         before.insert("inviteExpiryDays".into(), json!(account.invite_expiry_days));
         after.insert("inviteExpiryDays".into(), json!(days));
         row.invite_expiry_days = Set(days);
+    }
+    if let Some(limit) = changes.seat_limit
+        && limit != account.seat_limit
+    {
+        before.insert("seatLimit".into(), json!(account.seat_limit));
+        after.insert("seatLimit".into(), json!(limit));
+        row.seat_limit = Set(limit);
+    }
+    if let Some(mode) = changes.scim_deprovision
+        && mode != Deprovision::of(&account)
+    {
+        before.insert(
+            "scimDeprovision".into(),
+            json!(Deprovision::of(&account).as_str()),
+        );
+        after.insert("scimDeprovision".into(), json!(mode.as_str()));
+        row.scim_deprovision = Set(mode.as_str().to_owned());
     }
     if after.is_empty() {
         return Ok(account);

@@ -17,8 +17,10 @@ use crate::entity::audit_event;
 pub struct Operation {
     pub id: OperationId,
     pub account_id: Uuid,
-    /// `None` for changes without a signed-in user (accepting an invitation).
+    /// `None` for changes without a signed-in user (accepting an invitation, a directory).
     pub actor_id: Option<Uuid>,
+    /// The SCIM token acting as the directory, when it is one (`actor_id` is then `None`).
+    pub actor_token_id: Option<Uuid>,
     pub at: i64,
 }
 
@@ -28,7 +30,8 @@ impl Operation {
         Operation {
             id: OperationId::new(),
             account_id: actor.account_id,
-            actor_id: Some(actor.user_id),
+            actor_id: actor.acting_user(),
+            actor_token_id: actor.scim_token_id,
             at: now_ms(),
         }
     }
@@ -39,6 +42,7 @@ impl Operation {
             id: OperationId::new(),
             account_id,
             actor_id: None,
+            actor_token_id: None,
             at: now_ms(),
         }
     }
@@ -82,6 +86,7 @@ pub async fn record<C: ConnectionTrait>(
             before_json: Set(c.before.map(|j| j.to_string())),
             after_json: Set(c.after.map(|j| j.to_string())),
             created_at: Set(op.at),
+            actor_token_id: Set(op.actor_token_id),
         })
         .collect();
     for chunk in rows.chunks(CHUNK) {

@@ -16,6 +16,8 @@ pub enum ItemErrorCode {
     EmailDomainNotAllowed,
     InvalidState,
     Duplicate,
+    /// The account's seat limit would be exceeded.
+    SeatLimit,
 }
 
 /// One refused item.
@@ -72,6 +74,10 @@ pub struct Outcome<T> {
     pub dry_run: bool,
     /// Set when something was written.
     pub operation_id: Option<OperationId>,
+    /// For mutations that take seats (`inviteUsers`, `reactivateUsers`): the seats the
+    /// account has left after this request (would have, in a dry run); `None` when the
+    /// account has no seat limit or the mutation takes no seats.
+    pub seats_remaining: Option<i64>,
 }
 
 impl<T> Outcome<T> {
@@ -83,6 +89,7 @@ impl<T> Outcome<T> {
             errors,
             dry_run,
             operation_id: None,
+            seats_remaining: None,
         }
     }
 }

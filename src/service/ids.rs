@@ -78,6 +78,10 @@ id_type!(
     AuditEventId, "evt"
 );
 id_type!(
+    /// A directory's SCIM token.
+    ScimTokenId, "scim"
+);
+id_type!(
     /// One mutation's id, shared by all the audit events it wrote.
     OperationId, "op"
 );

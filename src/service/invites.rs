@@ -22,7 +22,7 @@ use super::ids::{InviteId, RoleId, TeamId, UserId};
 use super::page::{Listing, PageArgs, Sort, SortValue};
 use super::search::{search_condition, trigram_search_condition};
 use super::text::{self, Name};
-use super::{Db, Error, Result, access, accounts, is_unique_violation, now_ms, roles};
+use super::{Db, Error, Result, access, accounts, is_unique_violation, now_ms, roles, seats};
 use crate::auth::{Permission, PermissionSet, Principal};
 use crate::entity::{account, invite, outbox, role, team, user};
 
@@ -403,6 +403,8 @@ struct InvitePlan {
     /// Expired open invitations that new ones replace, with the id of their replacement.
     superseded: Vec<(invite::Model, Uuid)>,
     errors: Vec<ItemError>,
+    /// The account's seats before the request.
+    seats: seats::Seats,
 }
 
 impl InvitePlan {
@@ -412,10 +414,13 @@ impl InvitePlan {
         operation_id: Option<super::ids::OperationId>,
     ) -> Outcome<invite::Model> {
         if !self.errors.is_empty() {
-            return Outcome::refused(self.errors, dry_run);
+            let mut refused = Outcome::refused(self.errors, dry_run);
+            refused.seats_remaining = self.seats.remaining_after(0);
+            return refused;
         }
         Outcome {
             changed_count: self.invites.len(),
+            seats_remaining: self.seats.remaining_after(self.invites.len() as i64),
             items: self.invites,
             errors: Vec::new(),
             dry_run,
@@ -565,6 +570,7 @@ async fn plan_invites<C: ConnectionTrait>(
     .collect();
 
     let mut invites = Vec::new();
+    let mut invite_index = Vec::new();
     let mut superseded = Vec::new();
     for (index, (item, parsed)) in items.iter().zip(parsed).enumerate() {
         let Some(Parsed {
@@ -640,13 +646,14 @@ async fn plan_invites<C: ConnectionTrait>(
             }
             superseded.push((existing.clone(), id));
         }
+        invite_index.push(index);
         invites.push(invite::Model {
             id,
             account_id: actor.account_id,
             email: email.into_string(),
             team_id: team.id,
             role_id: role.id,
-            invited_by: Some(actor.user_id),
+            invited_by: actor.acting_user(),
             token_hash: None,
             created_at: now,
             expires_at,
@@ -661,11 +668,29 @@ async fn plan_invites<C: ConnectionTrait>(
             updated_at: now,
         });
     }
+    // Seats: every new invitation takes one (a superseded expired one held none). The
+    // invitations past the free seats are refused, so the client sees how many fit.
+    let seats = seats::check(db, actor.account_id).await?;
+    if let Some(free) = seats.free() {
+        let free = usize::try_from(free).unwrap_or(0);
+        for (&index, i) in invite_index.iter().zip(&invites).skip(free) {
+            errors.push(ItemError::for_email(
+                index,
+                &i.email,
+                SeatLimit,
+                format!(
+                    "the account's seat limit ({}) would be exceeded; {free} seat(s) free",
+                    seats.limit.unwrap_or_default()
+                ),
+            ));
+        }
+    }
     errors.sort_by_key(|e| e.index);
     Ok(InvitePlan {
         invites,
         superseded,
         errors,
+        seats,
     })
 }
 
@@ -893,6 +918,7 @@ impl IdPlan {
             errors: Vec::new(),
             dry_run,
             operation_id,
+            seats_remaining: None,
         }
     }
 }
@@ -1135,6 +1161,7 @@ pub async fn delete(
         errors: outcome.errors,
         dry_run: outcome.dry_run,
         operation_id: outcome.operation_id,
+        seats_remaining: None,
     })
 }
 
@@ -1148,6 +1175,8 @@ pub enum AcceptRefusal {
     Expired,
     /// The address belongs to an active user already.
     AlreadyMember,
+    /// The account is over its seat limit (it was lowered below the seats in use).
+    SeatLimit,
 }
 
 impl AcceptRefusal {
@@ -1158,6 +1187,7 @@ impl AcceptRefusal {
             AcceptRefusal::Withdrawn => "WITHDRAWN",
             AcceptRefusal::Expired => "EXPIRED",
             AcceptRefusal::AlreadyMember => "ALREADY_MEMBER",
+            AcceptRefusal::SeatLimit => "SEAT_LIMIT",
         }
     }
 
@@ -1169,6 +1199,9 @@ impl AcceptRefusal {
             AcceptRefusal::Expired => "this invitation has expired; ask for it to be sent again",
             AcceptRefusal::AlreadyMember => {
                 "this email address belongs to a member of the organization already"
+            }
+            AcceptRefusal::SeatLimit => {
+                "the organization has no free seats right now; ask an administrator"
             }
         }
     }
@@ -1246,6 +1279,12 @@ pub async fn accept(db: &Db, token: &str, name: &str) -> Result<Accepted, Accept
     let now = op.at;
     if let Some(reason) = refusal(&found, now) {
         return Err(AcceptError::Refused(reason));
+    }
+    // Seats: the invitation holds one, which becomes the user's; refused only while the
+    // account is over its limit. The account lock (taken before any row of this account
+    // is touched, as every user change does) orders this against concurrent seat takers.
+    if seats::reserve(&txn, found.account_id, 0).await?.is_err() {
+        return Err(AcceptError::Refused(AcceptRefusal::SeatLimit));
     }
     // The claim: of two concurrent accepts exactly one changes the row. The token hash is
     // part of the condition, so a link replaced by a resend in the meantime loses too.

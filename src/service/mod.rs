@@ -17,7 +17,9 @@ pub mod page;
 pub mod principal;
 pub mod provisioning;
 pub mod roles;
+pub mod scim_tokens;
 pub mod search;
+pub mod seats;
 pub mod teams;
 pub mod text;
 pub mod users;
@@ -150,6 +152,11 @@ fn sqlite_columns_match(message: &str, index: &str) -> bool {
             &["roles.account_id", "roles.name_key"],
         ),
         ("invites_token_hash", &["invites.token_hash"]),
+        (
+            "users_account_external_id",
+            &["users.account_id", "users.external_id"],
+        ),
+        ("scim_tokens_token_hash", &["scim_tokens.token_hash"]),
     ];
     known
         .iter()

@@ -1,6 +1,7 @@
 //! Turning a verified token subject into the `Principal` every service call receives. The
 //! user, their role and their team are read from the database on every request, so a role
-//! change, a team move or a delete takes effect on the very next request.
+//! change, a team move, a suspension or a delete takes effect on the very next request.
+//! A directory's SCIM token becomes a principal here too (`load_for_scim_token`).
 
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect};
 use uuid::Uuid;
@@ -8,9 +9,10 @@ use uuid::Uuid;
 use super::ids::UserId;
 use super::{Error, Result};
 use crate::auth::{PermissionSet, Principal, Reach, RoleScope};
-use crate::entity::{role, team, user};
+use crate::entity::{role, scim_token, team, user};
 
-/// Loads the active user named by `subject` (a user id) as a principal.
+/// Loads the active (not deleted, not suspended) user named by `subject` (a user id) as a
+/// principal.
 pub async fn load<C: ConnectionTrait>(db: &C, subject: &str) -> Result<Principal> {
     load_for_token(db, subject, None).await
 }
@@ -25,6 +27,7 @@ pub async fn load_for_token<C: ConnectionTrait>(
     let user_id = UserId::parse(subject).ok_or(Error::Unauthenticated)?;
     let (user, role) = user::Entity::find_by_id(user_id.0)
         .filter(user::Column::DeletedAt.is_null())
+        .filter(user::Column::Status.eq(super::users::Status::Active.as_str()))
         .find_also_related(role::Entity)
         .one(db)
         .await?
@@ -49,7 +52,7 @@ pub async fn from_rows<C: ConnectionTrait>(
 ) -> Result<Principal> {
     let scope = RoleScope::parse(&role.scope)
         .ok_or_else(|| anyhow::anyhow!("role {} has an unknown scope {:?}", role.id, role.scope))?;
-    let (department_id, reach) = reach_of(db, user, scope).await?;
+    let (department_id, reach) = reach_of(db, user.account_id, user.team_id, scope).await?;
     Ok(Principal {
         account_id: user.account_id,
         user_id: user.id,
@@ -61,6 +64,56 @@ pub async fn from_rows<C: ConnectionTrait>(
         permissions: PermissionSet::from_bits(role.permissions),
         reach,
         token_issued_at: None,
+        scim_token_id: None,
+    })
+}
+
+/// The principal of a live (not revoked) SCIM token: the directory acts with the token's
+/// role — its permissions, and the reach its scope gives from the token's anchor team (the
+/// whole account for an ORGANIZATION-scoped role). It is nobody: `user_id` is the nil UUID.
+/// A revoked token, a deleted role or a deleted anchor team refuses it (`Unauthenticated`).
+pub async fn load_for_scim_token<C: ConnectionTrait>(db: &C, token_id: Uuid) -> Result<Principal> {
+    let token = scim_token::Entity::find_by_id(token_id)
+        .filter(scim_token::Column::RevokedAt.is_null())
+        .one(db)
+        .await?
+        .ok_or(Error::Unauthenticated)?;
+    let role = role::Entity::find_by_id(token.role_id)
+        .filter(role::Column::AccountId.eq(token.account_id))
+        .filter(role::Column::DeletedAt.is_null())
+        .one(db)
+        .await?
+        .ok_or(Error::Unauthenticated)?;
+    let scope = RoleScope::parse(&role.scope)
+        .ok_or_else(|| anyhow::anyhow!("role {} has an unknown scope {:?}", role.id, role.scope))?;
+    let (team_id, (department_id, reach)) = match (scope, token.anchor_team_id) {
+        (RoleScope::Organization, _) => (Uuid::nil(), (None, Reach::All)),
+        (RoleScope::Self_, _) | (_, None) => (Uuid::nil(), (None, Reach::Teams(Vec::new()))),
+        (_, Some(anchor)) => {
+            let live = team::Entity::find_by_id(anchor)
+                .filter(team::Column::AccountId.eq(token.account_id))
+                .filter(team::Column::DeletedAt.is_null())
+                .one(db)
+                .await?
+                .ok_or(Error::Unauthenticated)?;
+            (
+                live.id,
+                reach_of(db, token.account_id, live.id, scope).await?,
+            )
+        }
+    };
+    Ok(Principal {
+        account_id: token.account_id,
+        user_id: Uuid::nil(),
+        team_id,
+        department_id,
+        role_id: role.id,
+        role_key: role.key.clone(),
+        scope,
+        permissions: PermissionSet::from_bits(role.permissions),
+        reach,
+        token_issued_at: None,
+        scim_token_id: Some(token.id),
     })
 }
 
@@ -68,27 +121,28 @@ pub async fn from_rows<C: ConnectionTrait>(
 /// the user's team's department.
 async fn reach_of<C: ConnectionTrait>(
     db: &C,
-    user: &user::Model,
+    account_id: Uuid,
+    team_id: Uuid,
     scope: RoleScope,
 ) -> Result<(Option<Uuid>, Reach)> {
     match scope {
         RoleScope::Organization => Ok((None, Reach::All)),
         RoleScope::Self_ => Ok((None, Reach::OnlySelf)),
-        RoleScope::Team => Ok((None, Reach::Teams(vec![user.team_id]))),
+        RoleScope::Team => Ok((None, Reach::Teams(vec![team_id]))),
         RoleScope::Department => {
-            let own: Option<Option<Uuid>> = team::Entity::find_by_id(user.team_id)
+            let own: Option<Option<Uuid>> = team::Entity::find_by_id(team_id)
                 .select_only()
                 .column(team::Column::DepartmentId)
                 .into_tuple()
                 .one(db)
                 .await?;
             let Some(Some(department_id)) = own else {
-                return Ok((None, Reach::Teams(vec![user.team_id])));
+                return Ok((None, Reach::Teams(vec![team_id])));
             };
             let teams: Vec<Uuid> = team::Entity::find()
                 .select_only()
                 .column(team::Column::Id)
-                .filter(team::Column::AccountId.eq(user.account_id))
+                .filter(team::Column::AccountId.eq(account_id))
                 .filter(team::Column::DepartmentId.eq(department_id))
                 .into_tuple()
                 .all(db)

@@ -43,6 +43,7 @@ pub const BUILT_INS: [BuiltIn; 4] = [
             Permission::UsersReassign,
             Permission::UsersDelete,
             Permission::AuditView,
+            Permission::UsersSuspend,
         ],
     },
     BuiltIn {
@@ -181,6 +182,7 @@ pub fn permission_name(p: Permission) -> &'static str {
         Permission::AuditView => "AUDIT_VIEW",
         Permission::InviteAnyDomain => "INVITE_ANY_DOMAIN",
         Permission::AccountManage => "ACCOUNT_MANAGE",
+        Permission::UsersSuspend => "USERS_SUSPEND",
     }
 }
 

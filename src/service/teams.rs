@@ -69,6 +69,7 @@ async fn insert_team_row<C: ConnectionTrait>(
         created_at: Set(now),
         updated_at: Set(now),
         deleted_at: Set(None),
+        version: Set(1),
     })
     .exec_with_returning(db)
     .await

@@ -1,5 +1,5 @@
 //! Users: finding them within the actor's reach, and the bulk changes an administrator makes
-//! to them (role, team, delete).
+//! to them (role, team, delete, suspend, reactivate).
 
 use std::collections::{HashMap, HashSet};
 
@@ -20,6 +20,40 @@ use super::{Db, Error, Result, access, roles, text};
 use crate::auth::{Permission, PermissionSet, Principal, Reach};
 use crate::entity::{role, team, user, user_count};
 
+/// Where a (not deleted) user stands: `users.status`.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Status {
+    /// Signs in and holds a seat.
+    Active,
+    /// Keeps team, role and history, but cannot sign in and holds no seat.
+    Suspended,
+}
+
+impl Status {
+    /// The stored form.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Active => "ACTIVE",
+            Status::Suspended => "SUSPENDED",
+        }
+    }
+
+    /// Reads the stored form.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "ACTIVE" => Some(Status::Active),
+            "SUSPENDED" => Some(Status::Suspended),
+            _ => None,
+        }
+    }
+
+    /// A user's status; an unreadable value counts as suspended (fail closed; the database
+    /// allows only the two).
+    pub fn of(user: &user::Model) -> Self {
+        Status::parse(&user.status).unwrap_or(Status::Suspended)
+    }
+}
+
 /// Filters of the `users` list; all given filters must match.
 #[derive(Clone, Debug, Default)]
 pub struct Filter {
@@ -27,6 +61,21 @@ pub struct Filter {
     pub team_ids: Option<Vec<Uuid>>,
     pub role_ids: Option<Vec<Uuid>>,
     pub department_ids: Option<Vec<Uuid>>,
+    /// `None` (or empty): active users only.
+    pub statuses: Option<Vec<Status>>,
+}
+
+impl Filter {
+    /// The statuses listed: the given ones, or only ACTIVE.
+    fn statuses(&self) -> Vec<Status> {
+        let mut statuses = match &self.statuses {
+            Some(s) if !s.is_empty() => s.clone(),
+            _ => vec![Status::Active],
+        };
+        statuses.sort_by_key(|s| s.as_str());
+        statuses.dedup();
+        statuses
+    }
 }
 
 /// What the `users` list is ordered by.
@@ -134,11 +183,19 @@ pub async fn list<C: ConnectionTrait>(
                 .in_subquery(teams_of_departments(actor.account_id, departments.clone())),
         );
     }
+    let statuses = filter.statuses();
+    let only_active = statuses == [Status::Active];
+    if statuses.len() < 2 {
+        select = select.filter(
+            user::Column::Status.is_in(statuses.iter().map(|s| s.as_str()).collect::<Vec<_>>()),
+        );
+    }
     let listing = list_sorted(db, select, order, page).await?;
     // Without a search every filter is a set of teams or roles, which the kept counts
-    // answer exactly; a search has to count its matches.
-    Ok(match (search, kept_count(actor, filter)) {
-        (None, Some(count)) => listing.counted_by(count),
+    // answer exactly; a search has to count its matches, and the kept counts count active
+    // users only.
+    Ok(match (search, only_active, kept_count(actor, filter)) {
+        (None, true, Some(count)) => listing.counted_by(count),
         _ => listing,
     })
 }
@@ -204,7 +261,8 @@ pub async fn members_of_teams<C: ConnectionTrait>(
     let sort = members_sort();
     let pages = page::fetch_each(
         db,
-        access::users(actor),
+        // Active members only, as `Team.memberCount` counts them.
+        access::users(actor).filter(user::Column::Status.eq(Status::Active.as_str())),
         (user::Column::TeamId, team_ids, |u: &user::Model| u.team_id),
         &sort,
         page,
@@ -265,6 +323,8 @@ const CHUNK: usize = 1_000;
 pub const ROLE_CHANGED: &str = "user.role_changed";
 pub const TEAM_CHANGED: &str = "user.team_changed";
 pub const DELETED: &str = "user.deleted";
+pub const SUSPENDED: &str = "user.suspended";
+pub const REACTIVATED: &str = "user.reactivated";
 
 /// Gives every selected user `role_id`. All-or-nothing; see `apply` for the checks.
 pub async fn change_role(
@@ -319,12 +379,45 @@ pub async fn delete(
     apply(db, actor, user_ids, Request::Delete, dry_run, max_bulk).await
 }
 
+/// Suspends every selected user (`USERS_SUSPEND`): they keep their row, team, role and
+/// history, but cannot sign in — `principal::load` refuses a suspended user, so their tokens
+/// stop working on the very next request, and tokens issued before the suspension stay
+/// refused after a reactivation (they sign in again). They leave the default lists and
+/// counts and hold no seat. Suspending yourself is `FORBIDDEN`; suspending the last active
+/// Admin is `LAST_ADMIN`; users already suspended count as unchanged. All-or-nothing; see
+/// `apply` for the checks. Usable by any principal (GraphQL user or SCIM directory).
+pub async fn suspend_users(
+    db: &Db,
+    actor: &Principal,
+    user_ids: &[String],
+    dry_run: bool,
+    max_bulk: usize,
+) -> Result<Outcome<user::Model>> {
+    apply(db, actor, user_ids, Request::Suspend, dry_run, max_bulk).await
+}
+
+/// Reactivates every selected suspended user (`USERS_SUSPEND`), as they were (team, role).
+/// Each takes a seat: past the account's free seats the request is refused with
+/// `SEAT_LIMIT` on the users that do not fit. Active users count as unchanged.
+/// All-or-nothing; `seats_remaining` reports the seats left (that would be, in a dry run).
+pub async fn reactivate_users(
+    db: &Db,
+    actor: &Principal,
+    user_ids: &[String],
+    dry_run: bool,
+    max_bulk: usize,
+) -> Result<Outcome<user::Model>> {
+    apply(db, actor, user_ids, Request::Reactivate, dry_run, max_bulk).await
+}
+
 /// The change requested, with its parameter as the client sent it.
 #[derive(Copy, Clone)]
 enum Request<'a> {
     Role(&'a str),
     Team(&'a str),
     Delete,
+    Suspend,
+    Reactivate,
 }
 
 impl Request<'_> {
@@ -333,6 +426,7 @@ impl Request<'_> {
             Request::Role(_) => Permission::UsersChangeRole,
             Request::Team(_) => Permission::UsersReassign,
             Request::Delete => Permission::UsersDelete,
+            Request::Suspend | Request::Reactivate => Permission::UsersSuspend,
         }
     }
 
@@ -341,6 +435,9 @@ impl Request<'_> {
             Request::Role(_) => "your role may not change the role of users",
             Request::Team(_) => "your role may not move users to another team",
             Request::Delete => "your role may not delete users",
+            Request::Suspend | Request::Reactivate => {
+                "your role may not suspend or reactivate users"
+            }
         }
     }
 }
@@ -350,6 +447,8 @@ enum Target<'a> {
     Role(&'a role::Model),
     Team(team::Model),
     Delete,
+    /// Set the status.
+    Status(Status),
 }
 
 /// A requested user found within the actor's reach.
@@ -413,6 +512,8 @@ async fn apply(
         }
         Request::Team(id) => Target::Team(destination_team(&txn, db.backend(), actor, id).await?),
         Request::Delete => Target::Delete,
+        Request::Suspend => Target::Status(Status::Suspended),
+        Request::Reactivate => Target::Status(Status::Active),
     };
     let role_grantable = match &target {
         Target::Role(role) => grantable(actor, role)?,
@@ -445,6 +546,13 @@ async fn apply(
             ));
             continue;
         }
+        if matches!(target, Target::Status(Status::Suspended)) && s.user.id == actor.user_id {
+            errors.push(refuse(
+                ItemErrorCode::Forbidden,
+                "you cannot suspend yourself; ask another administrator",
+            ));
+            continue;
+        }
         if !grantable(actor, current)? {
             errors.push(refuse(
                 ItemErrorCode::Forbidden,
@@ -456,15 +564,19 @@ async fn apply(
             Target::Role(role) => s.user.role_id == role.id,
             Target::Team(team) => s.user.team_id == team.id,
             Target::Delete => false,
+            Target::Status(status) => Status::of(&s.user) == *status,
         };
         if unchanged {
             continue;
         }
+        // Only an active Admin counts: a suspended one keeps nobody in charge.
         let loses_admin = is_admin(current)
+            && Status::of(&s.user) == Status::Active
             && match &target {
                 Target::Role(role) => !is_admin(role),
                 Target::Team(_) => false,
                 Target::Delete => true,
+                Target::Status(status) => *status == Status::Suspended,
             };
         if loses_admin {
             removes_admin.push(s);
@@ -484,10 +596,37 @@ async fn apply(
             }
         }
     }
+    // Reactivated users take seats (the account lock, taken by `recheck`, orders this
+    // against every other seat taker); the ones past the free seats are refused.
+    let mut seats_remaining = None;
+    if matches!(target, Target::Status(Status::Active)) {
+        let seats = super::seats::check(&txn, actor.account_id).await?;
+        if let Some(free) = seats.free() {
+            let free = usize::try_from(free).unwrap_or(0);
+            for s in changing.iter().skip(free) {
+                errors.push(ItemError::for_id(
+                    s.index,
+                    &s.id,
+                    ItemErrorCode::SeatLimit,
+                    format!(
+                        "the account's seat limit ({}) would be exceeded; {free} seat(s) free",
+                        seats.limit.unwrap_or_default()
+                    ),
+                ));
+            }
+        }
+        seats_remaining = seats.remaining_after(if errors.is_empty() {
+            changing.len() as i64
+        } else {
+            0
+        });
+    }
     if !errors.is_empty() {
         txn.rollback().await?;
         errors.sort_by_key(|e| e.index);
-        return Ok(Outcome::refused(errors, dry_run));
+        let mut refused = Outcome::refused(errors, dry_run);
+        refused.seats_remaining = seats_remaining;
+        return Ok(refused);
     }
 
     let op = Operation::start(actor);
@@ -504,6 +643,12 @@ async fn apply(
                     Target::Role(role) => u.role_id = role.id,
                     Target::Team(team) => u.team_id = team.id,
                     Target::Delete => u.deleted_at = Some(op.at),
+                    Target::Status(status) => {
+                        u.status = status.as_str().to_owned();
+                        if *status == Status::Suspended {
+                            u.tokens_valid_after = Some(token_cutoff(op.at));
+                        }
+                    }
                 }
                 u.updated_at = op.at;
             }
@@ -519,6 +664,7 @@ async fn apply(
             errors: Vec::new(),
             dry_run,
             operation_id: None,
+            seats_remaining,
         });
     }
 
@@ -572,6 +718,24 @@ async fn apply(
                 })
                 .collect::<Result<Vec<_>>>()?
         }
+        Target::Status(status) => {
+            let action = match status {
+                Status::Suspended => SUSPENDED,
+                Status::Active => REACTIVATED,
+            };
+            changing
+                .iter()
+                .map(|s| {
+                    audit_change(
+                        action,
+                        &s.user,
+                        s.user.team_id,
+                        Some(json!({ "status": Status::of(&s.user).as_str() })),
+                        Some(json!({ "status": status.as_str() })),
+                    )
+                })
+                .collect()
+        }
     };
     audit::record(&txn, &op, changes).await?;
     txn.commit().await?;
@@ -581,6 +745,7 @@ async fn apply(
         errors: Vec::new(),
         dry_run: false,
         operation_id: Some(op.id),
+        seats_remaining,
     })
 }
 
@@ -712,9 +877,17 @@ async fn count_active_admins(
     Ok(user::Entity::find()
         .filter(user::Column::AccountId.eq(account_id))
         .filter(user::Column::DeletedAt.is_null())
+        .filter(user::Column::Status.eq(Status::Active.as_str()))
         .filter(user::Column::RoleId.is_in(admin_roles))
         .count(txn)
         .await?)
+}
+
+/// The token cutoff a suspension at `now` sets: the next whole second, so every token
+/// issued before the suspension (JWT `iat` has whole seconds) stays refused after a
+/// reactivation, and a token issued after the reactivation works.
+fn token_cutoff(now: i64) -> i64 {
+    now - now.rem_euclid(1000) + 1000
 }
 
 /// The set-based write: one `UPDATE … WHERE id IN (…)` per chunk of ids.
@@ -735,6 +908,18 @@ async fn write(
             Target::Role(role) => update.col_expr(user::Column::RoleId, Expr::value(role.id)),
             Target::Team(team) => update.col_expr(user::Column::TeamId, Expr::value(team.id)),
             Target::Delete => update.col_expr(user::Column::DeletedAt, Expr::value(now)),
+            Target::Status(Status::Suspended) => update
+                .col_expr(
+                    user::Column::Status,
+                    Expr::value(Status::Suspended.as_str()),
+                )
+                .col_expr(
+                    user::Column::TokensValidAfter,
+                    Expr::value(token_cutoff(now)),
+                ),
+            Target::Status(Status::Active) => {
+                update.col_expr(user::Column::Status, Expr::value(Status::Active.as_str()))
+            }
         };
         let result = update.exec(txn).await?;
         // The account lock keeps the rows as checked; a mismatch means something changed

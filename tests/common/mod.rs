@@ -403,6 +403,9 @@ pub async fn insert_users(
                 updated_at: now,
                 deleted_at: None,
                 tokens_valid_after: None,
+                status: "ACTIVE".into(),
+                external_id: None,
+                version: 1,
             }
         })
         .collect();

@@ -101,6 +101,9 @@ pub async fn seed_users(
                 updated_at: Set(now),
                 deleted_at: Set(None),
                 tokens_valid_after: Set(None),
+                status: Set("ACTIVE".into()),
+                external_id: Set(None),
+                version: Set(1),
             }
         })
         .collect();
@@ -131,12 +134,13 @@ pub async fn audit_rows(db: &Db) -> u64 {
         .expect("count audit")
 }
 
-/// How many active users hold the Admin role in the account.
+/// How many active (not deleted, not suspended) users hold the Admin role in the account.
 pub async fn active_admins(db: &Db, account_id: Uuid) -> Vec<Uuid> {
     let admin_role = admin_role(db, account_id).await;
     user::Entity::find()
         .filter(user::Column::AccountId.eq(account_id))
         .filter(user::Column::DeletedAt.is_null())
+        .filter(user::Column::Status.eq("ACTIVE"))
         .filter(user::Column::RoleId.eq(admin_role))
         .all(db.conn())
         .await
@@ -169,6 +173,7 @@ pub async fn make_admins(db: &Db, account_id: Uuid, ids: &[Uuid]) {
     user::Entity::update_many()
         .col_expr(user::Column::RoleId, Expr::value(admin_role))
         .col_expr(user::Column::DeletedAt, Expr::value(Option::<i64>::None))
+        .col_expr(user::Column::Status, Expr::value("ACTIVE"))
         .filter(user::Column::Id.is_in(ids.to_vec()))
         .exec(db.conn())
         .await

@@ -68,6 +68,9 @@ pub struct InviteUsersPayload {
     pub dry_run: bool,
     /// The id shared by the audit events this mutation wrote; null when nothing was written.
     pub operation_id: Option<ID>,
+    /// Seats the account has left after this request (would have, in a dry run; has now,
+    /// when refused); null when the account has no seat limit.
+    pub seats_remaining: Option<i32>,
 }
 
 /// The result of `resendInvites` and `withdrawInvites`.
@@ -143,6 +146,11 @@ fn invites_payload(outcome: Outcome<crate::entity::invite::Model>) -> InvitesPay
     }
 }
 
+/// A seat count on the wire.
+fn seats(n: i64) -> i32 {
+    i32::try_from(n).unwrap_or(if n < 0 { i32::MIN } else { i32::MAX })
+}
+
 fn shared<'a>(ctx: &'a Context<'_>) -> Result<&'a Shared, Error> {
     ctx.data::<Shared>()
         .map_err(|_| Error::Internal(anyhow::anyhow!("schema built without shared state")))
@@ -185,6 +193,7 @@ impl InviteMutations {
             shared.limits.max_bulk,
         )
         .await?;
+        let seats_remaining = outcome.seats_remaining.map(seats);
         let (items, c) = split(outcome);
         Ok(InviteUsersPayload {
             invites: items.into_iter().map(Invite).collect(),
@@ -192,6 +201,7 @@ impl InviteMutations {
             errors: c.errors,
             dry_run: c.dry_run,
             operation_id: c.operation_id,
+            seats_remaining,
         })
     }
 

@@ -5,6 +5,7 @@
 
 mod invites;
 mod org;
+mod scim_tokens;
 mod users;
 
 use async_graphql::{Enum, ID, MergedObject, SimpleObject};
@@ -16,8 +17,10 @@ use crate::service::bulk::{ItemError, ItemErrorCode};
 #[graphql(name = "Mutation")]
 pub struct MutationRoot(
     users::UserMutations,
+    users::LifecycleMutations,
     invites::InviteMutations,
     org::OrgMutations,
+    scim_tokens::ScimTokenMutations,
 );
 
 /// Why one item of a bulk mutation was refused.
@@ -43,6 +46,9 @@ pub enum BulkErrorCode {
     InvalidState,
     /// The same item appears more than once in the input.
     Duplicate,
+    /// The account's seat limit would be exceeded (`Account.seatLimit`); the items past the
+    /// free seats carry it.
+    SeatLimit,
 }
 
 impl From<ItemErrorCode> for BulkErrorCode {
@@ -58,6 +64,7 @@ impl From<ItemErrorCode> for BulkErrorCode {
             ItemErrorCode::EmailDomainNotAllowed => BulkErrorCode::EmailDomainNotAllowed,
             ItemErrorCode::InvalidState => BulkErrorCode::InvalidState,
             ItemErrorCode::Duplicate => BulkErrorCode::Duplicate,
+            ItemErrorCode::SeatLimit => BulkErrorCode::SeatLimit,
         }
     }
 }

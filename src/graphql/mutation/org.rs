@@ -6,7 +6,7 @@
 use async_graphql::{Context, ID, InputObject, MaybeUndefined, Object, Result, SimpleObject};
 
 use crate::auth::{Permission, PermissionSet, RoleScope};
-use crate::graphql::types::{Account, Department, Role, Team};
+use crate::graphql::types::{Account, Department, Role, ScimDeprovision, Team};
 use crate::graphql::{actor, db};
 use crate::service::{accounts, roles, teams};
 
@@ -84,6 +84,12 @@ pub struct UpdateAccountInput {
     pub allowed_email_domains: Option<Vec<String>>,
     /// How many days a new or resent invitation stays valid (1–30).
     pub invite_expiry_days: Option<i32>,
+    /// The most seats (active users + pending invitations), 0 or more; null removes the
+    /// limit. A limit below `seatsUsed` is accepted: nobody loses access, but nothing that
+    /// takes a seat goes through until enough seats are free.
+    pub seat_limit: MaybeUndefined<i32>,
+    /// What a directory's SCIM `DELETE` of a user does.
+    pub scim_deprovision: Option<ScimDeprovision>,
 }
 
 /// Names the object to delete.
@@ -273,6 +279,12 @@ impl OrgMutations {
             name: input.name.as_deref(),
             allowed_email_domains: input.allowed_email_domains.as_deref(),
             invite_expiry_days: input.invite_expiry_days,
+            seat_limit: match input.seat_limit {
+                MaybeUndefined::Undefined => None,
+                MaybeUndefined::Null => Some(None),
+                MaybeUndefined::Value(n) => Some(Some(n)),
+            },
+            scim_deprovision: input.scim_deprovision.map(Into::into),
         };
         let account = accounts::update(db(ctx)?, actor(ctx)?, changes).await?;
         Ok(AccountPayload {

@@ -45,7 +45,27 @@ pub struct DeleteUsersInput {
     pub dry_run: Option<bool>,
 }
 
-/// Result of `changeUsersRole` and `changeUsersTeam`.
+/// Input of `suspendUsers`.
+#[derive(InputObject)]
+pub struct SuspendUsersInput {
+    /// The users to suspend (at most the configured bulk limit, 1,000 by default).
+    pub user_ids: Vec<ID>,
+    /// Run every check and return what would happen, without writing anything.
+    #[graphql(default_with = "Some(false)")]
+    pub dry_run: Option<bool>,
+}
+
+/// Input of `reactivateUsers`.
+#[derive(InputObject)]
+pub struct ReactivateUsersInput {
+    /// The suspended users to reactivate (at most the configured bulk limit).
+    pub user_ids: Vec<ID>,
+    /// Run every check (seats included) and return what would happen, without writing.
+    #[graphql(default_with = "Some(false)")]
+    pub dry_run: Option<bool>,
+}
+
+/// Result of `changeUsersRole`, `changeUsersTeam`, `suspendUsers` and `reactivateUsers`.
 #[derive(SimpleObject)]
 pub struct ChangeUsersPayload {
     /// The selected users as they are after the change (or would be, in a dry run), in
@@ -61,6 +81,10 @@ pub struct ChangeUsersPayload {
     /// The id of this change in the audit log (`auditEvents(filter: {operationId})`); null
     /// when nothing was written.
     pub operation_id: Option<ID>,
+    /// For `reactivateUsers`: the seats the account has left after the request (would have,
+    /// in a dry run; has now, when refused). Null when the account has no seat limit and
+    /// for the mutations that take no seats.
+    pub seats_remaining: Option<i32>,
 }
 
 /// Result of `deleteUsers`.
@@ -159,6 +183,56 @@ impl UserMutations {
     }
 }
 
+#[Object]
+impl LifecycleMutations {
+    /// Suspends the listed users (needs `USERS_SUSPEND`): their sessions end at once, they
+    /// leave the default lists and counts and hold no seat, and they keep team, role and
+    /// history. All-or-nothing: if any user is refused (`NOT_FOUND`, `DUPLICATE`,
+    /// `FORBIDDEN` — including yourself and users whose role outranks yours —,
+    /// `LAST_ADMIN`), nothing changes and `errors` lists every refused user. Users already
+    /// suspended count as unchanged.
+    async fn suspend_users(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The users to suspend.")] input: SuspendUsersInput,
+    ) -> Result<ChangeUsersPayload> {
+        let outcome = service::users::suspend_users(
+            db(ctx)?,
+            actor(ctx)?,
+            &ids(input.user_ids),
+            input.dry_run.unwrap_or(false),
+            max_bulk(ctx)?,
+        )
+        .await?;
+        Ok(change_payload(outcome))
+    }
+
+    /// Reactivates the listed suspended users as they were (needs `USERS_SUSPEND`); they
+    /// sign in again (tokens from before the suspension stay refused). Each takes a seat.
+    /// All-or-nothing: if any user is refused (`NOT_FOUND`, `DUPLICATE`, `FORBIDDEN`,
+    /// `SEAT_LIMIT` on the users past the free seats), nothing changes. Active users count
+    /// as unchanged.
+    async fn reactivate_users(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The users to reactivate.")] input: ReactivateUsersInput,
+    ) -> Result<ChangeUsersPayload> {
+        let outcome = service::users::reactivate_users(
+            db(ctx)?,
+            actor(ctx)?,
+            &ids(input.user_ids),
+            input.dry_run.unwrap_or(false),
+            max_bulk(ctx)?,
+        )
+        .await?;
+        Ok(change_payload(outcome))
+    }
+}
+
+/// Suspend and reactivate (user lifecycle).
+#[derive(Default)]
+pub struct LifecycleMutations;
+
 fn ids(ids: Vec<ID>) -> Vec<String> {
     ids.into_iter().map(|id| id.0).collect()
 }
@@ -181,5 +255,8 @@ fn change_payload(outcome: Outcome<user::Model>) -> ChangeUsersPayload {
         errors: outcome.errors.into_iter().map(Into::into).collect(),
         dry_run: outcome.dry_run,
         operation_id: outcome.operation_id.map(|op| ID(op.to_string())),
+        seats_remaining: outcome
+            .seats_remaining
+            .map(|n| i32::try_from(n).unwrap_or(if n < 0 { i32::MIN } else { i32::MAX })),
     }
 }
