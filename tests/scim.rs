@@ -13,9 +13,29 @@ use serde_json::{Value, json};
 const PATCH_OP: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
 const ROSTER_EXT: &str = "urn:ietf:params:scim:schemas:extension:roster:2.0:User";
 
-/// A directory token of the fixture's account.
+/// A directory (SCIM) token of the fixture's account with the Admin role, created by its
+/// Admin; its anchor team is General.
 async fn directory_token(app: &TestApp, org: &Org) -> String {
-    app.token_for(org.admin)
+    token_with_role(app, org, "ADMIN", Some(org.general)).await
+}
+
+/// A SCIM token holding one of the fixture's roles, anchored in `team`.
+async fn token_with_role(app: &TestApp, org: &Org, role: &str, team: Option<uuid::Uuid>) -> String {
+    use roster::service::{principal, scim_tokens};
+    let admin = principal::load(app.db.conn(), &gid::user(org.admin))
+        .await
+        .expect("admin");
+    let team = team.map(gid::team);
+    scim_tokens::create(
+        &app.db,
+        &admin,
+        "directory",
+        &gid::role(org.roles[role]),
+        team.as_deref(),
+    )
+    .await
+    .expect("scim token")
+    .secret
 }
 
 struct Reply {
@@ -222,6 +242,45 @@ async fn okta_sequence_provisions_updates_and_pushes_groups() {
         "a PUT without active keeps it"
     );
     assert_eq!(row(&app, &id).await.name, "Another User");
+    assert_eq!(
+        row(&app, &id).await.external_id.as_deref(),
+        Some("00ujl29u0le5T6Aj10h7")
+    );
+
+    // Deactivation: a path-less replace; the user is suspended, and still readable.
+    let r = scim(
+        &app,
+        &token,
+        Method::PATCH,
+        &format!("/Users/{id}"),
+        Some(json!({"schemas": [PATCH_OP], "Operations": [{"op": "replace", "value": {"active": false}}]})),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{:#}", r.body);
+    assert_eq!(r.body["active"], json!(false));
+    assert_eq!(row(&app, &id).await.status, "SUSPENDED");
+    let r = scim(&app, &token, Method::GET, &format!("/Users/{id}"), None).await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.body["active"], json!(false));
+    let inactive = format!("/Users?filter={}", q("active eq false"));
+    let r = scim(&app, &token, Method::GET, &inactive, None).await;
+    assert_eq!(r.body["totalResults"], json!(1));
+    // Reactivation (Okta: a PUT with active true).
+    let r = scim(
+        &app,
+        &token,
+        Method::PUT,
+        &format!("/Users/{id}"),
+        Some(json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "test.user@a.test", "active": true})),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{:#}", r.body);
+    assert_eq!(row(&app, &id).await.status, "ACTIVE");
+    assert_eq!(
+        row(&app, &id).await.name,
+        "Another User",
+        "attributes left out stay"
+    );
 
     // Group push: create, add the member, rename, remove the member.
     let r = scim(
@@ -352,6 +411,39 @@ async fn entra_without_the_flag_capitalised_ops_and_string_booleans() {
     let user = row(&app, &id).await;
     assert_eq!(user.email, "updatedemail@a.test");
     assert_eq!(user.name, "givenName updatedFamilyName");
+    assert_eq!(
+        user.external_id.as_deref(),
+        Some("0a21f0f2-8d2a-4f8e-bf98-7363c4aed4ef")
+    );
+    let by_external = format!(
+        "/Users?filter={}",
+        q(r#"externalId eq "0a21f0f2-8d2a-4f8e-bf98-7363c4aed4ef""#)
+    );
+    let r = scim(&app, &token, Method::GET, &by_external, None).await;
+    assert_eq!(r.body["totalResults"], json!(1), "{:#}", r.body);
+
+    // Disable: "Replace" with the string "False"; enable with "True".
+    let r = scim(
+        &app,
+        &token,
+        Method::PATCH,
+        &format!("/Users/{id}"),
+        Some(json!({"Operations": [{"op": "Replace", "path": "active", "value": "False"}], "schemas": [PATCH_OP]})),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{:#}", r.body);
+    assert_eq!(r.body["active"], json!(false));
+    assert_eq!(row(&app, &id).await.status, "SUSPENDED");
+    let r = scim(
+        &app,
+        &token,
+        Method::PATCH,
+        &format!("/Users/{id}"),
+        Some(json!({"Operations": [{"op": "Replace", "path": "active", "value": "True"}], "schemas": [PATCH_OP]})),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{:#}", r.body);
+    assert_eq!(row(&app, &id).await.status, "ACTIVE");
 
     // Group: created, members added and removed the Entra way.
     let r = scim(
@@ -420,7 +512,8 @@ async fn entra_with_the_flag_pathless_dotted_and_urn_keys() {
                     "name.familyName": "Entra",
                     "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:employeeNumber": "42",
                     "urn:ietf:params:scim:schemas:extension:roster:2.0:User:team": "Platform",
-                    "urn:ietf:params:scim:schemas:extension:roster:2.0:User:role": "MANAGER"
+                    "urn:ietf:params:scim:schemas:extension:roster:2.0:User:role": "MANAGER",
+                    "active": false
                 }
             }]
         })),
@@ -434,6 +527,7 @@ async fn entra_with_the_flag_pathless_dotted_and_urn_keys() {
     assert_eq!(user.name, "Alicia Entra");
     assert_eq!(user.team_id, org.platform);
     assert_eq!(user.role_id, org.roles["MANAGER"]);
+    assert_eq!(user.status, "SUSPENDED");
 }
 
 async fn total(app: &TestApp, token: &str, filter: &str) -> u64 {
@@ -632,6 +726,9 @@ async fn versions_errors_and_authentication() {
     // Unauthenticated, unknown, another account's.
     let r = scim(&app, "not-a-token", Method::GET, "/Users", None).await;
     assert_scim_error(&r, 401, None);
+    // A user's access token is no directory token.
+    let r = scim(&app, &app.token_for(org.admin), Method::GET, "/Users", None).await;
+    assert_scim_error(&r, 401, None);
     let r = scim(
         &app,
         &token,
@@ -679,7 +776,7 @@ async fn versions_errors_and_authentication() {
     assert_scim_error(&r, 400, Some("invalidValue"));
 
     // No escalation: a directory acting as a Manager cannot grant Admin.
-    let manager = app.token_for(org.manager);
+    let manager = token_with_role(&app, &org, "MANAGER", Some(org.platform)).await;
     let r = scim(
         &app,
         &manager,
@@ -722,4 +819,58 @@ async fn scim_changes_are_audited() {
         .collect();
     assert!(actions.contains(&"user.created"), "{actions:?}");
     assert!(actions.contains(&"user.updated"), "{actions:?}");
+    // The token is the actor.
+    assert!(
+        events
+            .iter()
+            .filter(|e| e.target_id == target)
+            .all(|e| e.actor_id.is_none() && e.actor_token_id.is_some())
+    );
+}
+
+#[tokio::test]
+async fn delete_suspends_when_the_account_says_so_and_scope_bounds_the_directory() {
+    use sea_orm::sea_query::Expr;
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+    let app = TestApp::spawn().await;
+    let org = Org::create(&app).await;
+    roster::entity::account::Entity::update_many()
+        .col_expr(
+            roster::entity::account::Column::ScimDeprovision,
+            Expr::value("SUSPEND"),
+        )
+        .filter(roster::entity::account::Column::Id.eq(org.account_id))
+        .exec(app.db.conn())
+        .await
+        .expect("setting");
+    let token = directory_token(&app, &org).await;
+    let r = scim(
+        &app,
+        &token,
+        Method::DELETE,
+        &format!("/Users/{}", gid::user(org.carol)),
+        None,
+    )
+    .await;
+    assert_eq!(r.status, 204);
+    let carol = row(&app, &gid::user(org.carol)).await;
+    assert_eq!(carol.status, "SUSPENDED");
+    assert!(carol.deleted_at.is_none());
+
+    // A department-scoped directory (anchored in Platform, Engineering) sees Engineering
+    // only, and cannot remove the last Admin anywhere.
+    let dept = token_with_role(&app, &org, "DEPARTMENT_ADMIN", Some(org.platform)).await;
+    let r = scim(
+        &app,
+        &dept,
+        Method::GET,
+        &format!("/Users/{}", gid::user(org.bob)),
+        None,
+    )
+    .await;
+    assert_scim_error(&r, 404, None);
+    let r = scim(&app, &dept, Method::GET, "/Users", None).await;
+    assert_eq!(r.body["totalResults"], json!(4), "{:#}", r.body);
+    let r = scim(&app, &token, Method::PATCH, &format!("/Users/{}", gid::user(org.admin)), Some(json!({"schemas": [PATCH_OP], "Operations": [{"op": "replace", "path": "active", "value": false}]}))).await;
+    assert_scim_error(&r, 409, Some("mutability"));
 }

@@ -89,6 +89,9 @@ fn to_json(t: &team::Model, members: Option<&[(Uuid, String)]>, base: &str) -> J
         "displayName": t.name,
         "members": members,
     });
+    if let Some(x) = &t.external_id {
+        body["externalId"] = json!(x);
+    }
     let version = version_of(&body);
     body["meta"] = json!({
         "resourceType": "Group",
@@ -328,6 +331,12 @@ async fn apply(
         .await
         .map_err(team_error)?;
     }
+    let external = get_ci(new, "externalId").and_then(Json::as_str);
+    if let Some(x) = external
+        && Some(x) != t.external_id.as_deref()
+    {
+        provisioning::set_team_external_id(&app.db, actor, t.id, Some(x)).await?;
+    }
     if !members_given {
         return Ok(());
     }
@@ -365,6 +374,9 @@ pub async fn create(
     let created = teams::create_team(&app.db, &actor, name, None)
         .await
         .map_err(team_error)?;
+    if let Some(x) = get_ci(&new, "externalId").and_then(Json::as_str) {
+        provisioning::set_team_external_id(&app.db, &actor, created.id, Some(x)).await?;
+    }
     let added: Vec<String> = member_ids(&new).into_iter().collect();
     move_into(&app, &actor, &added, created.id).await?;
     let base = base_url(&headers);

@@ -23,7 +23,7 @@ use crate::app::{App, AppState};
 use crate::auth::Principal;
 use crate::service::bulk::{ItemError, ItemErrorCode};
 use crate::service::provisioning::ProvisionError;
-use crate::service::{Error, principal};
+use crate::service::{Error, scim_tokens};
 
 /// The media type of SCIM requests and responses.
 pub const CONTENT_TYPE: &str = "application/scim+json";
@@ -191,6 +191,7 @@ pub fn item_error(errors: &[ItemError]) -> ScimError {
         ItemErrorCode::AlreadyMember | ItemErrorCode::AlreadyInvited | ItemErrorCode::Duplicate => {
             ScimError::new(StatusCode::CONFLICT, Some("uniqueness"), message)
         }
+        ItemErrorCode::SeatLimit => ScimError::new(StatusCode::FORBIDDEN, None, message),
         ItemErrorCode::InvalidEmail | ItemErrorCode::EmailDomainNotAllowed => {
             ScimError::bad("invalidValue", message)
         }
@@ -538,10 +539,10 @@ fn merge_into(slot: &mut Json, value: Json) {
 
 // ---- Authentication -------------------------------------------------------------------------
 
-/// Who is calling: the principal behind `Authorization: Bearer <token>`.
-///
-/// The one place SCIM authenticates, so swapping in the directory-token lookup is a change
-/// here only.
+/// Who is calling: the directory token behind `Authorization: Bearer <token>` (created with
+/// `createScimToken`), as a principal with the token's role, reach and anchor team; every
+/// change it makes is audited with the token as the actor. Access tokens (JWTs) of users do
+/// not work here.
 pub async fn authenticate(app: &App, headers: &HeaderMap) -> Result<Principal, ScimError> {
     let token = headers
         .get(header::AUTHORIZATION)
@@ -552,11 +553,7 @@ pub async fn authenticate(app: &App, headers: &HeaderMap) -> Result<Principal, S
         })
         .filter(|t| !t.is_empty())
         .ok_or_else(ScimError::unauthorized)?;
-    let claims = app
-        .jwt
-        .verify_claims(token)
-        .map_err(|_| ScimError::unauthorized())?;
-    match principal::load_for_token(app.db.conn(), &claims.sub, claims.iat).await {
+    match scim_tokens::authenticate(app.db.conn(), token).await {
         Ok(p) => Ok(p),
         Err(Error::Unauthenticated) => Err(ScimError::unauthorized()),
         Err(e) => Err(e.into()),

@@ -10,8 +10,8 @@ use axum::response::Response;
 use serde_json::{Value as Json, json};
 
 use super::{
-    ENTERPRISE_USER_SCHEMA, GROUP_SCHEMA, MAX_RESULTS, ROSTER_USER_SCHEMA, ScimError, USER_SCHEMA,
-    base_url, list_response, resource_response, start,
+    GROUP_SCHEMA, MAX_RESULTS, ROSTER_USER_SCHEMA, ScimError, USER_SCHEMA, base_url, list_response,
+    resource_response, start,
 };
 use crate::app::AppState;
 
@@ -29,6 +29,17 @@ fn attr(name: &str, kind: &str, mutability: &str, description: &str) -> Json {
     })
 }
 
+fn external_id_attr(what: &str) -> Json {
+    let mut external_id = attr(
+        "externalId",
+        "string",
+        "readWrite",
+        &format!("The identity provider's id of the {what}."),
+    );
+    external_id["caseExact"] = json!(true);
+    external_id
+}
+
 fn user_schema() -> Json {
     let mut user_name = attr(
         "userName",
@@ -42,13 +53,6 @@ fn user_schema() -> Json {
     id["caseExact"] = json!(true);
     id["returned"] = json!("always");
     id["uniqueness"] = json!("server");
-    let mut external_id = attr(
-        "externalId",
-        "string",
-        "readWrite",
-        "The identity provider's id of the user.",
-    );
-    external_id["caseExact"] = json!(true);
     let mut name = attr("name", "complex", "readWrite", "The user's name.");
     name["subAttributes"] = json!([
         attr(
@@ -95,7 +99,7 @@ fn user_schema() -> Json {
         "description": "A user of the account",
         "attributes": [
             user_name,
-            external_id,
+            external_id_attr("user"),
             name,
             attr("displayName", "string", "readOnly", "The user's name as shown (Roster's name field)."),
             emails,
@@ -114,9 +118,9 @@ fn roster_schema() -> Json {
         "description": "Roster's team and role of a user",
         "attributes": [
             attr("team", "string", "readWrite", "The name of the user's team."),
-            attr("teamId", "string", "readWrite", "The id of the user's team."),
+            attr("teamId", "string", "readOnly", "The id of the user's team."),
             attr("role", "string", "readWrite", "The name of the user's role (or the key of a built-in role, e.g. ADMIN)."),
-            attr("roleId", "string", "readWrite", "The id of the user's role."),
+            attr("roleId", "string", "readOnly", "The id of the user's role."),
         ],
         "meta": { "resourceType": "Schema", "location": format!("/Schemas/{ROSTER_USER_SCHEMA}") },
     })
@@ -135,17 +139,22 @@ fn group_schema() -> Json {
     members["multiValued"] = json!(true);
     let mut value = attr("value", "string", "immutable", "The user's id.");
     value["caseExact"] = json!(true);
+    let mut reference = attr("$ref", "reference", "immutable", "The user's URI.");
+    reference["referenceTypes"] = json!(["User"]);
+    let mut kind = attr("type", "string", "immutable", "Always `User`.");
+    kind["canonicalValues"] = json!(["User"]);
     members["subAttributes"] = json!([
         value,
+        reference,
         attr("display", "string", "readOnly", "The user's name."),
-        attr("type", "string", "immutable", "Always `User`."),
+        kind,
     ]);
     json!({
         "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Schema"],
         "id": GROUP_SCHEMA,
         "name": "Group",
         "description": "A team of the account",
-        "attributes": [display, members],
+        "attributes": [display, members, external_id_attr("team")],
         "meta": { "resourceType": "Schema", "location": format!("/Schemas/{GROUP_SCHEMA}") },
     })
 }
@@ -165,7 +174,6 @@ fn resource_types_list(base: &str) -> Vec<Json> {
             "schema": USER_SCHEMA,
             "schemaExtensions": [
                 { "schema": ROSTER_USER_SCHEMA, "required": false },
-                { "schema": ENTERPRISE_USER_SCHEMA, "required": false },
             ],
             "meta": { "resourceType": "ResourceType", "location": format!("{base}/ResourceTypes/User") },
         }),

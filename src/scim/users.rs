@@ -34,23 +34,24 @@ use crate::auth::{Permission, Principal};
 use crate::entity::{role, team, user};
 use crate::service::ids::{RoleId, TeamId, UserId};
 use crate::service::provisioning::{self, NewUser, ProfileChanges, Ref};
-use crate::service::{Error, text, users};
+use crate::service::users::Status;
+use crate::service::{Error, accounts, text, users};
 
 /// The core User schema URN, lower-case (how attribute paths carry it).
 const CORE: &str = "urn:ietf:params:scim:schemas:core:2.0:user";
 /// Most users a filter that SQL cannot answer alone is evaluated over.
 const MAX_SCAN: u64 = 10_000;
 
-// ---- What lifecycle adds (status, external id) ----------------------------------------------
+// ---- Status and external id --------------------------------------------------------------------
 
 /// Whether the user is active (not suspended).
 fn is_active(u: &user::Model) -> bool {
-    u.deleted_at.is_none()
+    Status::of(u) == Status::Active
 }
 
 /// The directory's id of the user.
-fn external_id(_u: &user::Model) -> Option<String> {
-    None
+fn external_id(u: &user::Model) -> Option<String> {
+    u.external_id.clone()
 }
 
 /// The users SCIM sees: the account's non-deleted users in the caller's reach, suspended
@@ -212,7 +213,9 @@ fn sql(f: &Filter) -> Option<SimpleExpr> {
                 | "meta.lastmodified" | "name" | "name.formatted" | "displayname" | "active" => {
                     Some(Expr::cust("1 = 1"))
                 }
-                "externalid" => Some(never()),
+                "externalid" => {
+                    Some(Expr::col((user::Entity, user::Column::ExternalId)).is_not_null())
+                }
                 _ => None,
             }
         }
@@ -271,20 +274,32 @@ fn compare_sql(attr: &str, op: Op, v: &Json) -> Option<SimpleExpr> {
                 _ => return None,
             })
         }
-        "externalid" => match op {
-            // Nobody has an external id yet.
-            Op::Eq | Op::Sw | Op::Ew | Op::Co => Some(never()),
-            _ => None,
-        },
+        // Case-exact (RFC 7643), as the column compares (`COLLATE "C"` on PostgreSQL).
+        "externalid" => {
+            let x = v.as_str()?.to_owned();
+            let c = col(user::Column::ExternalId);
+            match op {
+                Op::Eq => Some(c.eq(x)),
+                _ => None,
+            }
+        }
         "name.formatted" | "displayname" => match op {
             Op::Eq => Some(col(user::Column::NameKey).eq(text::fold(v.as_str()?))),
             _ => None,
         },
-        "active" => match (op, v) {
-            (Op::Eq, Json::Bool(true)) | (Op::Ne, Json::Bool(false)) => Some(Expr::cust("1 = 1")),
-            (Op::Eq, Json::Bool(false)) | (Op::Ne, Json::Bool(true)) => Some(never()),
-            _ => None,
-        },
+        "active" => {
+            let wanted = match (op, v) {
+                (Op::Eq, Json::Bool(b)) => *b,
+                (Op::Ne, Json::Bool(b)) => !*b,
+                _ => return None,
+            };
+            let status = if wanted {
+                Status::Active
+            } else {
+                Status::Suspended
+            };
+            Some(col(user::Column::Status).eq(status.as_str()))
+        }
         "meta.created" | "meta.lastmodified" => {
             let at = parse_time(v)?;
             let c = col(if attr == "meta.created" {
@@ -443,8 +458,8 @@ struct Desired {
     name: Option<String>,
     external_id: Option<String>,
     active: Option<bool>,
-    team: Option<(bool, String)>,
-    role: Option<(bool, String)>,
+    team: Option<String>,
+    role: Option<String>,
 }
 
 fn at<'a>(v: &'a Json, path: &[&str]) -> Option<&'a Json> {
@@ -530,30 +545,20 @@ fn diff(old: &Json, new: &Json) -> Result<Desired, ScimError> {
     if changed(&["externalId"]) {
         d.external_id = str_at(new, &["externalId"]);
     }
+    // `team` and `role` by name; `teamId` and `roleId` are read-only (ignored on writes).
     let ext = |v: &Json, key: &str| at(v, &[ROSTER_USER_SCHEMA, key]).cloned();
     let ext_changed = |key: &str| ext(new, key).is_some() && ext(new, key) != ext(old, key);
-    if ext_changed("teamId") {
-        d.team = ext(new, "teamId").and_then(|v| v.as_str().map(|s| (true, s.to_owned())));
-    } else if ext_changed("team") {
-        d.team = ext(new, "team").and_then(|v| v.as_str().map(|s| (false, s.to_owned())));
+    if ext_changed("team") {
+        d.team = ext(new, "team").and_then(|v| v.as_str().map(str::to_owned));
     }
-    if ext_changed("roleId") {
-        d.role = ext(new, "roleId").and_then(|v| v.as_str().map(|s| (true, s.to_owned())));
-    } else if ext_changed("role") {
-        d.role = ext(new, "role").and_then(|v| v.as_str().map(|s| (false, s.to_owned())));
+    if ext_changed("role") {
+        d.role = ext(new, "role").and_then(|v| v.as_str().map(str::to_owned));
     }
     Ok(d)
 }
 
-/// The id of a team named by id or name, for `users::change_team`.
-async fn team_id(
-    app: &App,
-    actor: &Principal,
-    (by_id, raw): &(bool, String),
-) -> Result<String, ScimError> {
-    if *by_id {
-        return Ok(raw.clone());
-    }
+/// The id of a team named by its name, for `users::change_team`.
+async fn team_id(app: &App, actor: &Principal, raw: &str) -> Result<String, ScimError> {
     let key = text::fold(raw.trim());
     team::Entity::find()
         .filter(team::Column::AccountId.eq(actor.account_id))
@@ -566,15 +571,8 @@ async fn team_id(
         .ok_or_else(|| ScimError::bad("invalidValue", format!("no team named {raw:?}")))
 }
 
-/// The id of a role named by id, built-in key or name, for `users::change_role`.
-async fn role_id(
-    app: &App,
-    actor: &Principal,
-    (by_id, raw): &(bool, String),
-) -> Result<String, ScimError> {
-    if *by_id {
-        return Ok(raw.clone());
-    }
+/// The id of a role named by its built-in key or name, for `users::change_role`.
+async fn role_id(app: &App, actor: &Principal, raw: &str) -> Result<String, ScimError> {
     let roles = role::Entity::find()
         .filter(role::Column::AccountId.eq(actor.account_id))
         .filter(role::Column::DeletedAt.is_null())
@@ -605,7 +603,19 @@ async fn apply(
     let d = diff(old, new)?;
     let ids = [UserId(user.id).to_string()];
     let max = app.limits.max_bulk;
-    if d.email.is_some() || d.name.is_some() {
+    let check = |outcome: crate::service::bulk::Outcome<user::Model>| {
+        if outcome.errors.is_empty() {
+            Ok(())
+        } else {
+            Err(item_error(&outcome.errors))
+        }
+    };
+    // Reactivate first and suspend last, so the other changes apply to an active user and
+    // a deactivation is never undone by a failure halfway.
+    if d.active == Some(true) {
+        check(users::reactivate_users(&app.db, actor, &ids, false, max).await?)?;
+    }
+    if d.email.is_some() || d.name.is_some() || d.external_id.is_some() {
         provisioning::update_profile(
             &app.db,
             actor,
@@ -613,43 +623,29 @@ async fn apply(
             ProfileChanges {
                 email: d.email.as_deref(),
                 name: d.name.as_deref(),
+                external_id: d.external_id.as_ref().map(|x| Some(x.as_str())),
             },
         )
         .await?;
     }
-    if let Some(x) = &d.external_id {
-        provisioning::check_external_id(x)?;
-    }
     if let Some(team) = &d.team {
         let id = team_id(app, actor, team).await?;
         let outcome = users::change_team(&app.db, actor, &ids, &id, false, max).await;
-        let outcome = outcome.map_err(|e| match e {
+        check(outcome.map_err(|e| match e {
             Error::NotFound(_) => ScimError::bad("invalidValue", "no such team within reach"),
             other => other.into(),
-        })?;
-        if !outcome.errors.is_empty() {
-            return Err(item_error(&outcome.errors));
-        }
+        })?)?;
     }
     if let Some(role) = &d.role {
         let id = role_id(app, actor, role).await?;
         let outcome = users::change_role(&app.db, actor, &ids, &id, false, max).await;
-        let outcome = outcome.map_err(|e| match e {
+        check(outcome.map_err(|e| match e {
             Error::NotFound(_) => ScimError::bad("invalidValue", "no such role"),
             other => other.into(),
-        })?;
-        if !outcome.errors.is_empty() {
-            return Err(item_error(&outcome.errors));
-        }
+        })?)?;
     }
-    if let Some(active) = d.active
-        && !active
-    {
-        return Err(ScimError::new(
-            StatusCode::NOT_IMPLEMENTED,
-            None,
-            "suspending users is not available yet",
-        ));
+    if d.active == Some(false) {
+        check(users::suspend_users(&app.db, actor, &ids, false, max).await?)?;
     }
     Ok(())
 }
@@ -673,17 +669,9 @@ pub async fn create(
     .or_else(|| str_at(&new, &["displayName"]))
     .unwrap_or_else(|| email.split('@').next().unwrap_or_default().to_owned());
     let ext = |key: &str| str_at(&new, &[ROSTER_USER_SCHEMA, key]);
-    let (team_id, team_name) = (ext("teamId"), ext("team"));
-    let (role_id, role_name) = (ext("roleId"), ext("role"));
+    let (team_name, role_name) = (ext("team"), ext("role"));
     let external = str_at(&new, &["externalId"]);
     let active = at(&new, &["active"]).map(bool_of).transpose()?;
-    if active == Some(false) {
-        return Err(ScimError::new(
-            StatusCode::NOT_IMPLEMENTED,
-            None,
-            "creating suspended users is not available yet",
-        ));
-    }
     let created = provisioning::create_user(
         &app.db,
         &actor,
@@ -691,14 +679,9 @@ pub async fn create(
             email: &email,
             name: &name,
             external_id: external.as_deref(),
-            team: team_id
-                .as_deref()
-                .map(Ref::Id)
-                .or(team_name.as_deref().map(Ref::Name)),
-            role: role_id
-                .as_deref()
-                .map(Ref::Id)
-                .or(role_name.as_deref().map(Ref::Name)),
+            team: team_name.as_deref().map(Ref::Name),
+            role: role_name.as_deref().map(Ref::Name),
+            active: active.unwrap_or(true),
         },
     )
     .await?;
@@ -756,7 +739,8 @@ pub async fn patch(
     Ok(resource_response(StatusCode::OK, &body))
 }
 
-/// `DELETE /Users/{id}`: deletes the user as `deleteUsers` does (soft: history keeps them).
+/// `DELETE /Users/{id}`: deletes the user as `deleteUsers` does (soft: history keeps them),
+/// or suspends them when the account's `scimDeprovision` setting says `SUSPEND`.
 pub async fn delete(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -766,7 +750,14 @@ pub async fn delete(
     let (user, old) = load_json(&app, &actor, &id, &base_url(&headers)).await?;
     check_if_match(&headers, &old)?;
     let ids = [UserId(user.id).to_string()];
-    let outcome = users::delete(&app.db, &actor, &ids, false, app.limits.max_bulk).await?;
+    let account = accounts::get(app.db.conn(), &actor).await?;
+    let max = app.limits.max_bulk;
+    let outcome = match accounts::Deprovision::of(&account) {
+        accounts::Deprovision::Delete => users::delete(&app.db, &actor, &ids, false, max).await?,
+        accounts::Deprovision::Suspend => {
+            users::suspend_users(&app.db, &actor, &ids, false, max).await?
+        }
+    };
     if !outcome.errors.is_empty() {
         return Err(item_error(&outcome.errors));
     }

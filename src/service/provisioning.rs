@@ -24,7 +24,8 @@ use super::audit::{self, Change, Operation};
 use super::email::Email;
 use super::ids::{RoleId, TeamId};
 use super::text::{self, Name};
-use super::{Db, Error, access, accounts, is_unique_violation, roles, teams};
+use super::users::Status;
+use super::{Db, Error, access, accounts, is_unique_violation, roles, seats, teams};
 use crate::auth::{Permission, PermissionSet, Principal};
 use crate::entity::{role, team, user};
 
@@ -83,6 +84,8 @@ pub struct NewUser<'a> {
     pub external_id: Option<&'a str>,
     pub team: Option<Ref<'a>>,
     pub role: Option<Ref<'a>>,
+    /// `false` creates the user suspended (no seat taken).
+    pub active: bool,
 }
 
 /// Profile fields to change; `None` leaves a field as it is.
@@ -90,6 +93,8 @@ pub struct NewUser<'a> {
 pub struct ProfileChanges<'a> {
     pub email: Option<&'a str>,
     pub name: Option<&'a str>,
+    /// `Some(None)` removes the external id.
+    pub external_id: Option<Option<&'a str>>,
 }
 
 fn parse_email(raw: &str) -> Result<Email> {
@@ -151,6 +156,13 @@ async fn check_unique(
 }
 
 fn uniqueness_or(e: Error, email: &Email) -> ProvisionError {
+    if let Error::Internal(cause) = &e
+        && cause
+            .downcast_ref::<sea_orm::DbErr>()
+            .is_some_and(|db| is_unique_violation(db, "users_account_external_id"))
+    {
+        return external_id_taken();
+    }
     match &e {
         Error::Internal(cause)
             if cause
@@ -164,6 +176,29 @@ fn uniqueness_or(e: Error, email: &Email) -> ProvisionError {
         }
         _ => e.into(),
     }
+}
+
+fn external_id_taken() -> ProvisionError {
+    ProvisionError::Uniqueness("another user of this account has this externalId".into())
+}
+
+async fn check_external_unique(
+    txn: &DatabaseTransaction,
+    account_id: Uuid,
+    external_id: &str,
+    except: Option<Uuid>,
+) -> Result<()> {
+    let mut select = user::Entity::find()
+        .filter(user::Column::AccountId.eq(account_id))
+        .filter(user::Column::ExternalId.eq(external_id))
+        .filter(user::Column::DeletedAt.is_null());
+    if let Some(id) = except {
+        select = select.filter(user::Column::Id.ne(id));
+    }
+    if select.one(txn).await?.is_some() {
+        return Err(external_id_taken());
+    }
+    Ok(())
 }
 
 /// The team a new user joins: named, or the actor's own; within the actor's reach.
@@ -292,8 +327,20 @@ pub async fn create_user(db: &Db, actor: &Principal, new: NewUser<'_>) -> Result
     let team = resolve_team(&txn, db, actor, new.team).await?;
     let role = resolve_role(&txn, db, actor, new.role).await?;
     check_unique(&txn, actor.account_id, &email, None).await?;
+    if let Some(x) = new.external_id {
+        check_external_unique(&txn, actor.account_id, x, None).await?;
+    }
+    // An active user takes a seat; a suspended one does not.
+    if new.active
+        && let Err(full) = seats::reserve(&txn, actor.account_id, 1).await?
+    {
+        return Err(ProvisionError::SeatLimit(format!(
+            "the account's seat limit ({}) is reached: {} seats are in use",
+            full.limit, full.used
+        )));
+    }
     let op = Operation::start(actor);
-    let created = accounts::insert_user(
+    let mut created = accounts::insert_user(
         &txn,
         actor.account_id,
         &email,
@@ -304,6 +351,30 @@ pub async fn create_user(db: &Db, actor: &Principal, new: NewUser<'_>) -> Result
     )
     .await
     .map_err(|e| uniqueness_or(e, &email))?;
+    let status = if new.active {
+        Status::Active
+    } else {
+        Status::Suspended
+    };
+    if new.external_id.is_some() || !new.active {
+        user::Entity::update_many()
+            .col_expr(
+                user::Column::ExternalId,
+                Expr::value(new.external_id.map(str::to_owned)),
+            )
+            .col_expr(user::Column::Status, Expr::value(status.as_str()))
+            .filter(user::Column::Id.eq(created.id))
+            .exec(&txn)
+            .await
+            .map_err(|e| uniqueness_or(e.into(), &email))?;
+        created.external_id = new.external_id.map(str::to_owned);
+        created.status = status.as_str().to_owned();
+    }
+    let mut after = snapshot(&created, Some(&team), Some(&role));
+    after["status"] = json!(status.as_str());
+    if let Some(x) = &created.external_id {
+        after["externalId"] = json!(x);
+    }
     audit::record(
         &txn,
         &op,
@@ -314,7 +385,7 @@ pub async fn create_user(db: &Db, actor: &Principal, new: NewUser<'_>) -> Result
             target_label: Some(created.email.clone()),
             target_team_id: Some(team.id),
             before: None,
-            after: Some(snapshot(&created, Some(&team), Some(&role))),
+            after: Some(after),
         }],
     )
     .await?;
@@ -322,7 +393,7 @@ pub async fn create_user(db: &Db, actor: &Principal, new: NewUser<'_>) -> Result
     Ok(created)
 }
 
-/// Changes a user's email and/or name, audited as `user.updated` with the fields that
+/// Changes a user's email, name and/or external id, audited as `user.updated` with the fields that
 /// changed. Unchanged values write nothing.
 pub async fn update_profile(
     db: &Db,
@@ -335,6 +406,9 @@ pub async fn update_profile(
     }
     let email = changes.email.map(parse_email).transpose()?;
     let name = changes.name.map(|n| Name::parse("name", n)).transpose()?;
+    if let Some(Some(x)) = changes.external_id {
+        check_external_id(x)?;
+    }
     let txn = db.begin_write().await?;
     let actor = &access::recheck(
         &txn,
@@ -360,13 +434,19 @@ pub async fn update_profile(
     }
     let email = email.filter(|e| e.as_str() != current.email);
     let name = name.filter(|n| n.as_str() != current.name);
-    if email.is_none() && name.is_none() {
+    let external_id = changes
+        .external_id
+        .filter(|x| x.map(str::to_owned) != current.external_id);
+    if email.is_none() && name.is_none() && external_id.is_none() {
         txn.rollback().await?;
         return Ok(current);
     }
     if let Some(e) = &email {
         check_domain(&txn, actor, e).await?;
         check_unique(&txn, actor.account_id, e, Some(current.id)).await?;
+    }
+    if let Some(Some(x)) = external_id {
+        check_external_unique(&txn, actor.account_id, x, Some(current.id)).await?;
     }
     let op = Operation::start(actor);
     let mut after = current.clone();
@@ -382,6 +462,11 @@ pub async fn update_profile(
         before_json["name"] = json!(current.name);
         after_json["name"] = json!(after.name);
     }
+    if let Some(x) = external_id {
+        after.external_id = x.map(str::to_owned);
+        before_json["externalId"] = json!(current.external_id);
+        after_json["externalId"] = json!(after.external_id);
+    }
     after.search_text = text::search_text(&after.name, &after.email);
     after.updated_at = op.at;
     let written = user::Entity::update_many()
@@ -392,11 +477,18 @@ pub async fn update_profile(
             user::Column::SearchText,
             Expr::value(after.search_text.clone()),
         )
+        .col_expr(
+            user::Column::ExternalId,
+            Expr::value(after.external_id.clone()),
+        )
         .col_expr(user::Column::UpdatedAt, Expr::value(op.at))
         .filter(user::Column::Id.eq(current.id))
         .exec(&txn)
         .await;
     if let Err(e) = written {
+        if is_unique_violation(&e, "users_account_external_id") {
+            return Err(external_id_taken());
+        }
         return Err(match &email {
             Some(addr) => uniqueness_or(e.into(), addr),
             None => ProvisionError::Service(e.into()),
@@ -438,4 +530,62 @@ pub async fn default_team<C: sea_orm::ConnectionTrait>(
         .one(db)
         .await?
         .map(|t| t.id))
+}
+
+/// Sets (or, with `None`, removes) the directory's id of a team (SCIM Group `externalId`):
+/// `TEAMS_MANAGE` on a team within the actor's structure reach, audited as `team.updated`.
+pub async fn set_team_external_id(
+    db: &Db,
+    actor: &Principal,
+    team_id: Uuid,
+    external_id: Option<&str>,
+) -> Result<()> {
+    if !actor.can(Permission::TeamsManage) {
+        return Err(Error::forbidden("your role may not change teams").into());
+    }
+    if let Some(x) = external_id {
+        check_external_id(x)?;
+    }
+    let txn = db.begin_write().await?;
+    let actor = &access::recheck(
+        &txn,
+        actor,
+        Permission::TeamsManage,
+        "your role may not change teams",
+    )
+    .await?;
+    let team = teams::lock_for_reference(&txn, db.backend(), actor.account_id, team_id).await?;
+    if !access::manages_team(actor, &team) {
+        return Err(access::outside_structure_reach("this team").into());
+    }
+    if team.external_id.as_deref() == external_id {
+        txn.rollback().await?;
+        return Ok(());
+    }
+    let op = Operation::start(actor);
+    team::Entity::update_many()
+        .col_expr(
+            team::Column::ExternalId,
+            Expr::value(external_id.map(str::to_owned)),
+        )
+        .col_expr(team::Column::UpdatedAt, Expr::value(op.at))
+        .filter(team::Column::Id.eq(team.id))
+        .exec(&txn)
+        .await?;
+    audit::record(
+        &txn,
+        &op,
+        vec![Change {
+            action: "team.updated",
+            target_type: "Team",
+            target_id: team.id,
+            target_label: Some(team.name.clone()),
+            target_team_id: Some(team.id),
+            before: Some(json!({ "externalId": team.external_id })),
+            after: Some(json!({ "externalId": external_id })),
+        }],
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(())
 }
