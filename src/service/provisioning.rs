@@ -27,7 +27,7 @@ use super::text::{self, Name};
 use super::users::Status;
 use super::{Db, Error, access, accounts, is_unique_violation, roles, seats, teams};
 use crate::auth::{Permission, PermissionSet, Principal};
-use crate::entity::{role, team, user};
+use crate::entity::{role, scim_token, team, user};
 
 /// Audit actions of this module.
 pub const CREATED: &str = "user.created";
@@ -521,6 +521,23 @@ pub async fn default_team<C: sea_orm::ConnectionTrait>(
 ) -> Result<Option<Uuid>> {
     if !actor.team_id.is_nil() {
         return Ok(Some(actor.team_id));
+    }
+    // An organization-wide token reaches every team, so its principal names none; its
+    // anchor team, when it has one, is still the directory's default.
+    if let Some(token) = actor.scim_token_id {
+        let anchor = scim_token::Entity::find_by_id(token)
+            .one(db)
+            .await?
+            .and_then(|t| t.anchor_team_id);
+        if let Some(anchor) = anchor {
+            let live = team::Entity::find_by_id(anchor)
+                .filter(team::Column::DeletedAt.is_null())
+                .one(db)
+                .await?;
+            if live.is_some() {
+                return Ok(Some(anchor));
+            }
+        }
     }
     Ok(team::Entity::find()
         .filter(team::Column::AccountId.eq(actor.account_id))
