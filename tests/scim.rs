@@ -640,7 +640,7 @@ async fn filters_pages_and_projections() {
     .await;
     assert!(r.body.get("emails").is_none());
     assert!(r.body["name"].get("givenName").is_none());
-    assert!(r.body["name"].get("formatted").is_some());
+    assert!(r.body["name"].get("familyName").is_some());
 
     for bad in [
         r#"userName eq"#,

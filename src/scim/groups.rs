@@ -78,9 +78,9 @@ fn to_json(t: &team::Model, members: Option<&[(Uuid, String)]>, base: &str) -> J
     let members: Vec<Json> = members
         .unwrap_or_default()
         .iter()
-        .map(|(uid, name)| {
+        .map(|(uid, _name)| {
             let uid = UserId(*uid).to_string();
-            json!({ "value": uid, "display": name, "type": "User", "$ref": format!("{base}/Users/{uid}") })
+            json!({ "value": uid, "type": "User", "$ref": format!("{base}/Users/{uid}") })
         })
         .collect();
     let mut body = json!({
@@ -162,16 +162,34 @@ pub async fn list(
     headers: HeaderMap,
     uri: Uri,
 ) -> Result<Response, ScimError> {
-    let (app, actor) = start(&state, &headers).await?;
-    require_view(&actor)?;
     let params = list_params(&uri)?;
+    list_with(&state, &headers, params).await
+}
+
+/// `POST /Groups/.search`: the same list, its parameters in a SearchRequest body.
+pub async fn search(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ScimError> {
+    let params = super::search_params(&read_body(&headers, &body)?)?;
+    list_with(&state, &headers, params).await
+}
+
+async fn list_with(
+    state: &AppState,
+    headers: &HeaderMap,
+    params: super::ListParams,
+) -> Result<Response, ScimError> {
+    let (app, actor) = start(state, headers).await?;
+    require_view(&actor)?;
     let parsed = params
         .filter
         .as_deref()
         .map(filter::parse)
         .transpose()
         .map_err(|e| ScimError::bad("invalidFilter", e.0))?;
-    let base = base_url(&headers);
+    let base = base_url(headers);
     let db = app.db.conn();
     let mut select = access::teams(&actor);
     if let Some(c) = parsed.as_ref().and_then(exact_team) {
@@ -315,6 +333,7 @@ async fn apply(
     old: &Json,
     new: &Json,
     members_given: bool,
+    removals: bool,
 ) -> Result<(), ScimError> {
     if let Some(name) = get_ci(new, "displayName").and_then(Json::as_str)
         && name != t.name
@@ -331,11 +350,17 @@ async fn apply(
         .await
         .map_err(team_error)?;
     }
+    // In a PUT an absent externalId stays; in a PATCH result absence means removed.
     let external = get_ci(new, "externalId").and_then(Json::as_str);
-    if let Some(x) = external
-        && Some(x) != t.external_id.as_deref()
+    let wanted = match external {
+        Some(x) => Some(Some(x)),
+        None if removals && t.external_id.is_some() => Some(None),
+        None => None,
+    };
+    if let Some(x) = wanted
+        && x != t.external_id.as_deref()
     {
-        provisioning::set_team_external_id(&app.db, actor, t.id, Some(x)).await?;
+        provisioning::set_team_external_id(&app.db, actor, t.id, x).await?;
     }
     if !members_given {
         return Ok(());
@@ -397,7 +422,7 @@ pub async fn replace(
     let (t, old) = load_json(&app, &actor, &id, &base).await?;
     check_if_match(&headers, &old)?;
     let members_given = get_ci(&new, "members").is_some();
-    apply(&app, &actor, &t, &old, &new, members_given).await?;
+    apply(&app, &actor, &t, &old, &new, members_given, false).await?;
     let (_, body) = load_json(&app, &actor, &id, &base).await?;
     Ok(resource_response(StatusCode::OK, &body))
 }
@@ -418,7 +443,7 @@ pub async fn patch(
     check_if_match(&headers, &old)?;
     let mut new = old.clone();
     patch::apply(&mut new, &ops, CORE, &[])?;
-    apply(&app, &actor, &t, &old, &new, true).await?;
+    apply(&app, &actor, &t, &old, &new, true, true).await?;
     let (_, body) = load_json(&app, &actor, &id, &base).await?;
     Ok(resource_response(StatusCode::OK, &body))
 }

@@ -16,7 +16,7 @@ use axum::body::Bytes;
 use axum::extract::Path;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use serde_json::{Value as Json, json};
 
 use crate::app::{App, AppState};
@@ -52,6 +52,8 @@ pub fn routes() -> Router<AppState> {
         .route("/scim/v2/Schemas", get(schemas::schemas))
         .route("/scim/v2/Schemas/{id}", get(schemas::schema))
         .route("/scim/v2/Users", get(users::list).post(users::create))
+        .route("/scim/v2/Users/.search", post(users::search))
+        .route("/scim/v2/Groups/.search", post(groups::search))
         .route(
             "/scim/v2/Users/{id}",
             get(users::get)
@@ -67,7 +69,18 @@ pub fn routes() -> Router<AppState> {
                 .patch(groups::patch)
                 .delete(groups::delete),
         )
+        .route("/scim/v2/.search", post(search_everything))
         .route("/scim/v2/{*rest}", axum::routing::any(not_found))
+}
+
+/// `POST /.search` at the root (several resource types at once): not offered (RFC 7644
+/// §3.12 answers 501); `/Users/.search` and `/Groups/.search` are.
+async fn search_everything() -> ScimError {
+    ScimError::new(
+        StatusCode::NOT_IMPLEMENTED,
+        None,
+        "search /Users/.search or /Groups/.search; searching all resource types at once is not supported",
+    )
 }
 
 async fn not_found(Path(rest): Path<String>) -> ScimError {
@@ -397,6 +410,38 @@ pub fn list_params(uri: &axum::http::Uri) -> Result<ListParams, ScimError> {
         }
     }
     Ok(p)
+}
+
+/// Reads a SearchRequest body (`POST …/.search`, RFC 7644 §3.4.3).
+pub fn search_params(body: &Json) -> Result<ListParams, ScimError> {
+    let list = |key: &str| -> Result<Vec<String>, ScimError> {
+        match filter::get_ci(body, key) {
+            None | Some(Json::Null) => Ok(Vec::new()),
+            Some(Json::Array(items)) => Ok(items
+                .iter()
+                .filter_map(|v| v.as_str().map(str::to_owned))
+                .collect()),
+            Some(Json::String(s)) => Ok(s.split(',').map(|a| a.trim().to_owned()).collect()),
+            Some(_) => Err(ScimError::bad(
+                "invalidValue",
+                format!("`{key}` must be a list"),
+            )),
+        }
+    };
+    let number = |key: &str, default: i64| {
+        filter::get_ci(body, key)
+            .and_then(Json::as_i64)
+            .unwrap_or(default)
+    };
+    Ok(ListParams {
+        filter: filter::get_ci(body, "filter")
+            .and_then(Json::as_str)
+            .map(str::to_owned),
+        start_index: number("startIndex", 1).max(1) as u64,
+        count: (number("count", 100).max(0) as u64).min(MAX_RESULTS),
+        attributes: list("attributes")?,
+        excluded: list("excludedAttributes")?,
+    })
 }
 
 /// Keeps what `attributes` asks for, or drops what `excludedAttributes` names. `id` and

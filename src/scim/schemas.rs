@@ -29,6 +29,11 @@ fn attr(name: &str, kind: &str, mutability: &str, description: &str) -> Json {
     })
 }
 
+fn required(mut a: Json) -> Json {
+    a["required"] = json!(true);
+    a
+}
+
 fn external_id_attr(what: &str) -> Json {
     let mut external_id = attr(
         "externalId",
@@ -53,14 +58,14 @@ fn user_schema() -> Json {
     id["caseExact"] = json!(true);
     id["returned"] = json!("always");
     id["uniqueness"] = json!("server");
-    let mut name = attr("name", "complex", "readWrite", "The user's name.");
+    let mut name = attr(
+        "name",
+        "complex",
+        "readWrite",
+        "The user's name (Roster keeps one name: givenName and familyName joined by a space; `formatted` is accepted on writes when they are absent).",
+    );
+    name["required"] = json!(true);
     name["subAttributes"] = json!([
-        attr(
-            "formatted",
-            "string",
-            "readOnly",
-            "The full name (Roster's name field)."
-        ),
         attr(
             "givenName",
             "string",
@@ -69,6 +74,13 @@ fn user_schema() -> Json {
         ),
         attr("familyName", "string", "readWrite", "The rest of the name."),
     ]);
+    let mut active = attr(
+        "active",
+        "boolean",
+        "readWrite",
+        "false = suspended: the user cannot sign in but keeps team, role and history.",
+    );
+    active["required"] = json!(true);
     let mut emails = attr(
         "emails",
         "complex",
@@ -88,8 +100,11 @@ fn user_schema() -> Json {
         "The team of the user, as a group.",
     );
     groups["multiValued"] = json!(true);
+    let mut group_ref = attr("$ref", "reference", "readOnly", "The team's URI.");
+    group_ref["referenceTypes"] = json!(["Group"]);
     groups["subAttributes"] = json!([
         attr("value", "string", "readOnly", "The team's id."),
+        group_ref,
         attr("display", "string", "readOnly", "The team's name."),
     ]);
     json!({
@@ -103,7 +118,7 @@ fn user_schema() -> Json {
             name,
             attr("displayName", "string", "readOnly", "The user's name as shown (Roster's name field)."),
             emails,
-            attr("active", "boolean", "readWrite", "false = suspended: the user cannot sign in but keeps team, role and history."),
+            active,
             groups,
         ],
         "meta": { "resourceType": "Schema", "location": format!("/Schemas/{USER_SCHEMA}") },
@@ -117,10 +132,8 @@ fn roster_schema() -> Json {
         "name": "RosterUser",
         "description": "Roster's team and role of a user",
         "attributes": [
-            attr("team", "string", "readWrite", "The name of the user's team."),
-            attr("teamId", "string", "readOnly", "The id of the user's team."),
-            attr("role", "string", "readWrite", "The name of the user's role (or the key of a built-in role, e.g. ADMIN)."),
-            attr("roleId", "string", "readOnly", "The id of the user's role."),
+            required(attr("team", "string", "readWrite", "The name of the user's team.")),
+            required(attr("role", "string", "readWrite", "The name of the user's role (or the key of a built-in role, e.g. ADMIN).")),
         ],
         "meta": { "resourceType": "Schema", "location": format!("/Schemas/{ROSTER_USER_SCHEMA}") },
     })
@@ -143,12 +156,7 @@ fn group_schema() -> Json {
     reference["referenceTypes"] = json!(["User"]);
     let mut kind = attr("type", "string", "immutable", "Always `User`.");
     kind["canonicalValues"] = json!(["User"]);
-    members["subAttributes"] = json!([
-        value,
-        reference,
-        attr("display", "string", "readOnly", "The user's name."),
-        kind,
-    ]);
+    members["subAttributes"] = json!([value, reference, kind]);
     json!({
         "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Schema"],
         "id": GROUP_SCHEMA,
@@ -173,7 +181,7 @@ fn resource_types_list(base: &str) -> Vec<Json> {
             "description": "Users of the account",
             "schema": USER_SCHEMA,
             "schemaExtensions": [
-                { "schema": ROSTER_USER_SCHEMA, "required": false },
+                { "schema": ROSTER_USER_SCHEMA, "required": true },
             ],
             "meta": { "resourceType": "ResourceType", "location": format!("{base}/ResourceTypes/User") },
         }),

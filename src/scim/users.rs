@@ -113,7 +113,7 @@ fn to_json(u: &user::Model, names: &Names, base: &str) -> Json {
     let team = names.teams.get(&u.team_id).cloned().unwrap_or_default();
     let role = names.roles.get(&u.role_id);
     let (given, family) = split_name(&u.name);
-    let mut name = json!({ "formatted": u.name, "givenName": given });
+    let mut name = json!({ "givenName": given });
     if let Some(f) = family {
         name["familyName"] = json!(f);
     }
@@ -129,9 +129,7 @@ fn to_json(u: &user::Model, names: &Names, base: &str) -> Json {
         "groups": [{ "value": team_id, "display": team, "$ref": format!("{base}/Groups/{team_id}") }],
         ROSTER_USER_SCHEMA: {
             "team": team,
-            "teamId": team_id,
             "role": role.map(|r| r.name.clone()),
-            "roleId": role.map(|r| RoleId(r.id).to_string()),
         },
     });
     if let Some(x) = external_id(u) {
@@ -342,16 +340,34 @@ pub async fn list(
     headers: HeaderMap,
     uri: Uri,
 ) -> Result<Response, ScimError> {
-    let (app, actor) = start(&state, &headers).await?;
-    require_view(&actor)?;
     let params = list_params(&uri)?;
+    list_with(&state, &headers, params).await
+}
+
+/// `POST /Users/.search`: the same list, its parameters in a SearchRequest body.
+pub async fn search(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ScimError> {
+    let params = super::search_params(&read_body(&headers, &body)?)?;
+    list_with(&state, &headers, params).await
+}
+
+async fn list_with(
+    state: &AppState,
+    headers: &HeaderMap,
+    params: super::ListParams,
+) -> Result<Response, ScimError> {
+    let (app, actor) = start(state, headers).await?;
+    require_view(&actor)?;
     let parsed = params
         .filter
         .as_deref()
         .map(filter::parse)
         .transpose()
         .map_err(|e| ScimError::bad("invalidFilter", e.0))?;
-    let base = base_url(&headers);
+    let base = base_url(headers);
     let db = app.db.conn();
     let offset = params.start_index - 1;
     let mut select = visible(&actor);
@@ -456,7 +472,8 @@ pub async fn get(
 struct Desired {
     email: Option<String>,
     name: Option<String>,
-    external_id: Option<String>,
+    /// `Some(None)`: remove it.
+    external_id: Option<Option<String>>,
     active: Option<bool>,
     team: Option<String>,
     role: Option<String>,
@@ -515,8 +532,9 @@ fn compose(given: Option<String>, family: Option<String>) -> Option<String> {
     (!joined.is_empty()).then_some(joined)
 }
 
-/// What changes from `old` to `new` (attributes absent from `new` stay as they are).
-fn diff(old: &Json, new: &Json) -> Result<Desired, ScimError> {
+/// What changes from `old` to `new`. Attributes absent from `new` stay as they are, except
+/// with `removals` (a PATCH result, where absence means removed) for what may be removed.
+fn diff(old: &Json, new: &Json, removals: bool) -> Result<Desired, ScimError> {
     let mut d = Desired::default();
     let changed = |path: &[&str]| at(new, path).is_some() && at(new, path) != at(old, path);
     if let Some(user_name) = str_at(new, &["userName"])
@@ -543,7 +561,9 @@ fn diff(old: &Json, new: &Json) -> Result<Desired, ScimError> {
         }
     }
     if changed(&["externalId"]) {
-        d.external_id = str_at(new, &["externalId"]);
+        d.external_id = str_at(new, &["externalId"]).map(Some);
+    } else if removals && at(new, &["externalId"]).is_none() && at(old, &["externalId"]).is_some() {
+        d.external_id = Some(None);
     }
     // `team` and `role` by name; `teamId` and `roleId` are read-only (ignored on writes).
     let ext = |v: &Json, key: &str| at(v, &[ROSTER_USER_SCHEMA, key]).cloned();
@@ -599,8 +619,9 @@ async fn apply(
     user: &user::Model,
     old: &Json,
     new: &Json,
+    removals: bool,
 ) -> Result<(), ScimError> {
-    let d = diff(old, new)?;
+    let d = diff(old, new, removals)?;
     let ids = [UserId(user.id).to_string()];
     let max = app.limits.max_bulk;
     let check = |outcome: crate::service::bulk::Outcome<user::Model>| {
@@ -623,7 +644,7 @@ async fn apply(
             ProfileChanges {
                 email: d.email.as_deref(),
                 name: d.name.as_deref(),
-                external_id: d.external_id.as_ref().map(|x| Some(x.as_str())),
+                external_id: d.external_id.as_ref().map(|x| x.as_deref()),
             },
         )
         .await?;
@@ -708,7 +729,7 @@ pub async fn replace(
     let base = base_url(&headers);
     let (user, old) = load_json(&app, &actor, &id, &base).await?;
     check_if_match(&headers, &old)?;
-    apply(&app, &actor, &user, &old, &new).await?;
+    apply(&app, &actor, &user, &old, &new, false).await?;
     let (_, body) = load_json(&app, &actor, &id, &base).await?;
     Ok(resource_response(StatusCode::OK, &body))
 }
@@ -734,7 +755,7 @@ pub async fn patch(
         CORE,
         &[ROSTER_USER_SCHEMA, super::ENTERPRISE_USER_SCHEMA],
     )?;
-    apply(&app, &actor, &user, &old, &new).await?;
+    apply(&app, &actor, &user, &old, &new, true).await?;
     let (_, body) = load_json(&app, &actor, &id, &base).await?;
     Ok(resource_response(StatusCode::OK, &body))
 }
