@@ -116,6 +116,13 @@ def report(a):
         f"Command: `{a.command}` on {platform.machine()}, {os.cpu_count()} cores, "
         f"{time.strftime('%Y-%m-%d')}. Targets: ≥ 500 creates/s, lookup p99 ≤ 10 ms.",
         "",
+        *(
+            ["**Smoke run on a debug build** while other builds shared the 2 cores: not the "
+             "measurement. The full one: `bench/scim` (release build, 100,000 users, 10,000 "
+             "creates, both databases).", ""]
+            if "BENCH_PROFILE=debug" in a.command
+            else []
+        ),
         "| database | users in the account | creates (concurrency) | creates/s | userName lookups | p50 ms | p99 ms |",
         "| --- | --- | --- | --- | --- | --- | --- |",
     ]
