@@ -874,3 +874,122 @@ async fn delete_suspends_when_the_account_says_so_and_scope_bounds_the_directory
     let r = scim(&app, &token, Method::PATCH, &format!("/Users/{}", gid::user(org.admin)), Some(json!({"schemas": [PATCH_OP], "Operations": [{"op": "replace", "path": "active", "value": false}]}))).await;
     assert_scim_error(&r, 409, Some("mutability"));
 }
+
+#[tokio::test]
+async fn seats_search_external_ids_and_group_rules() {
+    use sea_orm::sea_query::Expr;
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+    let app = TestApp::spawn().await;
+    let org = Org::create(&app).await;
+    let token = directory_token(&app, &org).await;
+
+    // A suspended user takes no seat; an active one does, up to the limit.
+    roster::entity::account::Entity::update_many()
+        .col_expr(roster::entity::account::Column::SeatLimit, Expr::value(8))
+        .filter(roster::entity::account::Column::Id.eq(org.account_id))
+        .exec(app.db.conn())
+        .await
+        .expect("seat limit");
+    let user = |email: &str, external: &str, active: bool| {
+        json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": email,
+               "name": {"givenName": "Seat", "familyName": "Holder"}, "externalId": external, "active": active})
+    };
+    let r = scim(
+        &app,
+        &token,
+        Method::POST,
+        "/Users",
+        Some(user("parked@a.test", "x-1", false)),
+    )
+    .await;
+    assert_eq!(r.status, 201, "{:#}", r.body);
+    assert_eq!(r.body["active"], json!(false));
+    assert_eq!(
+        row(&app, r.body["id"].as_str().expect("id")).await.status,
+        "SUSPENDED"
+    );
+    let r = scim(
+        &app,
+        &token,
+        Method::POST,
+        "/Users",
+        Some(user("eighth@a.test", "x-2", true)),
+    )
+    .await;
+    assert_eq!(r.status, 201, "{:#}", r.body);
+    let r = scim(
+        &app,
+        &token,
+        Method::POST,
+        "/Users",
+        Some(user("ninth@a.test", "x-3", true)),
+    )
+    .await;
+    assert_scim_error(&r, 403, None);
+    let r = scim(
+        &app,
+        &token,
+        Method::POST,
+        "/Users",
+        Some(user("other@a.test", "x-2", false)),
+    )
+    .await;
+    assert_scim_error(&r, 409, Some("uniqueness"));
+
+    // POST /Users/.search takes the list's parameters in the body.
+    let r = scim(
+        &app,
+        &token,
+        Method::POST,
+        "/Users/.search",
+        Some(json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"],
+                    "filter": "externalId eq \"x-2\"", "attributes": ["userName"], "startIndex": 1, "count": 10})),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{:#}", r.body);
+    assert_eq!(r.body["totalResults"], json!(1));
+    assert_eq!(r.body["Resources"][0]["userName"], json!("eighth@a.test"));
+    assert!(r.body["Resources"][0].get("name").is_none());
+    let r = scim(&app, &token, Method::POST, "/.search", Some(json!({}))).await;
+    assert_scim_error(&r, 501, None);
+
+    // Groups: a PUT sets the whole member list; the default team keeps its members; a team
+    // with members cannot be deleted.
+    let platform = gid::team(org.platform);
+    let r = scim(
+        &app,
+        &token,
+        Method::PUT,
+        &format!("/Groups/{platform}"),
+        Some(json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": "Platform",
+                    "members": [{"value": gid::user(org.manager)}, {"value": gid::user(org.alice)}]})),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{:#}", r.body);
+    assert_eq!(row(&app, &gid::user(org.alice)).await.team_id, org.platform);
+    assert_eq!(
+        row(&app, &gid::user(org.sender)).await.team_id,
+        org.general,
+        "left out: moved to the default team"
+    );
+    let r = scim(
+        &app,
+        &token,
+        Method::DELETE,
+        &format!("/Groups/{platform}"),
+        None,
+    )
+    .await;
+    assert_scim_error(&r, 409, Some("mutability"));
+    let general = gid::team(org.general);
+    let r = scim(
+        &app,
+        &token,
+        Method::PATCH,
+        &format!("/Groups/{general}"),
+        Some(json!({"schemas": [PATCH_OP], "Operations": [{"op": "remove", "path": format!("members[value eq \"{}\"]", gid::user(org.carol))}]})),
+    )
+    .await;
+    assert_scim_error(&r, 409, Some("mutability"));
+    assert_eq!(row(&app, &gid::user(org.carol)).await.team_id, org.general);
+}
