@@ -2,7 +2,8 @@
 //! knows about axum.
 //!
 //! `POST /graphql` runs GraphQL (JSON only, single or batched); `GET /graphql` serves
-//! GraphiQL and never executes anything, so a link or form can't trigger a mutation.
+//! GraphiQL and never executes anything, so a link or form can't trigger a mutation; a
+//! WebSocket upgrade of `GET /graphql` serves subscriptions (`app/subscriptions.rs`).
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -34,6 +35,7 @@ use crate::graphql::{self, Caller, Limits, RosterSchema};
 use crate::mail::mailbox::Mailbox;
 use crate::metrics::{self, Metrics};
 use crate::ratelimit::{self, Limiter, RateLimits};
+use crate::service::event_hub::{EventHub, EventSettings};
 use crate::service::ids::UserId;
 use crate::service::{Db, principal};
 
@@ -41,6 +43,7 @@ mod accept_invite;
 mod console;
 mod demo_mail;
 mod pages;
+mod subscriptions;
 
 /// Settings of the HTTP layer.
 #[derive(Clone, Debug)]
@@ -66,6 +69,8 @@ pub struct HttpSettings {
     /// `roster demo` only: a JSON object of role label → access token, served at
     /// `/console/demo-tokens` for the console's role picker (404 without one).
     pub console_demo_tokens: Option<String>,
+    /// The event channels: retention, subscription limits.
+    pub events: EventSettings,
 }
 
 impl Default for HttpSettings {
@@ -85,6 +90,7 @@ impl Default for HttpSettings {
             demo_mailbox: None,
             console: true,
             console_demo_tokens: None,
+            events: EventSettings::default(),
         }
     }
 }
@@ -115,6 +121,7 @@ impl AppState {
                 db: db.clone(),
                 jwt: jwt.clone(),
                 limits,
+                events: EventHub::new(db.clone(), http.events.clone()),
             }),
             limits,
         );
@@ -153,7 +160,7 @@ pub fn router(state: AppState) -> Router {
             .max_age(Duration::from_secs(600))
     });
     Router::new()
-        .route("/graphql", get(graphiql_page).post(graphql_post))
+        .route("/graphql", get(graphql_get).post(graphql_post))
         .route("/graphiql/{file}", get(graphiql_asset))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
@@ -290,6 +297,15 @@ async fn metrics_page(State(state): State<AppState>) -> Response {
         text,
     )
         .into_response()
+}
+
+/// `GET /graphql`: a WebSocket upgrade serves subscriptions, anything else GraphiQL.
+async fn graphql_get(state: State<AppState>, request: Request) -> Response {
+    if subscriptions::is_upgrade(&request) {
+        subscriptions::upgrade(state, request).await
+    } else {
+        graphiql_page(state).await
+    }
 }
 
 async fn graphiql_page(State(state): State<AppState>) -> Response {

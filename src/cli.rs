@@ -17,6 +17,7 @@ use crate::graphql::Limits;
 use crate::mail::mailbox::{self, Mailbox};
 use crate::mail::{MailSpec, MailTransport};
 use crate::ratelimit::RateLimits;
+use crate::service::event_hub::EventSettings;
 use crate::service::ids::{AccountId, UserId};
 use crate::service::outbox::{self, OutboxSettings};
 use crate::service::{Db, accounts};
@@ -311,8 +312,15 @@ pub async fn serve(
         demo_mailbox,
         console: config.console,
         console_demo_tokens,
+        events: EventSettings {
+            retention_days: config.event_retention_days,
+            max_per_user: config.max_subscriptions_per_user as usize,
+            max_per_instance: config.max_subscriptions_per_instance as usize,
+            ..EventSettings::default()
+        },
     };
     let state = AppState::new(db.clone(), keys, limits(config), http);
+    let pruner = tokio::spawn(prune_events(db.clone(), config.event_retention_days));
     let (stop_worker, stopped) = tokio::sync::watch::channel(false);
     let worker = tokio::spawn(outbox::run(
         db,
@@ -329,6 +337,7 @@ pub async fn serve(
         .with_graceful_shutdown(shutdown_signal())
         .await
         .context("server error");
+    pruner.abort();
     let _ = stop_worker.send(true);
     // The worker finishes at most the email it is sending (the SMTP transport gives up
     // after 10 s); past that, the email's lease expires and another instance sends it.
@@ -339,6 +348,20 @@ pub async fn serve(
         tracing::warn!("outbox worker did not stop in time");
     }
     served
+}
+
+/// Deletes events older than the retention, at start-up and then hourly (every instance
+/// does; deleting what another instance already deleted costs nothing).
+async fn prune_events(db: Db, retention_days: u32) {
+    let mut hourly = tokio::time::interval(Duration::from_secs(3600));
+    loop {
+        hourly.tick().await;
+        match crate::service::events::prune(db.conn(), retention_days).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(pruned = n, retention_days, "old events pruned"),
+            Err(e) => tracing::warn!(error = %e.describe(), "pruning old events failed"),
+        }
+    }
 }
 
 async fn shutdown_signal() {

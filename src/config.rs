@@ -524,6 +524,40 @@ pub struct Config {
         default_value = ""
     )]
     pub cors_origins: Vec<String>,
+
+    /// Days domain events are kept for the event feed (and webhooks' redelivery); older
+    /// events are pruned hourly, and a feed cursor older than this is refused.
+    #[arg(
+        long,
+        global = true,
+        env = "ROSTER_EVENT_RETENTION_DAYS",
+        value_name = "ROSTER_EVENT_RETENTION_DAYS",
+        default_value_t = 30,
+        value_parser = clap::value_parser!(u32).range(1..=3650)
+    )]
+    pub event_retention_days: u32,
+
+    /// Open GraphQL subscriptions per user on one server process.
+    #[arg(
+        long,
+        global = true,
+        env = "ROSTER_MAX_SUBSCRIPTIONS_PER_USER",
+        value_name = "ROSTER_MAX_SUBSCRIPTIONS_PER_USER",
+        default_value_t = 5,
+        value_parser = clap::value_parser!(u32).range(1..)
+    )]
+    pub max_subscriptions_per_user: u32,
+
+    /// Open GraphQL subscriptions per server process (all users).
+    #[arg(
+        long,
+        global = true,
+        env = "ROSTER_MAX_SUBSCRIPTIONS_PER_INSTANCE",
+        value_name = "ROSTER_MAX_SUBSCRIPTIONS_PER_INSTANCE",
+        default_value_t = 1000,
+        value_parser = clap::value_parser!(u32).range(1..)
+    )]
+    pub max_subscriptions_per_instance: u32,
 }
 
 impl Config {

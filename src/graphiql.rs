@@ -119,7 +119,15 @@ pub fn page_html(page: &GraphiqlPage<'_>) -> String {
 {scripts}<script>
 (function () {{
   var defaultHeaders = {default_headers};
-  var fetcher = GraphiQL.createFetcher({{ url: {endpoint} }});
+  // Subscriptions go over a WebSocket to the same path (graphql-transport-ws); the
+  // headers editor's contents become the `connection_init` payload, which carries the
+  // token the same way as a request's Authorization header.
+  var subscriptionUrl = new URL({endpoint}, window.location.href);
+  subscriptionUrl.protocol = subscriptionUrl.protocol === "https:" ? "wss:" : "ws:";
+  var fetcher = GraphiQL.createFetcher({{
+    url: {endpoint},
+    subscriptionUrl: subscriptionUrl.toString()
+  }});
   var props = {{
     fetcher: fetcher,
     defaultQuery: {example_query},
@@ -248,6 +256,23 @@ mod tests {
         };
         assert!(position("react.production.min.js") < position("graphiql.min.js"));
         assert!(position("react-dom.production.min.js") < position("graphiql.min.js"));
+    }
+
+    #[test]
+    fn subscriptions_go_to_the_same_path_over_a_websocket() {
+        let page = demo_page();
+        assert!(
+            page.contains("subscriptionUrl: subscriptionUrl.toString()"),
+            "{page}"
+        );
+        assert!(
+            page.contains(r#"new URL("/graphql", window.location.href)"#),
+            "{page}"
+        );
+        // GraphiQL's build carries the graphql-ws client it needs for `subscriptionUrl`.
+        let js = String::from_utf8_lossy(asset("graphiql.min.js").map_or(&[][..], |(_, b)| b))
+            .into_owned();
+        assert!(js.contains("connection_init"));
     }
 
     #[test]

@@ -114,20 +114,13 @@ macro_rules! matrix {
 // contract: the test asserts ACTUAL (what the code does today) and fails once it does
 // EXPECTED, so the marker is removed with the fix.
 //
-// Known gaps today, all in the SENDER column:
-//   account NONE, node_account SELF — the contract: a Sender "sees only `viewer`"
-//     (DESIGN.md's role table, README); the service shows them the account and its
-//     settings (`service::accounts::get` checks no permission).
-//   team_members P — schema.graphql: `Team.memberCount` is "1 (the caller) for their own
-//     team when they see only themselves. The same number as `members { totalCount }`";
-//     the service answers memberCount 1 but refuses `members` with FORBIDDEN
-//     (`service::users::members_of_teams` requires USERS_VIEW).
+// No known gaps today: every cell is what the contract says.
 
 matrix! {
 //  field/mutation   target       ADMIN           DEPT_ADMIN      MANAGER         SENDER          DEPT_ORG        AUDITOR         ANON
     // ---- queries ----
     viewer           NONE         OK              OK              OK              OK              OK              OK              UNAUTHENTICATED;
-    account          NONE         OK              OK              OK              [FORBIDDEN KNOWN_GAP OK] OK     OK              UNAUTHENTICATED;
+    account          NONE         OK              OK              OK              FORBIDDEN       OK              OK              UNAUTHENTICATED;
     user             SELF         OK              OK              OK              OK              OK              OK              UNAUTHENTICATED;
     user             P            OK              OK              OK              NOT_FOUND       OK              OK              UNAUTHENTICATED;
     user             M            OK              OK              NOT_FOUND       NOT_FOUND       OK              OK              UNAUTHENTICATED;
@@ -177,7 +170,7 @@ matrix! {
     node_department  X            NOT_FOUND       NOT_FOUND       NOT_FOUND       NOT_FOUND       NOT_FOUND       NOT_FOUND       UNAUTHENTICATED;
     node_role        CUSTOM       OK              OK              OK              NOT_FOUND       OK              OK              UNAUTHENTICATED;
     node_role        X            NOT_FOUND       NOT_FOUND       NOT_FOUND       NOT_FOUND       NOT_FOUND       NOT_FOUND       UNAUTHENTICATED;
-    node_account     SELF         OK              OK              OK              [NOT_FOUND KNOWN_GAP OK] OK     OK              UNAUTHENTICATED;
+    node_account     SELF         OK              OK              OK              NOT_FOUND       OK              OK              UNAUTHENTICATED;
     node_account     X            NOT_FOUND       NOT_FOUND       NOT_FOUND       NOT_FOUND       NOT_FOUND       NOT_FOUND       UNAUTHENTICATED;
     node_auditEvent  P            OK              OK              NOT_FOUND       NOT_FOUND       NOT_FOUND       OK              UNAUTHENTICATED;
     node_auditEvent  E            OK              NOT_FOUND       NOT_FOUND       NOT_FOUND       NOT_FOUND       OK              UNAUTHENTICATED;
@@ -185,7 +178,7 @@ matrix! {
     // ---- relation fields: what a lookup refuses, a nested field does not show ----
     invite_invitedBy P            OK              NULL            NULL            NOT_FOUND       NULL            OK              UNAUTHENTICATED;
     auditEvent_actor P            OK              NULL            NOT_FOUND       NOT_FOUND       NOT_FOUND       OK              UNAUTHENTICATED;
-    team_members     P            OK              OK              OK              [EMPTY KNOWN_GAP FORBIDDEN] OK              OK              UNAUTHENTICATED;
+    team_members     P            OK              OK              OK              EMPTY           OK              OK              UNAUTHENTICATED;
     team_members     E            OK              NOT_FOUND       NOT_FOUND       NOT_FOUND       EMPTY           OK              UNAUTHENTICATED;
     // ---- user mutations (dryRun) ----
     inviteUsers      P            OK              OK              OK              FORBIDDEN       FORBIDDEN       FORBIDDEN       UNAUTHENTICATED;

@@ -24,6 +24,13 @@ const ViewerDocument = graphql(`
       role { id name scope permissions }
       team { id name department { id name } }
     }
+  }
+`);
+
+/** The organization's name, for callers whose role grants any permission (a role without
+ * any sees only `viewer`). */
+const AccountDocument = graphql(`
+  query ConsoleAccount {
     account { id name }
   }
 `);
@@ -129,8 +136,13 @@ function SignedIn(props: { onSignOut: (why: ApiError | null) => void }) {
     request(ViewerDocument).then(
       (data) => {
         setViewer(data.viewer);
-        setAccount(data.account.name);
         setScreen(screensFor(data.viewer)[0]?.id ?? "me");
+        if (data.viewer.role.permissions.length > 0) {
+          request(AccountDocument).then(
+            (more) => setAccount(more.account.name),
+            () => setAccount(""),
+          );
+        }
       },
       (e) => {
         const err = asApiError(e);
@@ -155,7 +167,7 @@ function SignedIn(props: { onSignOut: (why: ApiError | null) => void }) {
   return (
     <ViewerContext.Provider value={viewer}>
       <header class="top">
-        <span class="brand">Roster · {account}</span>
+        <span class="brand">{account ? `Roster · ${account}` : "Roster"}</span>
         <nav aria-label="Screens">
           <ul>
             {screens.map((s) => (

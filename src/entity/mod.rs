@@ -3,6 +3,7 @@
 pub mod account;
 pub mod audit_event;
 pub mod department;
+pub mod event;
 pub mod invite;
 pub mod outbox;
 pub mod role;

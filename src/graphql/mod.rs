@@ -7,19 +7,21 @@ pub mod loaders;
 pub mod mutation;
 pub mod prescan;
 pub mod query;
+pub mod subscription;
 pub mod types;
 
 use std::sync::Arc;
 
 use async_graphql::dataloader::DataLoader;
-use async_graphql::{Context, EmptySubscription, Schema};
+use async_graphql::{Context, Schema};
 
 use crate::auth::Principal;
 use crate::auth::jwt::JwtKeys;
 use crate::service::{Db, Error};
 
 /// The schema type.
-pub type RosterSchema = Schema<query::QueryRoot, mutation::MutationRoot, EmptySubscription>;
+pub type RosterSchema =
+    Schema<query::QueryRoot, mutation::MutationRoot, subscription::SubscriptionRoot>;
 
 /// Query limits (README "Configuration"; docs/ARCHITECTURE.md "How a request flows").
 #[derive(Clone, Copy, Debug)]
@@ -62,6 +64,8 @@ pub struct Shared {
     pub db: Db,
     pub jwt: Arc<JwtKeys>,
     pub limits: Limits,
+    /// The process's live event streams (subscriptions) and the event settings.
+    pub events: Arc<crate::service::event_hub::EventHub>,
 }
 
 /// Who is calling, decided by the HTTP layer before the query runs.
@@ -80,7 +84,7 @@ pub fn build(shared: Option<Shared>, limits: Limits) -> RosterSchema {
     let mut builder = Schema::build(
         query::QueryRoot,
         mutation::MutationRoot::default(),
-        EmptySubscription,
+        subscription::SubscriptionRoot,
     )
     // Depth is limited by `limits::QueryLimits`, which lets introspection's `ofType` chains
     // through; it also parses documents itself, with the nesting and per-field directive
@@ -118,6 +122,43 @@ pub fn request_data(
     caller: Caller,
     delay: std::time::Duration,
 ) -> async_graphql::Request {
+    with_caller(request, db, caller, delay)
+}
+
+/// The data of a WebSocket connection (subscriptions): the caller, the token's expiry and
+/// dataloaders, as `request_data` gives a request.
+pub fn connection_data(
+    db: &Db,
+    caller: Caller,
+    expires: Option<u64>,
+    delay: std::time::Duration,
+) -> async_graphql::Data {
+    let mut data = with_caller(async_graphql::Data::default(), db, caller, delay);
+    if let Some(exp) = expires {
+        data.insert(subscription::TokenExpiry(exp));
+    }
+    data
+}
+
+/// Something request data can be put into (a request, a connection's data).
+trait Put {
+    fn put<D: std::any::Any + Send + Sync>(self, data: D) -> Self;
+}
+
+impl Put for async_graphql::Request {
+    fn put<D: std::any::Any + Send + Sync>(self, data: D) -> Self {
+        self.data(data)
+    }
+}
+
+impl Put for async_graphql::Data {
+    fn put<D: std::any::Any + Send + Sync>(mut self, data: D) -> Self {
+        self.insert(data);
+        self
+    }
+}
+
+fn with_caller<T: Put>(target: T, db: &Db, caller: Caller, delay: std::time::Duration) -> T {
     use loaders::*;
     fn loader<L: Send + Sync + 'static>(l: L, delay: std::time::Duration) -> DataLoader<L> {
         DataLoader::new(l, tokio::spawn).delay(delay)
@@ -126,31 +167,31 @@ pub fn request_data(
         Caller::User(p) => Some(p.clone()),
         _ => None,
     };
-    request
-        .data(caller)
-        .data(loader(
+    target
+        .put(caller)
+        .put(loader(
             TeamMembersLoader {
                 db: db.clone(),
                 actor: actor.clone(),
             },
             delay,
         ))
-        .data(loader(
+        .put(loader(
             DepartmentTeamsLoader {
                 db: db.clone(),
                 actor,
             },
             delay,
         ))
-        .data(loader(RoleLoader(db.clone()), delay))
-        .data(loader(TeamLoader(db.clone()), delay))
-        .data(loader(DepartmentLoader(db.clone()), delay))
-        .data(loader(UserLoader(db.clone()), delay))
-        .data(loader(TeamMemberCountLoader(db.clone()), delay))
-        .data(loader(RoleUserCountLoader(db.clone()), delay))
+        .put(loader(RoleLoader(db.clone()), delay))
+        .put(loader(TeamLoader(db.clone()), delay))
+        .put(loader(DepartmentLoader(db.clone()), delay))
+        .put(loader(UserLoader(db.clone()), delay))
+        .put(loader(TeamMemberCountLoader(db.clone()), delay))
+        .put(loader(RoleUserCountLoader(db.clone()), delay))
 }
 
-fn shared<'a>(ctx: &'a Context<'_>) -> Result<&'a Shared, Error> {
+pub(crate) fn shared<'a>(ctx: &'a Context<'_>) -> Result<&'a Shared, Error> {
     ctx.data::<Shared>()
         .map_err(|_| Error::Internal(anyhow::anyhow!("schema built without shared state")))
 }

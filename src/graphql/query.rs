@@ -9,6 +9,13 @@ use crate::service::ids::{self, AnyId};
 use crate::service::page::PageArgs;
 use crate::service::{self, Error};
 
+/// Filters of the event feed.
+#[derive(InputObject, Default)]
+pub struct EventFilter {
+    /// Only events of these types, such as `user.role_changed`.
+    pub types: Option<Vec<String>>,
+}
+
 /// Sort direction.
 #[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
 pub enum OrderDirection {
@@ -173,6 +180,9 @@ impl QueryRoot {
             )),
             AnyId::Role(id) => Node::Role(Role(service::roles::get(conn, actor, id.0).await?)),
             AnyId::Account(id) => {
+                if !service::access::sees_account(actor) {
+                    return Err(Error::NotFound("node").into());
+                }
                 let account = service::accounts::get(conn, actor).await?;
                 if account.id != id.0 {
                     return Err(Error::NotFound("node").into());
@@ -182,6 +192,7 @@ impl QueryRoot {
             AnyId::AuditEvent(id) => {
                 Node::AuditEvent(AuditEvent(service::audit::get(conn, actor, id.0).await?))
             }
+            AnyId::Event(id) => Node::Event(Event(service::events::get(conn, actor, id.0).await?)),
         }))
     }
 
@@ -192,7 +203,8 @@ impl QueryRoot {
         ))
     }
 
-    /// The caller's organization.
+    /// The caller's organization. `FORBIDDEN` for a role that grants no permission (such a
+    /// caller, like the built-in Sender, sees only `viewer`).
     async fn account(&self, ctx: &Context<'_>) -> Result<Account> {
         Ok(Account(
             service::accounts::get(db(ctx)?.conn(), actor(ctx)?).await?,
@@ -418,5 +430,37 @@ impl QueryRoot {
         };
         let listing = service::audit::list(db(ctx)?.conn(), actor(ctx)?, &filter, &page).await?;
         Ok(AuditEventConnection::new(listing))
+    }
+
+    /// The event feed: domain events the caller may see (needs `USERS_VIEW`; the audit log's
+    /// reach: everything for an organization-wide role, else events about the caller's teams
+    /// and the caller's own changes), oldest first. Keep the last `endCursor` and pass it as
+    /// `after` to resume: every event is seen exactly once, for as long as events are kept
+    /// (`ROSTER_EVENT_RETENTION_DAYS`; an older cursor is `BAD_USER_INPUT`).
+    #[graphql(complexity = "page_cost(first, None, child_complexity)")]
+    async fn events(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Start after this cursor (an `endCursor` of an earlier page).")]
+        after: Option<String>,
+        #[graphql(desc = "Page size (default 20, at most 100).")] first: Option<i32>,
+        #[graphql(desc = "Filters; all must match.")] filter: Option<EventFilter>,
+    ) -> Result<EventConnection> {
+        let page = PageArgs {
+            first,
+            after,
+            ..Default::default()
+        };
+        let types = filter.and_then(|f| f.types);
+        let shared = super::shared(ctx)?;
+        let listing = service::events::list(
+            shared.db.conn(),
+            actor(ctx)?,
+            types.as_deref(),
+            &page,
+            shared.events.settings().retention_days,
+        )
+        .await?;
+        Ok(EventConnection::new(listing))
     }
 }

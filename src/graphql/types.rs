@@ -13,10 +13,12 @@ use super::loaders::{
 };
 use super::{actor, db, page_cost};
 use crate::auth::{Permission, RoleScope};
-use crate::entity::{account, audit_event, department, invite, role, scim_token, team, user};
+use crate::entity::{
+    account, audit_event, department, event, invite, role, scim_token, team, user,
+};
 use crate::service::ids::{
-    AccountId, AuditEventId, DepartmentId, InviteId, OperationId, RoleId, ScimTokenId, TeamId,
-    UserId,
+    AccountId, AuditEventId, DepartmentId, EventId, InviteId, OperationId, RoleId, ScimTokenId,
+    TeamId, UserId,
 };
 use crate::service::page::{Listing, PageArgs};
 use crate::service::{self, Error, access, invites, now_ms};
@@ -77,6 +79,7 @@ pub enum Node {
     Role(Role),
     Account(Account),
     AuditEvent(AuditEvent),
+    Event(Event),
 }
 
 /// A person in the organization.
@@ -331,15 +334,13 @@ impl Team {
         #[graphql(desc = "Page size (default 20, at most 100).")] first: Option<i32>,
         #[graphql(desc = "Return users after this cursor.")] after: Option<String>,
     ) -> Result<UserConnection> {
-        let actor = actor(ctx)?;
-        service::users::check_members_request(
-            actor,
-            &PageArgs {
-                first,
-                after: after.clone(),
-                ..Default::default()
-            },
-        )?;
+        // Signed in (the loader reads the caller again for reach).
+        actor(ctx)?;
+        service::users::check_members_request(&PageArgs {
+            first,
+            after: after.clone(),
+            ..Default::default()
+        })?;
         let key = MembersKey {
             team_id: self.0.id,
             first,
@@ -559,16 +560,7 @@ pub struct AuditEvent(pub audit_event::Model);
 
 /// The external id of an audit target, from its type.
 fn target_id(target_type: &str, id: uuid::Uuid) -> String {
-    match target_type {
-        "User" => UserId(id).to_string(),
-        "Invite" => InviteId(id).to_string(),
-        "Team" => TeamId(id).to_string(),
-        "Department" => DepartmentId(id).to_string(),
-        "Role" => RoleId(id).to_string(),
-        "Account" => AccountId(id).to_string(),
-        "ScimToken" => ScimTokenId(id).to_string(),
-        _ => id.simple().to_string(),
-    }
+    service::ids::external_id(target_type, id)
 }
 
 /// One recorded change to one object.
@@ -636,6 +628,53 @@ impl AuditEvent {
             .map(Json)
     }
     /// When it happened.
+    async fn created_at(&self) -> DateTime<Utc> {
+        time(self.0.created_at)
+    }
+}
+
+/// A domain event: one change to one object, as the event feed, subscriptions and webhooks
+/// deliver it. Events of an account are ordered by when their change committed.
+pub struct Event(pub event::Model);
+
+/// A domain event: one change to one object, as the event feed, subscriptions and webhooks
+/// deliver it. Events of an account are ordered by when their change committed.
+#[Object]
+impl Event {
+    /// The event's id (the same in the feed, subscriptions and webhooks' `webhook-id`).
+    async fn id(&self) -> ID {
+        ID(EventId(self.0.id).to_string())
+    }
+    /// What happened, for example `user.role_changed` (README "Events" lists the types).
+    #[graphql(name = "type")]
+    async fn event_type(&self) -> &str {
+        &self.0.event_type
+    }
+    /// The mutation that caused the event (its audit events share it); null for changes no
+    /// mutation made, such as a failed invitation email.
+    async fn operation_id(&self) -> Option<ID> {
+        self.0
+            .operation_id
+            .map(|id| ID(OperationId(id).to_string()))
+    }
+    /// Who did it: null without a signed-in actor, and when the caller may not see that user.
+    async fn actor(&self, ctx: &Context<'_>) -> Result<Option<User>> {
+        related_user(ctx, self.0.account_id, self.0.actor_id).await
+    }
+    /// The type of the changed object: `User`, `Invite`, `Team`, `Department`, `Role` or `Account`.
+    async fn target_type(&self) -> &str {
+        &self.0.target_type
+    }
+    /// The changed object's id (it may no longer exist).
+    async fn target_id(&self) -> ID {
+        ID(target_id(&self.0.target_type, self.0.target_id))
+    }
+    /// The change: `before` and `after` (the changed fields as the API shows them, null
+    /// where the object did not exist) and `targetLabel` (such as the user's email).
+    async fn data(&self) -> Json<serde_json::Value> {
+        Json(service::events::data(&self.0))
+    }
+    /// When the change was made.
     async fn created_at(&self) -> DateTime<Utc> {
         time(self.0.created_at)
     }
@@ -744,4 +783,8 @@ connection!(
 connection!(
     /// A page of audit events, newest first.
     AuditEventConnection, AuditEventEdge, AuditEvent, audit_event::Entity
+);
+connection!(
+    /// A page of domain events, oldest first.
+    EventConnection, EventEdge, Event, event::Entity
 );

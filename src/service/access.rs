@@ -1,4 +1,4 @@
-//! Reach: which users, invitations, teams, departments and audit events an actor may see and
+//! Reach: which users, invitations, teams, departments, audit and domain events an actor may see and
 //! act on — as query conditions for lists and lookups, and as checks on rows already loaded
 //! (relation fields, counts) — and the re-check of the actor inside a write transaction.
 //! Service modules and the GraphQL layer ask here instead of deciding reach themselves, so a
@@ -32,7 +32,7 @@ use uuid::Uuid;
 use super::ids::UserId;
 use super::{Error, Result, locks, principal};
 use crate::auth::{Permission, Principal, Reach, RoleScope};
-use crate::entity::{audit_event, department, invite, team, user};
+use crate::entity::{audit_event, department, event, invite, team, user};
 
 // ---- Users -------------------------------------------------------------------------------
 
@@ -55,13 +55,29 @@ fn covers(actor: &Principal, reach: &Reach, user_id: Uuid, team_id: Uuid) -> boo
         }
 }
 
+/// Whether the actor may read their account (`account`, `node` of it): every role that grants
+/// any permission; a role without any (the built-in Sender) sees only `viewer`.
+pub fn sees_account(actor: &Principal) -> bool {
+    actor.permissions.bits() != 0
+}
+
 /// Active users of the account in the actor's scope (the lists and bulk changes of holders
 /// of `USERS_VIEW`; callers check the permission).
 pub fn users(actor: &Principal) -> Select<user::Entity> {
+    users_within(actor, &actor.reach)
+}
+
+/// The users the actor may see listed: `users` narrowed to themselves when their role has no
+/// `USERS_VIEW` (the same rule as `member_count`, so a list and its count agree).
+pub fn visible_users(actor: &Principal) -> Select<user::Entity> {
+    users_within(actor, &user_reach(actor))
+}
+
+fn users_within(actor: &Principal, reach: &Reach) -> Select<user::Entity> {
     let select = user::Entity::find()
         .filter(user::Column::AccountId.eq(actor.account_id))
         .filter(user::Column::DeletedAt.is_null());
-    match &actor.reach {
+    match reach {
         Reach::All => select,
         Reach::Teams(teams) => select.filter(user::Column::TeamId.is_in(teams.clone())),
         Reach::OnlySelf => select.filter(user::Column::Id.eq(actor.user_id)),
@@ -261,14 +277,38 @@ pub async fn reaches_holders_of<C: ConnectionTrait>(
 pub fn audit_events(actor: &Principal) -> Select<audit_event::Entity> {
     let select =
         audit_event::Entity::find().filter(audit_event::Column::AccountId.eq(actor.account_id));
+    match history_reach(
+        actor,
+        audit_event::Column::TargetTeamId,
+        audit_event::Column::ActorId,
+    ) {
+        Some(condition) => select.filter(condition),
+        None => select,
+    }
+}
+
+/// The domain events the actor reads (event feed, `node(id:)`, subscriptions; with
+/// `USERS_VIEW`, which callers check): the audit log's rule — all for an organization-wide
+/// role; else events about objects in their teams and the events they caused themselves.
+pub fn events(actor: &Principal) -> Select<event::Entity> {
+    let select = event::Entity::find().filter(event::Column::AccountId.eq(actor.account_id));
+    match history_reach(actor, event::Column::TargetTeamId, event::Column::ActorId) {
+        Some(condition) => select.filter(condition),
+        None => select,
+    }
+}
+
+/// The reach rule of the change history (audit log and domain events), over a table's
+/// target-team and actor columns: `None` when the actor sees every record of the account.
+fn history_reach<C: ColumnTrait>(actor: &Principal, team: C, by: C) -> Option<Condition> {
     match &actor.reach {
-        Reach::All => select,
-        Reach::Teams(teams) => select.filter(
+        Reach::All => None,
+        Reach::Teams(teams) => Some(
             Condition::any()
-                .add(audit_event::Column::TargetTeamId.is_in(teams.clone()))
-                .add(audit_event::Column::ActorId.eq(actor.user_id)),
+                .add(team.is_in(teams.clone()))
+                .add(by.eq(actor.user_id)),
         ),
-        Reach::OnlySelf => select.filter(audit_event::Column::ActorId.eq(actor.user_id)),
+        Reach::OnlySelf => Some(Condition::all().add(by.eq(actor.user_id))),
     }
 }
 

@@ -9,7 +9,7 @@ use super::audit::{self, Change, Operation};
 use super::email::{Email, normalize_domain};
 use super::teams::{Lock, locked};
 use super::text::{self, Name};
-use super::{Db, Error, Result, now_ms};
+use super::{Db, Error, Result, access, now_ms};
 use crate::auth::{Permission, Principal};
 use crate::entity::{account, team, user};
 
@@ -109,6 +109,9 @@ pub async fn insert_user<C: ConnectionTrait>(
 
 /// The actor's account.
 pub async fn get<C: ConnectionTrait>(db: &C, actor: &Principal) -> Result<account::Model> {
+    if !access::sees_account(actor) {
+        return Err(Error::forbidden("your role sees only `viewer`"));
+    }
     account::Entity::find_by_id(actor.account_id)
         .one(db)
         .await?

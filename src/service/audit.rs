@@ -7,7 +7,7 @@ use uuid::Uuid;
 
 use super::ids::OperationId;
 use super::page::{Listing, PageArgs, Sort, SortValue};
-use super::{Error, Result, access, now_ms};
+use super::{Error, Result, access, events, now_ms};
 use crate::auth::{Permission, Principal};
 use crate::entity::audit_event;
 
@@ -71,6 +71,7 @@ pub async fn record<C: ConnectionTrait>(
     op: &Operation,
     changes: Vec<Change>,
 ) -> Result<()> {
+    record_events(db, op, &changes).await?;
     let rows: Vec<audit_event::ActiveModel> = changes
         .into_iter()
         .map(|c| audit_event::ActiveModel {
@@ -95,6 +96,39 @@ pub async fn record<C: ConnectionTrait>(
             .await?;
     }
     Ok(())
+}
+
+/// The domain events of the audited `changes` (issue 13), in the same transaction: one per
+/// change whose action is an event type (`events::type_of_action`), carrying the change's
+/// before/after as its data.
+async fn record_events<C: ConnectionTrait>(
+    db: &C,
+    op: &Operation,
+    changes: &[Change],
+) -> Result<()> {
+    let origin = events::Origin {
+        account_id: op.account_id,
+        operation_id: Some(op.id.0),
+        actor_id: op.actor_id,
+        at: op.at,
+    };
+    let new: Vec<events::NewEvent> = changes
+        .iter()
+        .filter_map(|c| {
+            Some(events::NewEvent {
+                event_type: events::type_of_action(c.action)?,
+                target_type: c.target_type,
+                target_id: c.target_id,
+                target_team_id: c.target_team_id,
+                data: serde_json::json!({
+                    "before": c.before,
+                    "after": c.after,
+                    "targetLabel": c.target_label,
+                }),
+            })
+        })
+        .collect();
+    events::record(db, &origin, new).await
 }
 
 /// One audit event by id, when the actor may read it in the log (`node(id:)`).

@@ -82,6 +82,10 @@ id_type!(
     ScimTokenId, "scim"
 );
 id_type!(
+    /// A domain event (the event feed, subscriptions, webhooks).
+    EventId, "event"
+);
+id_type!(
     /// One mutation's id, shared by all the audit events it wrote.
     OperationId, "op"
 );
@@ -104,6 +108,7 @@ pub enum AnyId {
     User(UserId),
     Invite(InviteId),
     AuditEvent(AuditEventId),
+    Event(EventId),
 }
 
 impl AnyId {
@@ -118,6 +123,7 @@ impl AnyId {
             UserId::PREFIX => AnyId::User(UserId::parse(s)?),
             InviteId::PREFIX => AnyId::Invite(InviteId::parse(s)?),
             AuditEventId::PREFIX => AnyId::AuditEvent(AuditEventId::parse(s)?),
+            EventId::PREFIX => AnyId::Event(EventId::parse(s)?),
             _ => return None,
         })
     }
@@ -133,6 +139,22 @@ pub fn parse_any_uuid(s: &str) -> Option<Uuid> {
         AnyId::User(id) => Some(id.0),
         AnyId::Invite(id) => Some(id.0),
         AnyId::AuditEvent(id) => Some(id.0),
+        AnyId::Event(id) => Some(id.0),
+    }
+}
+
+/// The external id of an object of `target_type` (`User`, `Invite`, `Team`, `Department`,
+/// `Role`, `Account`), as audit events and domain events name their targets.
+pub fn external_id(target_type: &str, id: Uuid) -> String {
+    match target_type {
+        "User" => UserId(id).to_string(),
+        "Invite" => InviteId(id).to_string(),
+        "Team" => TeamId(id).to_string(),
+        "Department" => DepartmentId(id).to_string(),
+        "Role" => RoleId(id).to_string(),
+        "Account" => AccountId(id).to_string(),
+        "ScimToken" => ScimTokenId(id).to_string(),
+        _ => id.simple().to_string(),
     }
 }
 

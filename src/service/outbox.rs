@@ -24,7 +24,7 @@ use sea_orm::{
 use uuid::Uuid;
 
 use super::invite_mail::{self, delivery};
-use super::{Db, Result, now_ms};
+use super::{Db, Result, events, now_ms};
 use crate::entity::{account, invite, outbox, role, team, user};
 use crate::mail::template::{self, InviteEmail};
 use crate::mail::{MailError, MailTransport};
@@ -201,6 +201,32 @@ async fn deliver_pass(
     Ok(sent)
 }
 
+/// Writes the `invite.delivery_failed` event of `invite` (no audit record: no one acted).
+async fn delivery_failed(
+    txn: &impl ConnectionTrait,
+    invite: &invite::Model,
+    error: &str,
+) -> Result<()> {
+    let origin = events::Origin {
+        account_id: invite.account_id,
+        operation_id: None,
+        actor_id: None,
+        at: now_ms(),
+    };
+    let event = events::NewEvent {
+        event_type: "invite.delivery_failed",
+        target_type: "Invite",
+        target_id: invite.id,
+        target_team_id: Some(invite.team_id),
+        data: serde_json::json!({
+            "before": { "delivery": invite.delivery },
+            "after": { "delivery": delivery::FAILED, "deliveryError": error },
+            "targetLabel": invite.email,
+        }),
+    };
+    events::record(txn, &origin, vec![event]).await
+}
+
 /// Locks the invite row on PostgreSQL, so the worker and the invite mutations (which lock
 /// it too) take turns; the lock order (invite, then outbox) is the same everywhere.
 fn invite_for_update(db: &impl ConnectionTrait, id: Uuid) -> sea_orm::Select<invite::Entity> {
@@ -286,6 +312,7 @@ async fn prepare(db: &Db, id: Uuid, lease_until: i64) -> Result<Prepared> {
                     .filter(invite::Column::Id.eq(i.id))
                     .exec(&txn)
                     .await?;
+                delivery_failed(&txn, i, reason).await?;
             }
         }
         txn.commit().await?;
@@ -365,7 +392,7 @@ async fn record(
     let Some(row) = outbox::Entity::find_by_id(id).one(&txn).await? else {
         return Ok(result.is_ok());
     };
-    invite_for_update(&txn, row.invite_id).one(&txn).await?;
+    let invite = invite_for_update(&txn, row.invite_id).one(&txn).await?;
     let Some(row) = outbox::Entity::find_by_id(id).one(&txn).await? else {
         return Ok(result.is_ok());
     };
@@ -429,10 +456,16 @@ async fn record(
     if latest {
         invite::Entity::update_many()
             .col_expr(invite::Column::Delivery, Expr::value(invite_delivery))
-            .col_expr(invite::Column::DeliveryError, Expr::value(invite_error))
+            .col_expr(
+                invite::Column::DeliveryError,
+                Expr::value(invite_error.clone()),
+            )
             .filter(invite::Column::Id.eq(row.invite_id))
             .exec(&txn)
             .await?;
+        if let (Some(invite), Some(error)) = (&invite, invite_error) {
+            delivery_failed(&txn, invite, &error).await?;
+        }
     }
     txn.commit().await?;
     Ok(result.is_ok())

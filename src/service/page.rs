@@ -292,6 +292,18 @@ impl Plan {
     }
 }
 
+/// The position the `after` cursor of `args` names in a list ordered by `sort` (checked as
+/// `fetch` checks it), for lists with rules about how old a cursor may be.
+pub fn after_position<C: ColumnTrait>(
+    sort: &Sort<C>,
+    args: &PageArgs,
+) -> Result<Option<(SortValue, Uuid)>> {
+    args.after
+        .as_deref()
+        .map(|raw| decode_cursor("after", sort, raw))
+        .transpose()
+}
+
 /// Checks `args` (sizes and cursors) for a list ordered by `sort`, without running anything.
 pub fn check<C: ColumnTrait>(sort: &Sort<C>, args: &PageArgs) -> Result<()> {
     Plan::new(sort, args).map(|_| ())

@@ -20,39 +20,7 @@ use super::{Db, Error, Result, access, roles, text};
 use crate::auth::{Permission, PermissionSet, Principal, Reach};
 use crate::entity::{role, team, user, user_count};
 
-/// Where a (not deleted) user stands: `users.status`.
-#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
-pub enum Status {
-    /// Signs in and holds a seat.
-    Active,
-    /// Keeps team, role and history, but cannot sign in and holds no seat.
-    Suspended,
-}
-
-impl Status {
-    /// The stored form.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Status::Active => "ACTIVE",
-            Status::Suspended => "SUSPENDED",
-        }
-    }
-
-    /// Reads the stored form.
-    pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "ACTIVE" => Some(Status::Active),
-            "SUSPENDED" => Some(Status::Suspended),
-            _ => None,
-        }
-    }
-
-    /// A user's status; an unreadable value counts as suspended (fail closed; the database
-    /// allows only the two).
-    pub fn of(user: &user::Model) -> Self {
-        Status::parse(&user.status).unwrap_or(Status::Suspended)
-    }
-}
+pub use super::lifecycle::Status;
 
 /// Filters of the `users` list; all given filters must match.
 #[derive(Clone, Debug, Default)]
@@ -241,10 +209,10 @@ fn members_sort() -> Sort<user::Column> {
     }
 }
 
-/// Checks that the actor may list members and the arguments of `Team.members` (sizes,
-/// cursor), without running a query: a batching loader can then only fail internally.
-pub fn check_members_request(actor: &Principal, page: &PageArgs) -> Result<()> {
-    require_view(actor)?;
+/// Checks the arguments of `Team.members` (sizes, cursor) without running a query: a
+/// batching loader can then only fail internally. Anyone may ask; the list holds only whom
+/// the caller may see (`access::visible_users`).
+pub fn check_members_request(page: &PageArgs) -> Result<()> {
     page::check(&members_sort(), page)
 }
 
@@ -257,12 +225,11 @@ pub async fn members_of_teams<C: ConnectionTrait>(
     team_ids: &[Uuid],
     page: &PageArgs,
 ) -> Result<std::collections::HashMap<Uuid, Listing<user::Entity>>> {
-    require_view(actor)?;
     let sort = members_sort();
     let pages = page::fetch_each(
         db,
         // Active members only, as `Team.memberCount` counts them.
-        access::users(actor).filter(user::Column::Status.eq(Status::Active.as_str())),
+        access::visible_users(actor).filter(user::Column::Status.eq(Status::Active.as_str())),
         (user::Column::TeamId, team_ids, |u: &user::Model| u.team_id),
         &sort,
         page,

@@ -1,0 +1,431 @@
+//! Domain events: one per changed object, written in the transaction of the change and read
+//! by three channels — the event feed (`events` query), GraphQL subscriptions and webhooks.
+//!
+//! Events are derived from the audit records (`audit::record` writes them beside its own), so every
+//! mutation that audits emits its events without code of its own; a few changes without an
+//! audit record (the mail worker's `invite.delivery_failed`) call `record` directly.
+//!
+//! **Order.** Each account's events are numbered 1, 2, 3, … (`seq`). The numbers come from
+//! the account's row in `event_sequences`, taken with an upsert whose row lock lasts until the
+//! writing transaction ends (on SQLite the write transaction itself is the lock:
+//! `BEGIN IMMEDIATE` admits one writer). So a transaction holding larger numbers commits after
+//! every transaction holding smaller ones, and a reader that saw number N and resumes after it
+//! can never skip a row that becomes visible later. Rolled-back transactions hand their
+//! numbers back with the counter; dry runs write nothing.
+//!
+//! **Wake-ups.** On PostgreSQL the writing transaction also sends `NOTIFY roster_events`
+//! (delivered only at commit) so every instance's listener reads the new rows at once; on
+//! SQLite (one process) an in-process broadcast (`local_wakes`) does the same. A wake-up only
+//! says "read again": the table is the source of truth, so a lost wake-up loses nothing.
+
+use std::sync::OnceLock;
+
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseBackend, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect, Statement,
+};
+use serde_json::{Value as Json, json};
+use uuid::Uuid;
+
+use super::ids::{EventId, OperationId, UserId};
+use super::page::{self, Listing, PageArgs, Sort, SortValue};
+use super::{Error, Result, access, now_ms};
+use crate::auth::{Permission, Principal};
+use crate::entity::event;
+
+/// The event types Roster emits (DESIGN.md "Additions"; `user.created` is an extension: a
+/// new user made by accepting an invitation).
+pub const TYPES: &[&str] = &[
+    "user.invited",
+    "user.created",
+    "invite.resent",
+    "invite.withdrawn",
+    "invite.deleted",
+    "invite.accepted",
+    "invite.delivery_failed",
+    "user.role_changed",
+    "user.team_changed",
+    "user.deleted",
+    "user.restored",
+    "user.suspended",
+    "user.reactivated",
+    "team.created",
+    "team.updated",
+    "team.deleted",
+    "department.created",
+    "department.updated",
+    "department.deleted",
+    "role.created",
+    "role.updated",
+    "role.deleted",
+    "account.updated",
+];
+
+/// The PostgreSQL notification channel of new events; the payload is
+/// `<account uuid>:<last seq>`.
+pub const CHANNEL: &str = "roster_events";
+
+/// The event type of an audit action: the action itself when it is a known event type,
+/// `user.invited` for a created invitation, and none for everything else (webhook endpoint
+/// changes, tokens, …), which stays in the audit log only.
+pub fn type_of_action(action: &str) -> Option<&'static str> {
+    let action = match action {
+        "invite.created" => "user.invited",
+        other => other,
+    };
+    TYPES.iter().copied().find(|t| *t == action)
+}
+
+/// One event to write.
+pub struct NewEvent {
+    pub event_type: &'static str,
+    pub target_type: &'static str,
+    pub target_id: Uuid,
+    /// The team the target is in (after the change): who may see the event.
+    pub target_team_id: Option<Uuid>,
+    /// The payload.
+    pub data: Json,
+}
+
+/// A new position of an account's event log (a wake-up for readers).
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct Wake {
+    pub account_id: Uuid,
+    /// The largest `seq` written.
+    pub seq: i64,
+}
+
+impl Wake {
+    /// Reads a notification payload (`<account uuid>:<seq>`).
+    pub fn parse(payload: &str) -> Option<Self> {
+        let (account, seq) = payload.split_once(':')?;
+        Some(Wake {
+            account_id: Uuid::try_parse(account).ok()?,
+            seq: seq.parse().ok()?,
+        })
+    }
+
+    fn payload(&self) -> String {
+        format!("{}:{}", self.account_id.simple(), self.seq)
+    }
+}
+
+fn local_sender() -> &'static tokio::sync::broadcast::Sender<Wake> {
+    static SENDER: OnceLock<tokio::sync::broadcast::Sender<Wake>> = OnceLock::new();
+    SENDER.get_or_init(|| tokio::sync::broadcast::channel(1024).0)
+}
+
+/// Wake-ups of SQLite writers in this process. They are sent before the writing transaction
+/// commits, so a reader that finds nothing new yet looks again shortly (`Wake::seq` says
+/// what to expect).
+pub fn local_wakes() -> tokio::sync::broadcast::Receiver<Wake> {
+    local_sender().subscribe()
+}
+
+/// Where events come from: the operation (mutation) that caused them.
+#[derive(Clone, Debug)]
+pub struct Origin {
+    pub account_id: Uuid,
+    /// The mutation's id (shared with its audit records); `None` for changes no mutation made.
+    pub operation_id: Option<Uuid>,
+    /// `None` for changes without a signed-in user.
+    pub actor_id: Option<Uuid>,
+    pub at: i64,
+}
+
+/// Rows per insert statement (11 parameters a row, under both databases' limits).
+const CHUNK: usize = 1_000;
+
+/// Writes `events` of `op` in the caller's transaction: numbers them under the account's
+/// sequence lock, inserts them set-based and sends the wake-up.
+pub async fn record<C: ConnectionTrait>(db: &C, op: &Origin, events: Vec<NewEvent>) -> Result<()> {
+    if events.is_empty() {
+        return Ok(());
+    }
+    let backend = db.get_database_backend();
+    let n = events.len() as i64;
+    let last = allocate(db, backend, op.account_id, n).await?;
+    let first = last - n + 1;
+    let rows: Vec<event::ActiveModel> = events
+        .into_iter()
+        .zip(first..)
+        .map(|(e, seq)| event::ActiveModel {
+            id: Set(Uuid::now_v7()),
+            account_id: Set(op.account_id),
+            seq: Set(seq),
+            event_type: Set(e.event_type.to_owned()),
+            operation_id: Set(op.operation_id),
+            actor_id: Set(op.actor_id),
+            target_type: Set(e.target_type.to_owned()),
+            target_id: Set(e.target_id),
+            target_team_id: Set(e.target_team_id),
+            data_json: Set(e.data.to_string()),
+            created_at: Set(op.at),
+        })
+        .collect();
+    for chunk in rows.chunks(CHUNK) {
+        event::Entity::insert_many(chunk.to_vec()).exec(db).await?;
+    }
+    let wake = Wake {
+        account_id: op.account_id,
+        seq: last,
+    };
+    if backend == DatabaseBackend::Postgres {
+        db.execute_raw(Statement::from_sql_and_values(
+            backend,
+            "SELECT pg_notify($1, $2)",
+            [CHANNEL.into(), wake.payload().into()],
+        ))
+        .await?;
+    } else {
+        // No receivers is fine: nobody subscribes.
+        let _ = local_sender().send(wake);
+    }
+    Ok(())
+}
+
+/// Reserves `n` numbers of the account's event log and returns the last one. The counter
+/// row stays locked until the caller's transaction ends (see the module's comment).
+async fn allocate<C: ConnectionTrait>(
+    db: &C,
+    backend: DatabaseBackend,
+    account_id: Uuid,
+    n: i64,
+) -> Result<i64> {
+    let sql = match backend {
+        DatabaseBackend::Postgres => {
+            "INSERT INTO event_sequences (account_id, last_seq) VALUES ($1, $2) \
+             ON CONFLICT (account_id) DO UPDATE SET last_seq = event_sequences.last_seq + EXCLUDED.last_seq \
+             RETURNING last_seq"
+        }
+        _ => {
+            "INSERT INTO event_sequences (account_id, last_seq) VALUES (?, ?) \
+             ON CONFLICT (account_id) DO UPDATE SET last_seq = event_sequences.last_seq + excluded.last_seq \
+             RETURNING last_seq"
+        }
+    };
+    let row = db
+        .query_one_raw(Statement::from_sql_and_values(
+            backend,
+            sql,
+            [account_id.into(), n.into()],
+        ))
+        .await?
+        .ok_or_else(|| Error::Internal(anyhow::anyhow!("event sequence upsert returned no row")))?;
+    Ok(row.try_get_by_index::<i64>(0)?)
+}
+
+/// The event as every channel shows it (the feed's and subscription's `Event` fields, the
+/// webhook body): `id`, `type`, `operationId`, `actorId`, `targetType`, `targetId`, `data`,
+/// `createdAt` (RFC 3339).
+pub fn to_json(e: &event::Model) -> Json {
+    json!({
+        "id": EventId(e.id).to_string(),
+        "type": e.event_type,
+        "operationId": e.operation_id.map(|id| OperationId(id).to_string()),
+        "actorId": e.actor_id.map(|id| UserId(id).to_string()),
+        "targetType": e.target_type,
+        "targetId": super::ids::external_id(&e.target_type, e.target_id),
+        "data": data(e),
+        "createdAt": chrono::DateTime::from_timestamp_millis(e.created_at)
+            .unwrap_or_default()
+            .to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+    })
+}
+
+/// The event's payload (`{}` for a row that cannot be read, which Roster never writes).
+pub fn data(e: &event::Model) -> Json {
+    serde_json::from_str(&e.data_json).unwrap_or_else(|_| json!({}))
+}
+
+// ---- Reading: internal (webhooks) ----------------------------------------------------------
+
+/// Events of `account_id` after position `after`, oldest first, at most `limit`, optionally
+/// only of `types`. Every row with a smaller number is already visible when a row is (see the
+/// module's comment), so a reader resuming from the last position it saw misses nothing.
+/// No reach: for the account's own machinery (webhooks).
+pub async fn after<C: ConnectionTrait>(
+    db: &C,
+    account_id: Uuid,
+    after: i64,
+    types: Option<&[String]>,
+    limit: u64,
+) -> Result<Vec<event::Model>> {
+    let mut select = event::Entity::find()
+        .filter(event::Column::AccountId.eq(account_id))
+        .filter(event::Column::Seq.gt(after));
+    if let Some(types) = types {
+        select = select.filter(event::Column::EventType.is_in(types.to_vec()));
+    }
+    Ok(select
+        .order_by_asc(event::Column::Seq)
+        .limit(limit)
+        .all(db)
+        .await?)
+}
+
+/// The position of the account's newest committed event (0 when it has none).
+pub async fn latest_position<C: ConnectionTrait>(db: &C, account_id: Uuid) -> Result<i64> {
+    let backend = db.get_database_backend();
+    let sql = match backend {
+        DatabaseBackend::Postgres => "SELECT last_seq FROM event_sequences WHERE account_id = $1",
+        _ => "SELECT last_seq FROM event_sequences WHERE account_id = ?",
+    };
+    let row = db
+        .query_one_raw(Statement::from_sql_and_values(
+            backend,
+            sql,
+            [account_id.into()],
+        ))
+        .await?;
+    Ok(match row {
+        Some(row) => row.try_get_by_index::<i64>(0)?,
+        None => 0,
+    })
+}
+
+// ---- Reading: the caller's view (feed, node, subscriptions) ----------------------------------
+
+fn require_view(actor: &Principal) -> Result<()> {
+    if actor.can(Permission::UsersView) {
+        Ok(())
+    } else {
+        Err(Error::forbidden("your role may not read events"))
+    }
+}
+
+/// Whether the actor may read events at all (`USERS_VIEW`; what they see of them is their
+/// reach, `access::events`).
+pub fn may_read(actor: &Principal) -> bool {
+    actor.can(Permission::UsersView)
+}
+
+/// One event by id, when the actor may read it (`node(id:)`).
+pub async fn get<C: ConnectionTrait>(db: &C, actor: &Principal, id: Uuid) -> Result<event::Model> {
+    if !may_read(actor) {
+        return Err(Error::NotFound("event"));
+    }
+    access::events(actor)
+        .filter(event::Column::Id.eq(id))
+        .one(db)
+        .await?
+        .ok_or(Error::NotFound("event"))
+}
+
+fn feed_sort() -> Sort<event::Column> {
+    Sort {
+        tag: "seq",
+        key: event::Column::Seq,
+        id: event::Column::Id,
+        ascending: true,
+    }
+}
+
+/// How long events are kept, in days.
+pub const DEFAULT_RETENTION_DAYS: u32 = 30;
+
+/// The event feed, oldest first, resumable from a cursor for as long as events are kept
+/// (`retention_days`): an older cursor is `BAD_USER_INPUT`, as events after it may be gone.
+pub async fn list<C: ConnectionTrait>(
+    db: &C,
+    actor: &Principal,
+    types: Option<&[String]>,
+    page: &PageArgs,
+    retention_days: u32,
+) -> Result<Listing<event::Entity>> {
+    require_view(actor)?;
+    page.validate()?;
+    if page.last.is_some() || page.before.is_some() {
+        return Err(Error::bad_input(
+            "last",
+            "the event feed pages forward only (`first`, `after`)",
+        ));
+    }
+    let sort = feed_sort();
+    if let Some((_, id)) = page::after_position(&sort, page)? {
+        let written = id
+            .get_timestamp()
+            .map(|t| {
+                let (secs, nanos) = t.to_unix();
+                (secs as i64) * 1000 + i64::from(nanos / 1_000_000)
+            })
+            .unwrap_or(0);
+        if written < retention_cutoff(now_ms(), retention_days) {
+            return Err(Error::bad_input(
+                "after",
+                format!(
+                    "this cursor is older than the event retention ({retention_days} days); \
+                     events after it may have been pruned — start again without `after`"
+                ),
+            ));
+        }
+    }
+    let mut select = access::events(actor);
+    if let Some(types) = types {
+        select = select.filter(event::Column::EventType.is_in(types.to_vec()));
+    }
+    Listing::fetch(db, select, &sort, page, |e| (SortValue::Int(e.seq), e.id)).await
+}
+
+/// Events the actor may see after position `after`, oldest first, at most `limit`, only
+/// positions up to `upto` (subscriptions).
+pub async fn visible_after<C: ConnectionTrait>(
+    db: &C,
+    actor: &Principal,
+    after: i64,
+    upto: i64,
+    types: Option<&[String]>,
+    limit: u64,
+) -> Result<Vec<event::Model>> {
+    require_view(actor)?;
+    let mut select = access::events(actor)
+        .filter(event::Column::Seq.gt(after))
+        .filter(event::Column::Seq.lte(upto));
+    if let Some(types) = types {
+        select = select.filter(event::Column::EventType.is_in(types.to_vec()));
+    }
+    Ok(select
+        .order_by_asc(event::Column::Seq)
+        .limit(limit)
+        .all(db)
+        .await?)
+}
+
+/// The oldest time (ms) still kept under `retention_days`.
+fn retention_cutoff(now: i64, retention_days: u32) -> i64 {
+    now.saturating_sub(i64::from(retention_days) * 86_400_000)
+}
+
+/// Deletes events older than `retention_days`; returns how many.
+pub async fn prune<C: ConnectionTrait>(db: &C, retention_days: u32) -> Result<u64> {
+    let result = event::Entity::delete_many()
+        .filter(event::Column::CreatedAt.lt(retention_cutoff(now_ms(), retention_days)))
+        .exec(db)
+        .await?;
+    Ok(result.rows_affected)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn audit_actions_map_to_event_types() {
+        assert_eq!(type_of_action("invite.created"), Some("user.invited"));
+        assert_eq!(
+            type_of_action("user.role_changed"),
+            Some("user.role_changed")
+        );
+        assert_eq!(type_of_action("webhook_endpoint.created"), None);
+    }
+
+    #[test]
+    fn wake_payload_round_trips() {
+        let w = Wake {
+            account_id: Uuid::now_v7(),
+            seq: 42,
+        };
+        assert_eq!(Wake::parse(&w.payload()), Some(w));
+        assert_eq!(Wake::parse("nope"), None);
+    }
+}
