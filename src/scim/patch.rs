@@ -12,7 +12,7 @@ use serde_json::{Map, Value as Json};
 use super::filter::{self, AttrPath, Filter, PatchPath};
 
 /// Most operations in one PATCH request.
-pub const MAX_OPERATIONS: usize = 1000;
+pub const MAX_OPERATIONS: usize = 200;
 
 /// One PATCH operation.
 #[derive(Debug, Clone)]
