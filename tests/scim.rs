@@ -754,6 +754,9 @@ async fn versions_errors_and_authentication() {
     assert_eq!(res.status().as_u16(), 400);
     let body: Value = res.json().await.expect("json");
     assert_eq!(body["scimType"], json!("invalidSyntax"));
+    let huge = json!({"userName": "big@a.test", "title": "x".repeat(2 * 1024 * 1024)});
+    let r = scim(&app, &token, Method::POST, "/Users", Some(huge)).await;
+    assert_scim_error(&r, 413, None);
     let r = scim(
         &app,
         &token,

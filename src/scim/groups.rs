@@ -12,6 +12,7 @@
 use std::collections::{BTreeSet, HashMap};
 
 use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
@@ -170,7 +171,7 @@ pub async fn list(
 pub async fn search(
     State(state): State<AppState>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ScimError> {
     let params = super::search_params(&read_body(&headers, &body)?)?;
     list_with(&state, &headers, params).await
@@ -389,7 +390,7 @@ async fn apply(
 pub async fn create(
     State(state): State<AppState>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ScimError> {
     let (app, actor) = start(&state, &headers).await?;
     let new = read_body(&headers, &body)?;
@@ -414,7 +415,7 @@ pub async fn replace(
     State(state): State<AppState>,
     headers: HeaderMap,
     Path(id): Path<String>,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ScimError> {
     let (app, actor) = start(&state, &headers).await?;
     let new = read_body(&headers, &body)?;
@@ -432,7 +433,7 @@ pub async fn patch(
     State(state): State<AppState>,
     headers: HeaderMap,
     Path(id): Path<String>,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ScimError> {
     let (app, actor) = start(&state, &headers).await?;
     let request = read_body(&headers, &body)?;

@@ -254,7 +254,22 @@ pub fn list_response(total: u64, start_index: u64, resources: Vec<Json>) -> Resp
 }
 
 /// Parses a request body: `application/scim+json` or `application/json` (or no type).
-pub fn read_body(headers: &HeaderMap, body: &Bytes) -> Result<Json, ScimError> {
+pub fn read_body(
+    headers: &HeaderMap,
+    body: &Result<Bytes, axum::extract::rejection::BytesRejection>,
+) -> Result<Json, ScimError> {
+    let body = body.as_ref().map_err(|rejection| {
+        let status = rejection.status();
+        if status == StatusCode::PAYLOAD_TOO_LARGE {
+            ScimError::new(
+                status,
+                None,
+                "the request body is larger than the server accepts",
+            )
+        } else {
+            ScimError::bad("invalidSyntax", "the request body could not be read")
+        }
+    })?;
     if let Some(ct) = headers.get(header::CONTENT_TYPE) {
         let ct = ct.to_str().unwrap_or_default().to_ascii_lowercase();
         let essence = ct.split(';').next().unwrap_or_default().trim();
