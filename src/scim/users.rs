@@ -707,13 +707,11 @@ pub async fn create(
         },
     )
     .await?;
-    let names = names(
-        app.db.conn(),
-        actor.account_id,
-        std::slice::from_ref(&created),
-    )
-    .await?;
-    let body = to_json(&created, &names, &base_url(&headers));
+    let names = Names {
+        teams: HashMap::from([(created.team.id, created.team.name.clone())]),
+        roles: HashMap::from([(created.role.id, created.role)]),
+    };
+    let body = to_json(&created.user, &names, &base_url(&headers));
     Ok(resource_response(StatusCode::CREATED, &body))
 }
 

@@ -28,6 +28,7 @@ use super::users::Status;
 use super::{Db, Error, access, accounts, is_unique_violation, roles, seats, teams};
 use crate::auth::{Permission, PermissionSet, Principal};
 use crate::entity::{role, scim_token, team, user};
+use sea_orm::ActiveValue::Set;
 
 /// Audit actions of this module.
 pub const CREATED: &str = "user.created";
@@ -306,7 +307,7 @@ fn snapshot(u: &user::Model, team: Option<&team::Model>, role: Option<&role::Mod
 
 /// Creates an active user directly (no invitation), in one transaction, audited as
 /// `user.created` with the actor.
-pub async fn create_user(db: &Db, actor: &Principal, new: NewUser<'_>) -> Result<user::Model> {
+pub async fn create_user(db: &Db, actor: &Principal, new: NewUser<'_>) -> Result<Created> {
     if !actor.can(Permission::UsersInvite) {
         return Err(Error::forbidden("your role may not create users").into());
     }
@@ -340,36 +341,31 @@ pub async fn create_user(db: &Db, actor: &Principal, new: NewUser<'_>) -> Result
         )));
     }
     let op = Operation::start(actor);
-    let mut created = accounts::insert_user(
-        &txn,
-        actor.account_id,
-        &email,
-        &name,
-        team.id,
-        role.id,
-        op.at,
-    )
-    .await
-    .map_err(|e| uniqueness_or(e, &email))?;
     let status = if new.active {
         Status::Active
     } else {
         Status::Suspended
     };
-    if new.external_id.is_some() || !new.active {
-        user::Entity::update_many()
-            .col_expr(
-                user::Column::ExternalId,
-                Expr::value(new.external_id.map(str::to_owned)),
-            )
-            .col_expr(user::Column::Status, Expr::value(status.as_str()))
-            .filter(user::Column::Id.eq(created.id))
-            .exec(&txn)
-            .await
-            .map_err(|e| uniqueness_or(e.into(), &email))?;
-        created.external_id = new.external_id.map(str::to_owned);
-        created.status = status.as_str().to_owned();
-    }
+    let created = user::Entity::insert(user::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        account_id: Set(actor.account_id),
+        email: Set(email.as_str().to_owned()),
+        name: Set(name.as_str().to_owned()),
+        name_key: Set(name.key()),
+        search_text: Set(text::search_text(name.as_str(), email.as_str())),
+        team_id: Set(team.id),
+        role_id: Set(role.id),
+        created_at: Set(op.at),
+        updated_at: Set(op.at),
+        deleted_at: Set(None),
+        tokens_valid_after: Set(None),
+        status: Set(status.as_str().to_owned()),
+        external_id: Set(new.external_id.map(str::to_owned)),
+        version: Set(1),
+    })
+    .exec_with_returning(&txn)
+    .await
+    .map_err(|e| uniqueness_or(e.into(), &email))?;
     let mut after = snapshot(&created, Some(&team), Some(&role));
     after["status"] = json!(status.as_str());
     if let Some(x) = &created.external_id {
@@ -390,7 +386,19 @@ pub async fn create_user(db: &Db, actor: &Principal, new: NewUser<'_>) -> Result
     )
     .await?;
     txn.commit().await?;
-    Ok(created)
+    Ok(Created {
+        user: created,
+        team,
+        role,
+    })
+}
+
+/// A user `create_user` made, with their team and role.
+#[derive(Debug)]
+pub struct Created {
+    pub user: user::Model,
+    pub team: team::Model,
+    pub role: role::Model,
 }
 
 /// Changes a user's email, name and/or external id, audited as `user.updated` with the fields that
