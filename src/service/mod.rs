@@ -18,6 +18,7 @@ pub mod locks;
 pub mod outbox;
 pub mod page;
 pub mod principal;
+pub mod provisioning;
 pub mod roles;
 pub mod scim_tokens;
 pub mod search;

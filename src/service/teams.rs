@@ -70,6 +70,7 @@ async fn insert_team_row<C: ConnectionTrait>(
         updated_at: Set(now),
         deleted_at: Set(None),
         version: Set(1),
+        external_id: Set(None),
     })
     .exec_with_returning(db)
     .await
