@@ -175,6 +175,7 @@ pub fn router(state: AppState) -> Router {
         .route("/demo/mail", get(demo_mail::list))
         .route("/demo/mail/{id}", get(demo_mail::show))
         .route("/demo/mail/{id}/html", get(demo_mail::html_part))
+        .merge(crate::scim::routes())
         .layer(DefaultBodyLimit::max(max_body))
         .layer(tower::util::option_layer(cors))
         .layer(CompressionLayer::new())

@@ -139,6 +139,10 @@ impl AnyId {
 
 /// The UUID inside an external id of any kind (including operation ids).
 pub fn parse_any_uuid(s: &str) -> Option<Uuid> {
+    // SCIM tokens are no `Node`, but audit events name them as targets.
+    if let Some(id) = ScimTokenId::parse(s) {
+        return Some(id.0);
+    }
     match AnyId::parse(s)? {
         AnyId::Account(id) => Some(id.0),
         AnyId::Department(id) => Some(id.0),
