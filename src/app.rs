@@ -69,6 +69,8 @@ pub struct HttpSettings {
     /// `roster demo` only: a JSON object of role label → access token, served at
     /// `/console/demo-tokens` for the console's role picker (404 without one).
     pub console_demo_tokens: Option<String>,
+    /// Webhook settings the API needs (the secret key, the SSRF guard's switch).
+    pub webhooks: crate::service::webhooks::WebhookSettings,
     /// The event channels: retention, subscription limits.
     pub events: EventSettings,
 }
@@ -90,6 +92,7 @@ impl Default for HttpSettings {
             demo_mailbox: None,
             console: true,
             console_demo_tokens: None,
+            webhooks: crate::service::webhooks::WebhookSettings::default(),
             events: EventSettings::default(),
         }
     }
@@ -124,6 +127,7 @@ impl AppState {
             db: db.clone(),
             jwt: jwt.clone(),
             limits,
+            webhooks: Arc::new(http.webhooks.clone()),
             events: EventHub::new(db.clone(), http.events.clone()),
         };
         let executor = graphql::build_executor(shared.clone(), limits);
@@ -175,6 +179,7 @@ pub fn router(state: AppState) -> Router {
         .route("/demo/mail", get(demo_mail::list))
         .route("/demo/mail/{id}", get(demo_mail::show))
         .route("/demo/mail/{id}/html", get(demo_mail::html_part))
+        .merge(crate::scim::routes())
         .layer(DefaultBodyLimit::max(max_body))
         .layer(tower::util::option_layer(cors))
         .layer(CompressionLayer::new())

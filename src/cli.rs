@@ -284,6 +284,12 @@ pub async fn serve(
         listen: address,
         ..config.clone()
     };
+    let webhook_settings = Arc::new(config.webhooks().map_err(|e| anyhow!(e))?);
+    if webhook_settings.secrets.is_none() {
+        tracing::warn!(
+            "webhooks are unavailable: set ROSTER_SECRET_KEY (at least 32 bytes) to seal their secrets"
+        );
+    }
     let (graphiql_headers, demo_mailbox, console_demo_tokens) = match demo {
         Some(d) => (
             Some(d.graphiql_headers),
@@ -312,6 +318,7 @@ pub async fn serve(
         demo_mailbox,
         console: config.console,
         console_demo_tokens,
+        webhooks: webhook_settings.as_ref().clone(),
         events: EventSettings {
             retention_days: config.event_retention_days,
             max_per_user: config.max_subscriptions_per_user as usize,
@@ -322,6 +329,14 @@ pub async fn serve(
     let state = AppState::new(db.clone(), keys, limits(config), http);
     let pruner = tokio::spawn(prune_events(db.clone(), config.event_retention_days));
     let (stop_worker, stopped) = tokio::sync::watch::channel(false);
+    let mut stopped_hooks = stopped.clone();
+    let hooks = tokio::spawn(crate::service::webhooks::worker::run(
+        db.clone(),
+        webhook_settings,
+        async move {
+            let _ = stopped_hooks.wait_for(|stop| *stop).await;
+        },
+    ));
     let worker = tokio::spawn(outbox::run(
         db,
         mail,
@@ -346,6 +361,14 @@ pub async fn serve(
         .is_err()
     {
         tracing::warn!("outbox worker did not stop in time");
+    }
+    // Sends under way finish within the webhook timeout; past that, their endpoints' leases
+    // expire and another instance sends them again.
+    if tokio::time::timeout(Duration::from_secs(15), hooks)
+        .await
+        .is_err()
+    {
+        tracing::warn!("webhook worker did not stop in time");
     }
     served
 }

@@ -525,6 +525,57 @@ pub struct Config {
     )]
     pub cors_origins: Vec<String>,
 
+    /// Key material (at least 32 bytes) that seals webhook signing secrets in the database;
+    /// when unset, a key is derived from ROSTER_JWT_SECRET (changing that secret then makes
+    /// stored webhook secrets unreadable: set this in production).
+    #[arg(
+        long,
+        global = true,
+        env = "ROSTER_SECRET_KEY",
+        value_name = "ROSTER_SECRET_KEY",
+        hide_env_values = true
+    )]
+    pub secret_key: Option<String>,
+
+    /// Allow webhook URLs with http and internal addresses (loopback, private, link-local);
+    /// for development and tests only.
+    #[arg(long, global = true, env = "ROSTER_WEBHOOK_ALLOW_PRIVATE", value_name = "ROSTER_WEBHOOK_ALLOW_PRIVATE", default_value_t = false, action = clap::ArgAction::Set)]
+    pub webhook_allow_private: bool,
+
+    /// Seconds a webhook request may take before it counts as failed.
+    #[arg(
+        long,
+        global = true,
+        env = "ROSTER_WEBHOOK_TIMEOUT_SECONDS",
+        value_name = "ROSTER_WEBHOOK_TIMEOUT_SECONDS",
+        default_value_t = 10
+    )]
+    pub webhook_timeout_seconds: u64,
+
+    /// Waits before each webhook retry, comma-separated (an event gets one attempt more
+    /// than the list has entries); each wait varies by ±20 %.
+    #[arg(long, global = true, env = "ROSTER_WEBHOOK_RETRY_SCHEDULE", value_name = "ROSTER_WEBHOOK_RETRY_SCHEDULE", default_value = crate::service::webhooks::DEFAULT_RETRY_SCHEDULE)]
+    pub webhook_retry_schedule: String,
+
+    /// How long the old secret keeps signing (beside the new one) after a rotation.
+    #[arg(long, global = true, env = "ROSTER_WEBHOOK_ROTATION_WINDOW", value_name = "ROSTER_WEBHOOK_ROTATION_WINDOW", default_value = "24h", value_parser = parse_duration)]
+    pub webhook_rotation_window: Duration,
+
+    /// An endpoint is disabled when an event is given up after it has failed without a
+    /// success for this long ...
+    #[arg(long, global = true, env = "ROSTER_WEBHOOK_DISABLE_AFTER", value_name = "ROSTER_WEBHOOK_DISABLE_AFTER", default_value = "24h", value_parser = parse_duration)]
+    pub webhook_disable_after: Duration,
+
+    /// ... or when this many events in a row were given up.
+    #[arg(
+        long,
+        global = true,
+        env = "ROSTER_WEBHOOK_DISABLE_AFTER_FAILED_EVENTS",
+        value_name = "ROSTER_WEBHOOK_DISABLE_AFTER_FAILED_EVENTS",
+        default_value_t = 5
+    )]
+    pub webhook_disable_after_failed_events: u32,
+
     /// Days domain events are kept for the event feed (and webhooks' redelivery); older
     /// events are pruned hourly, and a feed cursor older than this is refused.
     #[arg(
@@ -595,6 +646,37 @@ impl Config {
             .collect()
     }
 
+    /// The webhook settings; errors name the variable to fix.
+    pub fn webhooks(&self) -> Result<crate::service::webhooks::WebhookSettings, String> {
+        use crate::service::webhooks::{SecretBox, WebhookSettings, parse_schedule};
+        let secrets = match (&self.secret_key, &self.jwt_secret) {
+            (Some(key), _) if key.len() < 32 => {
+                return Err("ROSTER_SECRET_KEY must be at least 32 bytes".into());
+            }
+            (Some(key), _) => Some(SecretBox::derive(key.as_bytes(), "ROSTER_SECRET_KEY v1")),
+            (None, Some(jwt)) if jwt.len() >= 32 => {
+                Some(SecretBox::derive(jwt.as_bytes(), "ROSTER_JWT_SECRET v1"))
+            }
+            _ => None,
+        };
+        let retry_schedule = parse_schedule(&self.webhook_retry_schedule)
+            .map_err(|e| format!("ROSTER_WEBHOOK_RETRY_SCHEDULE: {e}"))?;
+        if self.webhook_timeout_seconds == 0 {
+            return Err("ROSTER_WEBHOOK_TIMEOUT_SECONDS must be at least 1".into());
+        }
+        Ok(WebhookSettings {
+            secrets,
+            allow_private: self.webhook_allow_private,
+            rotation_window: self.webhook_rotation_window,
+            timeout: Duration::from_secs(self.webhook_timeout_seconds),
+            retry_schedule,
+            disable_after: self.webhook_disable_after,
+            disable_after_failed_events: self.webhook_disable_after_failed_events,
+            delivery_retention: Duration::from_secs(u64::from(self.event_retention_days) * 86_400),
+            ..WebhookSettings::default()
+        })
+    }
+
     /// The base URL of links in emails.
     pub fn public_url(&self) -> String {
         self.public_url
@@ -653,6 +735,36 @@ mod tests {
             crate::seed::SeedOptions::from(args),
             crate::seed::SeedOptions::default()
         );
+    }
+
+    #[test]
+    fn webhook_settings_errors_name_the_variable() {
+        let config = |args: &[&str]| {
+            let mut all = vec!["roster"];
+            all.extend_from_slice(args);
+            all.push("schema");
+            Cli::parse_from(all).config
+        };
+        let short = config(&["--secret-key", "too short"])
+            .webhooks()
+            .unwrap_err();
+        assert!(short.contains("ROSTER_SECRET_KEY"), "{short}");
+        let schedule = config(&["--webhook-retry-schedule", "5s,soon"])
+            .webhooks()
+            .unwrap_err();
+        assert!(
+            schedule.contains("ROSTER_WEBHOOK_RETRY_SCHEDULE"),
+            "{schedule}"
+        );
+        // No key at all: webhooks are off (creating one is refused), the server still starts.
+        assert!(config(&[]).webhooks().unwrap().secrets.is_none());
+        let ok = config(&["--jwt-secret", "0123456789abcdef0123456789abcdef"])
+            .webhooks()
+            .unwrap();
+        assert!(ok.secrets.is_some());
+        assert_eq!(ok.retry_schedule.len(), 8);
+        assert_eq!(ok.timeout, Duration::from_secs(10));
+        assert!(!ok.allow_private);
     }
 
     #[test]

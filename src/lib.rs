@@ -17,5 +17,6 @@ pub mod html;
 pub mod mail;
 pub mod metrics;
 pub mod ratelimit;
+pub mod scim;
 pub mod seed;
 pub mod service;

@@ -537,6 +537,7 @@ fn generate_account(
                 updated_at: created,
                 deleted_at: None,
                 version: 1,
+                external_id: None,
             });
             id
         })

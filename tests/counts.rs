@@ -17,11 +17,12 @@ use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-/// Active users per (team, role), counted.
+/// Active (not deleted, not suspended) users per (team, role), counted.
 async fn counted(app: &TestApp) -> BTreeMap<(Uuid, Uuid), i64> {
     let mut counts = BTreeMap::new();
     for u in user::Entity::find()
         .filter(user::Column::DeletedAt.is_null())
+        .filter(user::Column::Status.eq("ACTIVE"))
         .all(app.db.conn())
         .await
         .expect("users")
@@ -127,6 +128,57 @@ async fn kept_counts_follow_every_kind_of_change() {
     )
     .await;
     assert_counts_agree(&app, "a bulk delete").await;
+
+    // Suspended users leave the counts; what happens to them while suspended (a role or team
+    // change, a delete) changes no count; reactivated ones come back in their team and role.
+    let suspend =
+        "mutation($ids: [ID!]!) { suspendUsers(input: { userIds: $ids }) { errors { code } } }";
+    let reactivate =
+        "mutation($ids: [ID!]!) { reactivateUsers(input: { userIds: $ids }) { errors { code } } }";
+    let suspended = [load[1], load[10], load[20], load[21]];
+    ok(
+        &app,
+        &admin,
+        suspend,
+        json!({ "ids": ids(&suspended) }),
+        "suspendUsers",
+    )
+    .await;
+    assert_counts_agree(&app, "a bulk suspension").await;
+    ok(
+        &app,
+        &admin,
+        users::CHANGE_ROLE,
+        users::role_vars(&ids(&suspended[..2]), &gid::role(o.roles["SENDER"]), false),
+        "changeUsersRole",
+    )
+    .await;
+    ok(
+        &app,
+        &admin,
+        users::CHANGE_TEAM,
+        users::team_vars(&ids(&suspended[1..3]), &gid::team(o.emea), false),
+        "changeUsersTeam",
+    )
+    .await;
+    ok(
+        &app,
+        &admin,
+        users::DELETE,
+        users::delete_vars(&ids(&suspended[3..]), false),
+        "deleteUsers",
+    )
+    .await;
+    assert_counts_agree(&app, "changes to suspended users").await;
+    ok(
+        &app,
+        &admin,
+        reactivate,
+        json!({ "ids": ids(&suspended[..3]) }),
+        "reactivateUsers",
+    )
+    .await;
+    assert_counts_agree(&app, "a bulk reactivation").await;
 
     // A new person and a deleted one come in through accepted invitations; the restored
     // user joins the invitation's team and role, not their old ones.

@@ -300,38 +300,6 @@ async fn accepting_an_invitation_and_a_failed_email_emit_events() {
 }
 
 #[tokio::test]
-async fn a_bulk_change_of_1000_users_writes_its_events_in_a_handful_of_statements() {
-    let app = TestApp::spawn().await;
-    let o = Org::create(&app).await;
-    let ids = insert_users(
-        &app,
-        o.account_id,
-        o.platform,
-        o.roles["SENDER"],
-        "Bulk",
-        1000,
-    )
-    .await;
-    let user_ids: Vec<String> = ids.iter().map(|id| gid::user(*id)).collect();
-    let before = app.db.statement_count();
-    let body = run(
-        &app,
-        o.admin,
-        CHANGE_ROLE,
-        json!({ "userIds": user_ids, "roleId": gid::role(o.roles["MANAGER"]) }),
-    )
-    .await;
-    let statements = app.db.statement_count() - before;
-    assert_eq!(data(&body)["changeUsersRole"]["changedCount"], 1000);
-    let rows = event_rows(&app, o.account_id).await;
-    assert_eq!(rows.len(), 1000);
-    assert!(rows.iter().all(|e| e.event_type == "user.role_changed"));
-    // principal, lock, actor re-check (3), roles, role lock, users, update, audit insert,
-    // sequence, events insert, notify, commit … — no statement per user.
-    assert!(statements <= 20, "{statements} statements for 1,000 users");
-}
-
-#[tokio::test]
 async fn dry_runs_and_refused_changes_emit_nothing() {
     let app = TestApp::spawn().await;
     let o = Org::create(&app).await;
@@ -503,6 +471,70 @@ async fn the_feed_needs_users_view_and_refuses_a_cursor_older_than_retention() {
     );
 }
 
+#[tokio::test]
+async fn a_reader_polling_during_concurrent_writes_sees_every_event_once_in_order() {
+    let app = std::sync::Arc::new(TestApp::spawn().await);
+    let o = Org::create(&app).await;
+    let users = insert_users(&app, o.account_id, o.mobile, o.roles["SENDER"], "Race", 20).await;
+    let writers: Vec<_> = (0..4)
+        .map(|w| {
+            let app = app.clone();
+            let users = users.clone();
+            let (admin, manager, sender) = (o.admin, o.roles["MANAGER"], o.roles["SENDER"]);
+            tokio::spawn(async move {
+                for i in 0..10 {
+                    // Teams (no account lock) and role changes (account lock), interleaved.
+                    let body = run(
+                        &app,
+                        admin,
+                        org::CREATE_TEAM,
+                        json!({ "name": format!("Race {w}-{i}") }),
+                    )
+                    .await;
+                    data(&body);
+                    let role = if i % 2 == 0 { manager } else { sender };
+                    let u = users[w * 5 + i % 5];
+                    data(
+                        &run(
+                            &app,
+                            admin,
+                            CHANGE_ROLE,
+                            json!({ "userIds": [gid::user(u)], "roleId": gid::role(role) }),
+                        )
+                        .await,
+                    );
+                }
+            })
+        })
+        .collect();
+    let mut seen: Vec<Value> = Vec::new();
+    let mut cursor: Option<String> = None;
+    let mut done = false;
+    while !done {
+        done = writers.iter().all(|w| w.is_finished());
+        let (page, end) = read_feed(&app, o.admin, cursor.clone()).await;
+        seen.extend(page);
+        cursor = end.or(cursor);
+    }
+    for w in writers {
+        w.await.expect("writer");
+    }
+    let (rest, _) = read_feed(&app, o.admin, cursor).await;
+    seen.extend(rest);
+    let rows = event_rows(&app, o.account_id).await;
+    let ids: Vec<String> = rows
+        .iter()
+        .map(|e| roster::service::ids::EventId(e.id).to_string())
+        .collect();
+    let seen_ids: Vec<&str> = seen.iter().map(|e| e["id"].as_str().expect("id")).collect();
+    assert_eq!(seen_ids, ids, "every event once, in commit order");
+    assert_eq!(
+        rows.iter().map(|e| e.seq).collect::<Vec<_>>(),
+        (1..=rows.len() as i64).collect::<Vec<_>>()
+    );
+    assert!(rows.len() >= 60, "{} events", rows.len());
+}
+
 // ---- Subscriptions ---------------------------------------------------------------------
 
 type Socket =
@@ -519,7 +551,7 @@ enum Said {
     Event(Value),
     Error(Value),
     Complete,
-    Closed(Option<u16>),
+    Closed,
 }
 
 impl Subscriber {
@@ -579,8 +611,9 @@ impl Subscriber {
     /// The next protocol message (server pings answered on the way); `{"type":"closed"}`
     /// with the close code when the server closed the socket.
     async fn message(&mut self, within: Duration) -> Value {
+        let deadline = tokio::time::Instant::now() + within;
         loop {
-            let next = tokio::time::timeout(within, self.socket.next())
+            let next = tokio::time::timeout_at(deadline, self.socket.next())
                 .await
                 .expect("a message in time");
             match next {
@@ -608,7 +641,7 @@ impl Subscriber {
             Some("next") => Said::Event(m["payload"]["data"]["events"].clone()),
             Some("error") => Said::Error(m["payload"].clone()),
             Some("complete") => Said::Complete,
-            Some("closed") => Said::Closed(m["code"].as_u64().map(|c| c as u16)),
+            Some("closed") => Said::Closed,
             _ => panic!("unexpected message {m}"),
         }
     }
@@ -779,7 +812,7 @@ async fn a_deleted_subscribers_stream_ends() {
                     "{e}"
                 );
             }
-            Said::Complete | Said::Closed(_) => {
+            Said::Complete | Said::Closed => {
                 ended = true;
                 break;
             }
@@ -789,10 +822,119 @@ async fn a_deleted_subscribers_stream_ends() {
 }
 
 #[tokio::test]
-async fn subscriptions_need_a_valid_token_and_are_limited_per_user() {
+async fn a_suspended_subscribers_stream_ends_and_the_suspension_is_an_event() {
+    let app = TestApp::spawn().await;
+    let o = Org::create(&app).await;
+    let mut watcher = Subscriber::events(&app.url, &app.token_for(o.admin), None).await;
+    let mut sub = Subscriber::events(&app.url, &app.token_for(o.dept_admin), None).await;
+    let body = run(
+        &app,
+        o.admin,
+        "mutation($input: SuspendUsersInput!) { suspendUsers(input: $input) { changedCount } }",
+        json!({ "userIds": [gid::user(o.dept_admin)] }),
+    )
+    .await;
+    assert_eq!(data(&body)["suspendUsers"]["changedCount"], 1);
+    let got = watcher.events_n(1, Duration::from_secs(20)).await;
+    assert_eq!(got[0]["type"], "user.suspended");
+    assert_eq!(got[0]["targetId"], gid::user(o.dept_admin));
+    match sub.said(Duration::from_secs(20)).await {
+        Said::Error(e) => assert_eq!(code_of(&e), "UNAUTHENTICATED", "{e}"),
+        other => panic!("expected the stream to end: {other:?}"),
+    }
+    assert!(matches!(
+        sub.said(Duration::from_secs(10)).await,
+        Said::Complete
+    ));
+}
+
+#[tokio::test]
+async fn a_demoted_subscribers_stream_ends_and_a_moved_ones_narrows() {
+    let app = TestApp::spawn().await;
+    let o = Org::create(&app).await;
+    // The Manager loses USERS_VIEW (becomes a Sender): their stream ends with FORBIDDEN.
+    let mut demoted = Subscriber::events(&app.url, &app.token_for(o.manager), None).await;
+    // A second manager, in Mobile, is moved to EMEA: they see EMEA's events from then on.
+    let moved = insert_users(&app, o.account_id, o.mobile, o.roles["MANAGER"], "Mover", 1).await[0];
+    let mut narrowed = Subscriber::events(&app.url, &app.token_for(moved), None).await;
+    data(
+        &run(
+            &app,
+            o.admin,
+            CHANGE_ROLE,
+            json!({ "userIds": [gid::user(o.manager)], "roleId": gid::role(o.roles["SENDER"]) }),
+        )
+        .await,
+    );
+    match demoted.said(Duration::from_secs(20)).await {
+        Said::Error(e) => assert_eq!(e["errors"][0]["extensions"]["code"], "FORBIDDEN", "{e}"),
+        other => panic!("expected the stream to end: {other:?}"),
+    }
+    assert!(matches!(
+        demoted.said(Duration::from_secs(10)).await,
+        Said::Complete
+    ));
+
+    data(
+        &run(
+            &app,
+            o.admin,
+            CHANGE_TEAM,
+            json!({ "userIds": [gid::user(moved)], "teamId": gid::team(o.emea) }),
+        )
+        .await,
+    );
+    let got = narrowed.events_n(1, Duration::from_secs(20)).await;
+    assert_eq!(
+        got[0]["targetId"],
+        gid::user(moved),
+        "their own move (in EMEA now)"
+    );
+    // Mobile is no longer theirs; EMEA is.
+    data(
+        &run(
+            &app,
+            o.admin,
+            CHANGE_ROLE,
+            json!({ "userIds": [gid::user(o.alice)], "roleId": gid::role(o.roles["MANAGER"]) }),
+        )
+        .await,
+    );
+    // Made by an Admin who sits in Mobile: the mover saw them while in Mobile, not now.
+    let mobile_admin = insert_users(
+        &app,
+        o.account_id,
+        o.mobile,
+        o.roles["ADMIN"],
+        "Mobadmin",
+        1,
+    )
+    .await[0];
+    data(
+        &run(
+            &app,
+            mobile_admin,
+            CHANGE_ROLE,
+            json!({ "userIds": [gid::user(o.bob)], "roleId": gid::role(o.roles["MANAGER"]) }),
+        )
+        .await,
+    );
+    let got = narrowed.events_n(1, Duration::from_secs(20)).await;
+    assert_eq!(got[0]["targetId"], gid::user(o.bob));
+    assert_eq!(
+        got[0]["actor"],
+        Value::Null,
+        "the actor is outside the mover's reach now"
+    );
+    narrowed.nothing_within(Duration::from_millis(500)).await;
+}
+
+#[tokio::test]
+async fn subscriptions_need_a_valid_token_pass_the_document_guard_and_are_limited() {
     let http = HttpSettings {
         events: EventSettings {
             max_per_user: 1,
+            max_per_instance: 2,
             ..EventSettings::default()
         },
         ..HttpSettings::default()
@@ -835,6 +977,102 @@ async fn subscriptions_need_a_valid_token_and_are_limited_per_user() {
         ),
         other => panic!("{other:?}"),
     }
+    // Two streams per process here: another user's second stream in the process is refused.
+    let _dept = Subscriber::events(&app.url, &app.token_for(o.dept_admin), None).await;
+    let (mut third, ack) = Subscriber::open(
+        &app.url,
+        json!({ "Authorization": format!("Bearer {}", app.token_for(o.manager)) }),
+    )
+    .await;
+    assert_eq!(ack["type"], "connection_ack");
+    third
+        .send(json!({ "id": "3", "type": "subscribe", "payload": { "query": SUBSCRIBE } }))
+        .await;
+    match third.said(Duration::from_secs(10)).await {
+        Said::Error(e) => {
+            assert_eq!(code_of(&e), "LIMIT_EXCEEDED", "{e}");
+            assert!(
+                e.to_string().contains("this server holds its maximum"),
+                "{e}"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(matches!(
+        third.said(Duration::from_secs(10)).await,
+        Said::Complete
+    ));
+    // The document guard applies to subscriptions as to queries: 16 aliases (limit 15).
+    let aliases: String = (0..16).map(|i| format!("a{i}: id ")).collect();
+    third
+        .send(json!({ "id": "4", "type": "subscribe", "payload": { "query": format!("subscription {{ events {{ {aliases} }} }}") } }))
+        .await;
+    match third.said(Duration::from_secs(10)).await {
+        Said::Error(e) => assert_eq!(code_of(&e), "LIMIT_EXCEEDED", "{e}"),
+        other => panic!("{other:?}"),
+    }
+}
+
+/// The code of the first error of a `next` payload or an `error` message.
+fn code_of(e: &Value) -> &Value {
+    if e.is_array() {
+        &e[0]["extensions"]["code"]
+    } else {
+        &e["errors"][0]["extensions"]["code"]
+    }
+}
+
+#[tokio::test]
+async fn an_event_whose_wake_up_was_lost_still_arrives() {
+    use sea_orm::{ActiveModelTrait, ConnectionTrait, IntoActiveModel, Statement};
+    let app = TestApp::spawn().await;
+    let o = Org::create(&app).await;
+    let mut sub = Subscriber::events(&app.url, &app.token_for(o.admin), None).await;
+    // A committed event with no NOTIFY and no in-process wake-up (as when a listener was
+    // reconnecting): the stream's timer finds it in the table.
+    let backend = app.db.backend();
+    let sql = match backend {
+        sea_orm::DatabaseBackend::Postgres => {
+            "INSERT INTO event_sequences (account_id, last_seq) VALUES ($1, 1) ON CONFLICT (account_id) DO UPDATE SET last_seq = event_sequences.last_seq + 1 RETURNING last_seq"
+        }
+        _ => {
+            "INSERT INTO event_sequences (account_id, last_seq) VALUES (?, 1) ON CONFLICT (account_id) DO UPDATE SET last_seq = event_sequences.last_seq + 1 RETURNING last_seq"
+        }
+    };
+    let txn = app.db.begin_write().await.expect("begin");
+    let seq: i64 = txn
+        .query_one_raw(Statement::from_sql_and_values(
+            backend,
+            sql,
+            [o.account_id.into()],
+        ))
+        .await
+        .expect("sequence")
+        .expect("row")
+        .try_get_by_index(0)
+        .expect("seq");
+    let id = Uuid::now_v7();
+    event::Model {
+        id,
+        account_id: o.account_id,
+        seq,
+        event_type: "team.updated".into(),
+        operation_id: None,
+        actor_id: None,
+        target_type: "Team".into(),
+        target_id: o.platform,
+        target_team_id: Some(o.platform),
+        data_json: "{}".into(),
+        created_at: roster::service::now_ms(),
+    }
+    .into_active_model()
+    .reset_all()
+    .insert(&txn)
+    .await
+    .expect("insert");
+    txn.commit().await.expect("commit");
+    let got = sub.events_n(1, Duration::from_secs(20)).await;
+    assert_eq!(got[0]["id"], roster::service::ids::EventId(id).to_string());
 }
 
 // ---- Two processes ---------------------------------------------------------------------

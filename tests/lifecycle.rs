@@ -15,7 +15,7 @@ use roster::auth::Principal;
 use roster::entity::{audit_event, user};
 use roster::service::ids::{ScimTokenId, UserId};
 use roster::service::{Error, principal, scim_tokens, users};
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
@@ -160,6 +160,8 @@ async fn suspended_user_is_locked_out_hidden_and_comes_back_as_they_were() {
         (suspended.team_id, suspended.role_id),
         (before.team_id, before.role_id)
     );
+    // Every update of the row raises its version (the SCIM ETag), on both databases.
+    assert_eq!(suspended.version, before.version + 1);
 
     // Their token stops working on the very next request.
     let refused = t.app.gql(Some(&alice_token), viewer, json!({})).await;
@@ -179,6 +181,20 @@ async fn suspended_user_is_locked_out_hidden_and_comes_back_as_they_were() {
     assert!(everyone.contains(&"alice@a.test".to_owned()));
     assert_eq!(everyone.len(), emails(&t, json!(null)).await.len() + 1);
     assert_eq!(member_count(&t, o.mobile).await, mobile_members - 1);
+    // Not among the team's members either, nor found by a search without `statuses`.
+    let body = t
+        .query(
+            o.admin,
+            "query($id: ID!) { node(id: $id) { ... on Team { members { nodes { email } } } } }",
+            json!({ "id": gid::team(o.mobile) }),
+        )
+        .await;
+    assert!(!body.to_string().contains("alice@a.test"), "{body}");
+    assert!(emails(&t, json!({ "search": "alice" })).await.is_empty());
+    assert_eq!(
+        emails(&t, json!({ "search": "alice", "statuses": ["SUSPENDED"] })).await,
+        vec!["alice@a.test"]
+    );
     // Still found by id, with their status.
     let body = t
         .query(
@@ -214,6 +230,7 @@ async fn suspended_user_is_locked_out_hidden_and_comes_back_as_they_were() {
         (before.team_id, before.role_id, before.email.clone())
     );
     assert_eq!(member_count(&t, o.mobile).await, mobile_members);
+    assert_eq!(back.version, before.version + 2);
     assert!(
         emails(&t, json!(null))
             .await
@@ -228,6 +245,17 @@ async fn suspended_user_is_locked_out_hidden_and_comes_back_as_they_were() {
     let fresh = t.app.token_for(o.alice);
     assert!(data(&t.app.gql(Some(&fresh), viewer, json!({})).await)["viewer"].is_object());
 
+    // Both are domain events too (issue 13).
+    let kinds: Vec<String> = roster::entity::event::Entity::find()
+        .order_by_asc(roster::entity::event::Column::Seq)
+        .all(t.app.db.conn())
+        .await
+        .expect("events")
+        .into_iter()
+        .map(|e| e.event_type)
+        .filter(|k| k.starts_with("user.s") || k.starts_with("user.r"))
+        .collect();
+    assert_eq!(kinds, vec!["user.suspended", "user.reactivated"]);
     // Audited both ways, with the status before and after.
     let suspended = events(&t, "user.suspended").await;
     let reactivated = events(&t, "user.reactivated").await;
@@ -494,6 +522,24 @@ async fn scim_tokens_are_shown_once_capped_at_two_and_revoked_at_once() {
     assert!(node["actor"].is_null(), "{body}");
     assert_eq!(node["actorScimToken"]["id"], id.as_str());
     assert_eq!(node["actorScimToken"]["description"], "Okta");
+    // The log answers "what did this directory do" and "what happened to this token".
+    let body = t
+        .query(
+            o.admin,
+            "query($id: ID!) { by: auditEvents(filter: { actorId: $id }) { nodes { action } } about: auditEvents(filter: { targetId: $id }) { nodes { action targetId } } }",
+            json!({ "id": id }),
+        )
+        .await;
+    assert_eq!(
+        data(&body)["by"]["nodes"],
+        json!([{ "action": "user.suspended" }]),
+        "{body}"
+    );
+    assert_eq!(
+        data(&body)["about"]["nodes"],
+        json!([{ "action": "scim_token.created", "targetId": id }]),
+        "{body}"
+    );
     // Used: recorded (at most once a minute).
     let used = roster::entity::scim_token::Entity::find_by_id(directory.scim_token_id.expect("id"))
         .one(t.app.db.conn())
@@ -630,4 +676,36 @@ async fn scim_tokens_need_account_manage_and_a_grantable_role() {
         .await
         .expect("tokens");
     assert!(none.is_empty());
+}
+
+#[tokio::test]
+async fn a_role_or_team_a_live_token_uses_is_not_deleted_under_it() {
+    let t = OrgApp::spawn().await;
+    let o = &t.org;
+    let role = t
+        .create_role("Directory", "TEAM", &["USERS_VIEW", "USERS_SUSPEND"])
+        .await;
+    let team = t.create_team("Provisioned", Some(o.engineering)).await;
+    let body = t
+        .run(
+            o.admin,
+            CREATE_TOKEN,
+            json!({ "description": "Okta", "roleId": role, "teamId": team }),
+        )
+        .await;
+    let id = data(&body)["createScimToken"]["scimToken"]["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let body = t.run(o.admin, DELETE_ROLE, json!({ "id": role })).await;
+    assert_eq!(error_code(&body), Some("BAD_USER_INPUT"), "{body}");
+    assert_eq!(body["errors"][0]["extensions"]["scimTokens"], 1, "{body}");
+    let body = t.run(o.admin, DELETE_TEAM, json!({ "id": team })).await;
+    assert_eq!(error_code(&body), Some("BAD_USER_INPUT"), "{body}");
+    let body = t.run(o.admin, REVOKE_TOKEN, json!({ "id": id })).await;
+    assert!(data(&body)["revokeScimToken"].is_object());
+    let body = t.run(o.admin, DELETE_ROLE, json!({ "id": role })).await;
+    assert!(data(&body)["deleteRole"]["deletedId"].is_string(), "{body}");
+    let body = t.run(o.admin, DELETE_TEAM, json!({ "id": team })).await;
+    assert!(data(&body)["deleteTeam"]["deletedId"].is_string(), "{body}");
 }

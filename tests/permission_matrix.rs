@@ -175,6 +175,15 @@ matrix! {
     node_auditEvent  P            OK              OK              NOT_FOUND       NOT_FOUND       NOT_FOUND       OK              UNAUTHENTICATED;
     node_auditEvent  E            OK              NOT_FOUND       NOT_FOUND       NOT_FOUND       NOT_FOUND       OK              UNAUTHENTICATED;
     node_auditEvent  X            NOT_FOUND       NOT_FOUND       NOT_FOUND       NOT_FOUND       NOT_FOUND       NOT_FOUND       UNAUTHENTICATED;
+    // domain events (issue 13): USERS_VIEW with the audit log's reach
+    events           P            OK              OK              OK              FORBIDDEN       OK              OK              UNAUTHENTICATED;
+    events           M            OK              OK              EMPTY           FORBIDDEN       OK              OK              UNAUTHENTICATED;
+    events           E            OK              EMPTY           EMPTY           FORBIDDEN       EMPTY           OK              UNAUTHENTICATED;
+    events           X            EMPTY           EMPTY           EMPTY           FORBIDDEN       EMPTY           EMPTY           UNAUTHENTICATED;
+    node_event       P            OK              OK              OK              NOT_FOUND       OK              OK              UNAUTHENTICATED;
+    node_event       M            OK              OK              NOT_FOUND       NOT_FOUND       OK              OK              UNAUTHENTICATED;
+    node_event       E            OK              NOT_FOUND       NOT_FOUND       NOT_FOUND       NOT_FOUND       OK              UNAUTHENTICATED;
+    node_event       X            NOT_FOUND       NOT_FOUND       NOT_FOUND       NOT_FOUND       NOT_FOUND       NOT_FOUND       UNAUTHENTICATED;
     // ---- relation fields: what a lookup refuses, a nested field does not show ----
     invite_invitedBy P            OK              NULL            NULL            NOT_FOUND       NULL            OK              UNAUTHENTICATED;
     auditEvent_actor P            OK              NULL            NOT_FOUND       NOT_FOUND       NOT_FOUND       OK              UNAUTHENTICATED;
@@ -265,6 +274,19 @@ matrix! {
     deleteRole       BUILTIN      FORBIDDEN       FORBIDDEN       FORBIDDEN       FORBIDDEN       FORBIDDEN       FORBIDDEN       UNAUTHENTICATED;
     deleteRole       X            NOT_FOUND       FORBIDDEN       FORBIDDEN       FORBIDDEN       NOT_FOUND       FORBIDDEN       UNAUTHENTICATED;
     updateAccount    SELF         OK              FORBIDDEN       FORBIDDEN       FORBIDDEN       FORBIDDEN       FORBIDDEN       UNAUTHENTICATED;
+    // ---- webhooks (ACCOUNT_MANAGE; SELF = an endpoint of the caller's account) ----
+    webhookEndpoints NONE         OK              FORBIDDEN       FORBIDDEN       FORBIDDEN       FORBIDDEN       FORBIDDEN       UNAUTHENTICATED;
+    webhookEndpoints SELF         OK              FORBIDDEN       FORBIDDEN       FORBIDDEN       FORBIDDEN       FORBIDDEN       UNAUTHENTICATED;
+    webhookEndpoints X            EMPTY           FORBIDDEN       FORBIDDEN       FORBIDDEN       FORBIDDEN       FORBIDDEN       UNAUTHENTICATED;
+    createWebhookEndpoint NONE    OK              FORBIDDEN       FORBIDDEN       FORBIDDEN       FORBIDDEN       FORBIDDEN       UNAUTHENTICATED;
+    updateWebhookEndpoint SELF    OK              FORBIDDEN       FORBIDDEN       FORBIDDEN       FORBIDDEN       FORBIDDEN       UNAUTHENTICATED;
+    updateWebhookEndpoint X       NOT_FOUND       FORBIDDEN       FORBIDDEN       FORBIDDEN       FORBIDDEN       FORBIDDEN       UNAUTHENTICATED;
+    deleteWebhookEndpoint FRESH   OK              FORBIDDEN       FORBIDDEN       FORBIDDEN       FORBIDDEN       FORBIDDEN       UNAUTHENTICATED;
+    deleteWebhookEndpoint X       NOT_FOUND       FORBIDDEN       FORBIDDEN       FORBIDDEN       FORBIDDEN       FORBIDDEN       UNAUTHENTICATED;
+    rotateWebhookSecret SELF      OK              FORBIDDEN       FORBIDDEN       FORBIDDEN       FORBIDDEN       FORBIDDEN       UNAUTHENTICATED;
+    rotateWebhookSecret X         NOT_FOUND       FORBIDDEN       FORBIDDEN       FORBIDDEN       FORBIDDEN       FORBIDDEN       UNAUTHENTICATED;
+    redeliverWebhookEvents SELF   OK              FORBIDDEN       FORBIDDEN       FORBIDDEN       FORBIDDEN       FORBIDDEN       UNAUTHENTICATED;
+    redeliverWebhookEvents X      NOT_FOUND       FORBIDDEN       FORBIDDEN       FORBIDDEN       FORBIDDEN       FORBIDDEN       UNAUTHENTICATED;
     // ---- user lifecycle (dryRun): USERS_SUSPEND is Admin's and Department Admin's ----
     suspendUsers     SELF         ITEM_FORBIDDEN  ITEM_FORBIDDEN  FORBIDDEN       FORBIDDEN       FORBIDDEN       FORBIDDEN       UNAUTHENTICATED;
     suspendUsers     P            OK              OK              FORBIDDEN       FORBIDDEN       FORBIDDEN       FORBIDDEN       UNAUTHENTICATED;
@@ -317,6 +339,8 @@ enum Op {
     node_role,
     node_account,
     node_auditEvent,
+    events,
+    node_event,
     invite_invitedBy,
     auditEvent_actor,
     team_members,
@@ -338,6 +362,12 @@ enum Op {
     updateRole,
     deleteRole,
     updateAccount,
+    webhookEndpoints,
+    createWebhookEndpoint,
+    updateWebhookEndpoint,
+    deleteWebhookEndpoint,
+    rotateWebhookSecret,
+    redeliverWebhookEvents,
     suspendUsers,
     reactivateUsers,
     createScimToken,
@@ -403,6 +433,11 @@ struct World {
     event_m: String,
     event_e: String,
     event_x: String,
+    /// The domain events (`user.invited`) of the same invitations.
+    domain_p: String,
+    domain_m: String,
+    domain_e: String,
+    domain_x: String,
     /// Custom roles held only by a pending invitation to Platform, Mobile, EMEA.
     role_p: String,
     role_m: String,
@@ -410,6 +445,9 @@ struct World {
     /// A role and a department of the other account.
     role_x: Uuid,
     dept_x: Uuid,
+    /// Webhook endpoints of the caller's account and of the other account.
+    hook: String,
+    hook_x: String,
     counter: AtomicUsize,
 }
 
@@ -492,7 +530,29 @@ impl World {
         let event_p = event(admin.clone(), inv_p.clone()).await;
         let event_m = event(admin.clone(), inv_m.clone()).await;
         let event_e = event(admin.clone(), inv_e.clone()).await;
-        let event_x = event(other_admin, inv_x.clone()).await;
+        let event_x = event(other_admin.clone(), inv_x.clone()).await;
+        let domain = |token: String, target: String| {
+            let app = &t.app;
+            async move {
+                let body = app
+                    .gql(
+                        Some(&token),
+                        r#"{ events(first: 100, filter: { types: ["user.invited"] }) { nodes { id targetId } } }"#,
+                        json!({}),
+                    )
+                    .await;
+                common::data(&body)["events"]["nodes"]
+                    .as_array()
+                    .and_then(|nodes| nodes.iter().find(|n| n["targetId"] == target.as_str()))
+                    .and_then(|n| n["id"].as_str())
+                    .unwrap_or_else(|| panic!("domain event about {target}: {body:#}"))
+                    .to_owned()
+            }
+        };
+        let domain_p = domain(admin.clone(), inv_p.clone()).await;
+        let domain_m = domain(admin.clone(), inv_m.clone()).await;
+        let domain_e = domain(admin.clone(), inv_e.clone()).await;
+        let domain_x = domain(other_admin, inv_x.clone()).await;
 
         let held = |name: &'static str, email: &'static str, team: Uuid| {
             let t = &t;
@@ -518,6 +578,8 @@ impl World {
             )
             .await;
         common::data(&body);
+        let hook = create_hook(&t.app, &admin).await;
+        let hook_x = create_hook(&t.app, &t.app.token_for(o.other_admin)).await;
         World {
             dept_org,
             auditor,
@@ -532,11 +594,17 @@ impl World {
             event_m,
             event_e,
             event_x,
+            domain_p,
+            domain_m,
+            domain_e,
+            domain_x,
             role_p,
             role_m,
             role_e,
             role_x,
             dept_x,
+            hook,
+            hook_x,
             counter: AtomicUsize::new(0),
             t,
         }
@@ -626,6 +694,24 @@ impl World {
             Target::E => &self.event_e,
             Target::X => &self.event_x,
             other => panic!("no audit event target {other:?}"),
+        }
+    }
+
+    fn domain_event_target(&self, target: Target) -> &str {
+        match target {
+            Target::P => &self.domain_p,
+            Target::M => &self.domain_m,
+            Target::E => &self.domain_e,
+            Target::X => &self.domain_x,
+            other => panic!("no domain event target {other:?}"),
+        }
+    }
+
+    fn hook_target(&self, target: Target) -> &str {
+        match target {
+            Target::SELF => &self.hook,
+            Target::X => &self.hook_x,
+            other => panic!("no webhook endpoint target {other:?}"),
         }
     }
 
@@ -834,6 +920,17 @@ impl World {
             Op::node_auditEvent => (
                 ONE_ID.into(),
                 by_id(self.event_target(target).to_owned()),
+                Check::Object("node"),
+            ),
+            Op::events => (
+                r#"{ events(first: 100, filter: { types: ["user.invited"] }) { nodes { id } } }"#
+                    .into(),
+                json!({}),
+                Check::Listed("events", self.domain_event_target(target).to_owned()),
+            ),
+            Op::node_event => (
+                ONE_ID.into(),
+                by_id(self.domain_event_target(target).to_owned()),
                 Check::Object("node"),
             ),
             Op::invite_invitedBy => (
@@ -1054,6 +1151,65 @@ impl World {
                 input(json!({ "name": "Org A" })),
                 Check::Object("updateAccount"),
             ),
+            Op::webhookEndpoints => (
+                "{ webhookEndpoints(first: 50) { nodes { id } } }".into(),
+                json!({}),
+                match target {
+                    Target::NONE => Check::Object("webhookEndpoints"),
+                    t => Check::Listed("webhookEndpoints", self.hook_target(t).to_owned()),
+                },
+            ),
+            Op::createWebhookEndpoint => (
+                single(
+                    "createWebhookEndpoint",
+                    "CreateWebhookEndpointInput",
+                    "endpoint { id } secret",
+                ),
+                input(json!({ "url": HOOK_URL, "description": "matrix" })),
+                Check::Object("createWebhookEndpoint"),
+            ),
+            Op::updateWebhookEndpoint => (
+                single(
+                    "updateWebhookEndpoint",
+                    "UpdateWebhookEndpointInput",
+                    "endpoint { id }",
+                ),
+                input(json!({ "id": self.hook_target(target), "description": "matrix" })),
+                Check::Object("updateWebhookEndpoint"),
+            ),
+            Op::deleteWebhookEndpoint => {
+                let id = match target {
+                    Target::FRESH => create_hook(&self.t.app, &self.t.app.token_for(o.admin)).await,
+                    t => self.hook_target(t).to_owned(),
+                };
+                (
+                    single("deleteWebhookEndpoint", "DeleteInput", "deletedId"),
+                    input(json!({ "id": id })),
+                    Check::Object("deleteWebhookEndpoint"),
+                )
+            }
+            Op::rotateWebhookSecret => (
+                single(
+                    "rotateWebhookSecret",
+                    "RotateWebhookSecretInput",
+                    "endpoint { id } secret",
+                ),
+                input(json!({ "id": self.hook_target(target) })),
+                Check::Object("rotateWebhookSecret"),
+            ),
+            Op::redeliverWebhookEvents => (
+                single(
+                    "redeliverWebhookEvents",
+                    "RedeliverWebhookEventsInput",
+                    "queuedCount",
+                ),
+                input(json!({
+                    "endpointId": self.hook_target(target),
+                    "from": "2020-01-01T00:00:00Z",
+                    "to": "2020-01-02T00:00:00Z",
+                })),
+                Check::Object("redeliverWebhookEvents"),
+            ),
             Op::suspendUsers | Op::reactivateUsers => {
                 let (field, input_type) = match op {
                     Op::suspendUsers => ("suspendUsers", "SuspendUsersInput"),
@@ -1100,6 +1256,24 @@ impl World {
             ),
         }
     }
+}
+
+/// A public URL for webhook endpoints (nothing is sent: no worker runs here).
+const HOOK_URL: &str = "https://hooks.example.com/roster";
+
+/// Creates a webhook endpoint through the API as the token's user; returns its id.
+async fn create_hook(app: &common::TestApp, token: &str) -> String {
+    let body = app
+        .gql(
+            Some(token),
+            "mutation($input: CreateWebhookEndpointInput!) { createWebhookEndpoint(input: $input) { endpoint { id } } }",
+            json!({ "input": { "url": HOOK_URL, "description": "matrix" } }),
+        )
+        .await;
+    common::data(&body)["createWebhookEndpoint"]["endpoint"]["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("webhook endpoint: {body:#}"))
+        .to_owned()
 }
 
 /// How a row's answer is read.

@@ -86,10 +86,25 @@ async fn open_invites(db: &Db) -> u64 {
 
 /// A pending invitation whose link token is known (the mail worker is another feature).
 async fn invite_with_token(db: &Db, account: Uuid, email: &str, team: Uuid, role: Uuid) -> String {
+    invite_row(db, account, email, team, role, 86_400_000)
+        .await
+        .1
+}
+
+/// A pending (or, with a negative lifetime, expired) invitation; its id and link token.
+async fn invite_row(
+    db: &Db,
+    account: Uuid,
+    email: &str,
+    team: Uuid,
+    role: Uuid,
+    lifetime_ms: i64,
+) -> (Uuid, String) {
     let token = format!("seat-token-{}", Uuid::now_v7().simple());
     let now = now_ms();
+    let id = Uuid::now_v7();
     invite::Entity::insert(invite::ActiveModel {
-        id: Set(Uuid::now_v7()),
+        id: Set(id),
         account_id: Set(account),
         email: Set(email.into()),
         team_id: Set(team),
@@ -97,7 +112,7 @@ async fn invite_with_token(db: &Db, account: Uuid, email: &str, team: Uuid, role
         invited_by: Set(None),
         token_hash: Set(Some(roster::service::invites::token_hash(&token))),
         created_at: Set(now),
-        expires_at: Set(now + 86_400_000),
+        expires_at: Set(now + lifetime_ms),
         last_sent_at: Set(Some(now)),
         send_count: Set(1),
         accepted_at: Set(None),
@@ -111,7 +126,7 @@ async fn invite_with_token(db: &Db, account: Uuid, email: &str, team: Uuid, role
     .exec(db.conn())
     .await
     .expect("insert invite");
-    token
+    (id, token)
 }
 
 #[tokio::test]
@@ -284,6 +299,55 @@ async fn seat_limit_caps_invitations_reactivations_and_acceptances() {
         (Some(1), Value::Null),
         "{body}"
     );
+}
+
+#[tokio::test]
+async fn resending_an_expired_invitation_takes_a_seat_back() {
+    let app = TestApp::spawn().await;
+    let o = Org::create(&app).await;
+    let admin = app.token_for(o.admin);
+    let (expired, _) = invite_row(
+        &app.db,
+        o.account_id,
+        "old@a.test",
+        o.platform,
+        o.roles["SENDER"],
+        -1_000,
+    )
+    .await;
+    // An expired invitation holds no seat.
+    assert_eq!(seats(&app, &admin).await.1, 7);
+    let body = app
+        .gql(
+            Some(&admin),
+            SET_LIMIT,
+            json!({ "input": { "seatLimit": 7 } }),
+        )
+        .await;
+    assert_eq!(
+        data(&body)["updateAccount"]["account"]["seatsUsed"],
+        7,
+        "{body}"
+    );
+    let resend = "mutation($input: InviteIdsInput!) { resendInvites(input: $input) { changedCount errors { index code } } }";
+    let input = json!({ "input": { "inviteIds": [gid::invite(expired)] } });
+    let body = app.gql(Some(&admin), resend, input.clone()).await;
+    assert_eq!(
+        codes(&data(&body)["resendInvites"]),
+        vec![(0, "SEAT_LIMIT".into())],
+        "{body}"
+    );
+    let body = app
+        .gql(
+            Some(&admin),
+            SET_LIMIT,
+            json!({ "input": { "seatLimit": 8 } }),
+        )
+        .await;
+    assert!(data(&body)["updateAccount"].is_object());
+    let body = app.gql(Some(&admin), resend, input).await;
+    assert_eq!(data(&body)["resendInvites"]["changedCount"], 1, "{body}");
+    assert_eq!(seats(&app, &admin).await.1, 8);
 }
 
 /// Two administrators, each taking a seat (an invitation, or a reactivation) at the same

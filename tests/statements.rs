@@ -177,3 +177,51 @@ async fn nested_team_members_and_department_teams_cost_the_same_for_two_teams_or
         }
     }
 }
+
+#[tokio::test]
+async fn a_bulk_change_writes_its_1000_events_in_a_handful_of_statements() {
+    use roster::entity::event;
+    use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
+    let app = TestApp::spawn().await;
+    let o = Org::create(&app).await;
+    let change = |ids: &[uuid::Uuid], role: uuid::Uuid| {
+        json!({ "input": {
+            "userIds": ids.iter().map(|id| common::gid::user(*id)).collect::<Vec<_>>(),
+            "roleId": common::gid::role(role),
+        } })
+    };
+    let query = "mutation($input: ChangeUsersRoleInput!) { changeUsersRole(input: $input) { changedCount } }";
+    let t = app.token_for(o.admin);
+    let mut counts = Vec::new();
+    for n in [10, 1000] {
+        let ids = insert_users(
+            &app,
+            o.account_id,
+            o.mobile,
+            o.roles["SENDER"],
+            &format!("Bulk{n}"),
+            n,
+        )
+        .await;
+        let before = app.db.statement_count();
+        let body = app
+            .gql(Some(&t), query, change(&ids, o.roles["MANAGER"]))
+            .await;
+        counts.push(app.db.statement_count() - before);
+        assert_eq!(data(&body)["changeUsersRole"]["changedCount"], n);
+        let events = event::Entity::find()
+            .filter(event::Column::TargetId.is_in(ids))
+            .filter(event::Column::EventType.eq("user.role_changed"))
+            .count(app.db.conn())
+            .await
+            .expect("count");
+        assert_eq!(events, n as u64);
+    }
+    // The events cost the same three statements whatever the size: the sequence upsert,
+    // one multi-row insert, the wake-up (NOTIFY on PostgreSQL).
+    assert_eq!(
+        counts[0], counts[1],
+        "statements must not grow with the bulk size"
+    );
+    assert!(counts[1] <= 11, "{} statements for 1,000 users", counts[1]);
+}

@@ -9,7 +9,9 @@ mod m20261128_000001_org_soft_delete;
 mod m20261128_000002_user_token_cutoff;
 mod m20261201_000001_scale;
 mod m20261202_000001_lifecycle;
+mod m20261202_000002_scim;
 mod m20261202_000003_events;
+mod m20261202_000004_webhooks;
 
 /// Applies Roster's schema.
 pub struct Migrator;
@@ -23,7 +25,9 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000002_user_token_cutoff::Migration),
             Box::new(m20261201_000001_scale::Migration),
             Box::new(m20261202_000001_lifecycle::Migration),
+            Box::new(m20261202_000002_scim::Migration),
             Box::new(m20261202_000003_events::Migration),
+            Box::new(m20261202_000004_webhooks::Migration),
         ]
     }
 }

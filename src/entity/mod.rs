@@ -11,3 +11,5 @@ pub mod scim_token;
 pub mod team;
 pub mod user;
 pub mod user_count;
+pub mod webhook_delivery;
+pub mod webhook_endpoint;

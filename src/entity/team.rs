@@ -17,6 +17,8 @@ pub struct Model {
     pub deleted_at: Option<i64>,
     /// Raised by a database trigger on every update of the row (SCIM ETags).
     pub version: i64,
+    /// The directory's id of the team (SCIM Group `externalId`).
+    pub external_id: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -9,6 +9,7 @@ pub mod prescan;
 pub mod query;
 pub mod subscription;
 pub mod types;
+pub mod webhooks;
 
 use std::sync::Arc;
 
@@ -65,6 +66,7 @@ pub struct Shared {
     pub db: Db,
     pub jwt: Arc<JwtKeys>,
     pub limits: Limits,
+    pub webhooks: Arc<crate::service::webhooks::WebhookSettings>,
     /// The process's live event streams (subscriptions) and the event settings.
     pub events: Arc<crate::service::event_hub::EventHub>,
 }
@@ -220,6 +222,13 @@ pub(crate) fn shared<'a>(ctx: &'a Context<'_>) -> Result<&'a Shared, Error> {
 /// The database.
 pub fn db<'a>(ctx: &'a Context<'_>) -> Result<&'a Db, Error> {
     shared(ctx).map(|s| &s.db)
+}
+
+/// The webhook settings.
+pub fn webhooks<'a>(
+    ctx: &'a Context<'_>,
+) -> Result<&'a crate::service::webhooks::WebhookSettings, Error> {
+    shared(ctx).map(|s| s.webhooks.as_ref())
 }
 
 /// The signed-in caller, or `UNAUTHENTICATED`.

@@ -76,8 +76,9 @@ pub struct UserFilter {
     pub role_ids: Option<Vec<ID>>,
     /// Only users in teams of these departments.
     pub department_ids: Option<Vec<ID>>,
-    /// Only users in these statuses; left out (or empty), only ACTIVE users are listed.
-    /// Pass `[ACTIVE, SUSPENDED]` to see everyone who is not deleted.
+    /// Only users in these statuses (default: ACTIVE only; null or an empty list mean the
+    /// same). Pass `[ACTIVE, SUSPENDED]` to see everyone who is not deleted.
+    #[graphql(default_with = "Some(vec![UserStatus::Active])")]
     pub statuses: Option<Vec<UserStatus>>,
 }
 
@@ -106,7 +107,8 @@ pub struct TeamFilter {
 /// Filters for `auditEvents`; all given filters must match.
 #[derive(InputObject, Default)]
 pub struct AuditEventFilter {
-    /// Only events caused by this user.
+    /// Only events caused by this user — or, given a SCIM token's id (`scim_…`), only the
+    /// changes a directory made with that token.
     pub actor_id: Option<ID>,
     /// Only events about this object.
     pub target_id: Option<ID>,
@@ -407,13 +409,21 @@ impl QueryRoot {
             })
             .transpose()
         };
+        let token_actor = filter
+            .actor_id
+            .as_ref()
+            .and_then(|id| ids::ScimTokenId::parse(id.as_str()));
         let filter = service::audit::Filter {
-            actor_id: parse_ids(
-                "actorId",
-                filter.actor_id.map(|i| vec![i]),
-                ids::UserId::parse,
-            )?
-            .and_then(|v| v.into_iter().next()),
+            actor_id: match token_actor {
+                Some(_) => None,
+                None => parse_ids(
+                    "actorId",
+                    filter.actor_id.map(|i| vec![i]),
+                    ids::UserId::parse,
+                )?
+                .and_then(|v| v.into_iter().next()),
+            },
+            actor_token_id: token_actor.map(|t| t.0),
             target_id: any("targetId", filter.target_id)?,
             actions: filter.actions,
             operation_id: parse_ids(
@@ -430,6 +440,17 @@ impl QueryRoot {
         };
         let listing = service::audit::list(db(ctx)?.conn(), actor(ctx)?, &filter, &page).await?;
         Ok(AuditEventConnection::new(listing))
+    }
+
+    /// The account's webhook endpoints, oldest first (needs `ACCOUNT_MANAGE`).
+    #[graphql(complexity = "page_cost(first, None, child_complexity)")]
+    async fn webhook_endpoints(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Page size (default 20, at most 100).")] first: Option<i32>,
+        #[graphql(desc = "Start after this cursor.")] after: Option<String>,
+    ) -> Result<super::webhooks::WebhookEndpointConnection> {
+        super::webhooks::endpoints(ctx, first, after).await
     }
 
     /// The event feed: domain events the caller may see (needs `USERS_VIEW`; the audit log's

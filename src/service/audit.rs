@@ -151,6 +151,8 @@ pub async fn get<C: ConnectionTrait>(
 #[derive(Clone, Debug, Default)]
 pub struct Filter {
     pub actor_id: Option<Uuid>,
+    /// Only the changes a directory made with this SCIM token.
+    pub actor_token_id: Option<Uuid>,
     pub target_id: Option<Uuid>,
     pub actions: Option<Vec<String>>,
     pub operation_id: Option<Uuid>,
@@ -171,6 +173,9 @@ pub async fn list<C: ConnectionTrait>(
     let mut select = access::audit_events(actor);
     if let Some(id) = filter.actor_id {
         select = select.filter(audit_event::Column::ActorId.eq(id));
+    }
+    if let Some(id) = filter.actor_token_id {
+        select = select.filter(audit_event::Column::ActorTokenId.eq(id));
     }
     if let Some(id) = filter.target_id {
         select = select.filter(audit_event::Column::TargetId.eq(id));

@@ -270,6 +270,10 @@ impl StreamState {
             return Err(Error::Unauthenticated);
         }
         let conn = self.db.conn();
+        // The end first, then the subscriber: every event up to the end committed before
+        // the subscriber is read, so the reach applied is never older than the events (a
+        // user moved into a team sees the events of their move).
+        let end = events::latest_position(conn, self.actor.account_id).await?;
         let now = principal::load_for_token(
             conn,
             &UserId(self.actor.user_id).to_string(),
@@ -283,7 +287,6 @@ impl StreamState {
             return Err(Error::forbidden("your role may no longer read events"));
         }
         self.actor = now;
-        let end = events::latest_position(conn, self.actor.account_id).await?;
         if end <= self.after {
             return Ok(());
         }
@@ -307,9 +310,41 @@ impl StreamState {
             self.announced = self.announced.max(end);
             self.announced_at = tokio::time::Instant::now();
         }
+        let rows = hide_unseen_actors(conn, &self.actor, rows).await?;
         self.buffer.extend(rows);
         Ok(())
     }
+}
+
+/// Blanks the actor of events whose actor the subscriber may not see now (`access::sees_user`):
+/// the connection's resolvers still hold the principal of `connection_init`, which may have
+/// been wider.
+async fn hide_unseen_actors(
+    conn: &sea_orm::DatabaseConnection,
+    actor: &Principal,
+    mut rows: Vec<event::Model>,
+) -> Result<Vec<event::Model>> {
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+    let mut ids: Vec<Uuid> = rows.iter().filter_map(|e| e.actor_id).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    if ids.is_empty() {
+        return Ok(rows);
+    }
+    let seen: std::collections::HashSet<Uuid> = crate::entity::user::Entity::find()
+        .filter(crate::entity::user::Column::Id.is_in(ids))
+        .all(conn)
+        .await?
+        .into_iter()
+        .filter(|u| super::access::sees_user(actor, u))
+        .map(|u| u.id)
+        .collect();
+    for e in &mut rows {
+        if e.actor_id.is_some_and(|id| !seen.contains(&id)) {
+            e.actor_id = None;
+        }
+    }
+    Ok(rows)
 }
 
 /// Forwards the in-process (SQLite) wake-ups to the hub's streams while the hub lives.

@@ -74,6 +74,14 @@ id_type!(
     InviteId, "inv"
 );
 id_type!(
+    /// A webhook endpoint.
+    WebhookEndpointId, "whep"
+);
+id_type!(
+    /// One event queued for a webhook endpoint.
+    WebhookDeliveryId, "whdl"
+);
+id_type!(
     /// An audit event.
     AuditEventId, "evt"
 );
@@ -131,6 +139,10 @@ impl AnyId {
 
 /// The UUID inside an external id of any kind (including operation ids).
 pub fn parse_any_uuid(s: &str) -> Option<Uuid> {
+    // SCIM tokens are no `Node`, but audit events name them as targets.
+    if let Some(id) = ScimTokenId::parse(s) {
+        return Some(id.0);
+    }
     match AnyId::parse(s)? {
         AnyId::Account(id) => Some(id.0),
         AnyId::Department(id) => Some(id.0),

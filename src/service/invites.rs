@@ -986,6 +986,8 @@ async fn plan_ids<C: ConnectionTrait>(
 
     let mut items = Vec::new();
     let mut changed = Vec::new();
+    // Resending an EXPIRED invitation makes it pending again: it takes a seat back.
+    let mut revived: Vec<(usize, &str)> = Vec::new();
     for (index, raw, id) in wanted {
         let Some(invite) = found.get(&id) else {
             errors.push(ItemError::for_id(
@@ -1016,9 +1018,30 @@ async fn plan_ids<C: ConnectionTrait>(
             }
             Verdict::Unchanged => items.push(invite.clone()),
             Verdict::Change => {
+                if action == Action::Resend && status(invite, now) == Status::Expired {
+                    revived.push((index, raw));
+                }
                 let after = action.apply(invite, now, expires_at);
                 items.push(after.clone());
                 changed.push((invite.clone(), after));
+            }
+        }
+    }
+    if !revived.is_empty() {
+        let seats = seats::check(db, actor.account_id).await?;
+        if let Some(free) = seats.free() {
+            let free = usize::try_from(free).unwrap_or(0);
+            for (index, raw) in revived.into_iter().skip(free) {
+                errors.push(ItemError::for_id(
+                    index,
+                    raw,
+                    SeatLimit,
+                    format!(
+                        "resending this expired invitation takes a seat; the account's seat \
+                         limit ({}) would be exceeded",
+                        seats.limit.unwrap_or_default()
+                    ),
+                ));
             }
         }
     }

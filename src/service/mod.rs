@@ -13,10 +13,12 @@ pub mod events;
 pub mod ids;
 pub mod invite_mail;
 pub mod invites;
+pub mod lifecycle;
 pub mod locks;
 pub mod outbox;
 pub mod page;
 pub mod principal;
+pub mod provisioning;
 pub mod roles;
 pub mod scim_tokens;
 pub mod search;
@@ -24,6 +26,7 @@ pub mod seats;
 pub mod teams;
 pub mod text;
 pub mod users;
+pub mod webhooks;
 
 use sea_orm::{DbErr, RuntimeErr, SqlErr};
 

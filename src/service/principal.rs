@@ -27,7 +27,7 @@ pub async fn load_for_token<C: ConnectionTrait>(
     let user_id = UserId::parse(subject).ok_or(Error::Unauthenticated)?;
     let (user, role) = user::Entity::find_by_id(user_id.0)
         .filter(user::Column::DeletedAt.is_null())
-        .filter(user::Column::Status.eq(super::users::Status::Active.as_str()))
+        .filter(user::Column::Status.eq(super::lifecycle::Status::Active.as_str()))
         .find_also_related(role::Entity)
         .one(db)
         .await?

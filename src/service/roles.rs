@@ -546,6 +546,8 @@ pub async fn delete(db: &Db, actor: &Principal, id: &str) -> Result<RoleId> {
             "give them another role or withdraw the invitations first",
         ));
     }
+    super::teams::live_scim_tokens_clear(&txn, crate::entity::scim_token::Column::RoleId, role.id)
+        .await?;
     let op = Operation::start(actor);
     let mut row: role::ActiveModel = role.clone().into();
     row.deleted_at = Set(Some(op.at));

@@ -26,7 +26,9 @@ use crate::entity::{account, invite, user_count};
 pub struct Seats {
     /// `None` = unlimited.
     pub limit: Option<i64>,
-    /// Active users + pending invitations.
+    /// Active users + pending invitations — counted only when there is a limit (0 without
+    /// one: nothing needs the count then, and the hot paths skip it). For the number itself
+    /// call `used`.
     pub used: i64,
 }
 
@@ -78,7 +80,8 @@ pub async fn used<C: ConnectionTrait>(db: &C, account_id: Uuid, now: i64) -> Res
     Ok(users + i64::try_from(pending).unwrap_or(i64::MAX))
 }
 
-/// The account's seats now. Inside a write, call it after taking the account lock.
+/// The account's seat limit and, when it has one, the seats in use now. Inside a write,
+/// call it after taking the account lock.
 pub async fn check<C: ConnectionTrait>(db: &C, account_id: Uuid) -> Result<Seats> {
     let limit: Option<Option<i32>> = account::Entity::find_by_id(account_id)
         .select_only()
@@ -89,10 +92,12 @@ pub async fn check<C: ConnectionTrait>(db: &C, account_id: Uuid) -> Result<Seats
     let Some(limit) = limit else {
         return Err(Error::NotFound("account"));
     };
-    Ok(Seats {
-        limit: limit.map(i64::from),
-        used: used(db, account_id, now_ms()).await?,
-    })
+    let limit = limit.map(i64::from);
+    let used = match limit {
+        Some(_) => used(db, account_id, now_ms()).await?,
+        None => 0,
+    };
+    Ok(Seats { limit, used })
 }
 
 /// For the directory (SCIM): checks, inside the caller's write transaction, that `n` more
@@ -115,4 +120,36 @@ pub async fn reserve(
         }),
         _ => Ok(seats),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn seats_fit_up_to_the_limit_and_report_what_remains() {
+        let unlimited = Seats {
+            limit: None,
+            used: 0,
+        };
+        assert!(unlimited.fits(1_000_000));
+        assert_eq!(
+            (unlimited.remaining_after(5), unlimited.free()),
+            (None, None)
+        );
+        let limited = Seats {
+            limit: Some(10),
+            used: 8,
+        };
+        assert!(limited.fits(2) && !limited.fits(3));
+        assert_eq!(limited.remaining_after(2), Some(0));
+        assert_eq!(limited.free(), Some(2));
+        // Lowered below use: nothing fits, and nothing is "free" below zero.
+        let over = Seats {
+            limit: Some(5),
+            used: 8,
+        };
+        assert!(!over.fits(1) && !over.fits(0));
+        assert_eq!((over.remaining_after(0), over.free()), (Some(-3), Some(0)));
+    }
 }

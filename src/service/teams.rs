@@ -70,6 +70,7 @@ async fn insert_team_row<C: ConnectionTrait>(
         updated_at: Set(now),
         deleted_at: Set(None),
         version: Set(1),
+        external_id: Set(None),
     })
     .exec_with_returning(db)
     .await
@@ -300,6 +301,32 @@ impl InTheWay {
             ],
         }
     }
+}
+
+/// Refuses to delete a team or role that a live SCIM token still acts from or with: the
+/// directory would stop working without anyone having revoked it.
+pub(crate) async fn live_scim_tokens_clear<C: ConnectionTrait>(
+    db: &C,
+    column: crate::entity::scim_token::Column,
+    id: Uuid,
+) -> Result<()> {
+    use crate::entity::scim_token;
+    let live = scim_token::Entity::find()
+        .filter(column.eq(id))
+        .filter(scim_token::Column::RevokedAt.is_null())
+        .count(db)
+        .await?;
+    if live == 0 {
+        return Ok(());
+    }
+    Err(Error::BadInput {
+        field: Some("id"),
+        message: format!(
+            "{} still uses it; revoke the token first (scimTokens, revokeScimToken)",
+            plural(live, "live SCIM token", "live SCIM tokens")
+        ),
+        details: vec![("scimTokens", clamp(live))],
+    })
 }
 
 /// "1 team", "2 teams".
@@ -666,6 +693,12 @@ pub async fn delete_team(db: &Db, actor: &Principal, id: &str) -> Result<TeamId>
             "move the users and withdraw or delete the invitations first",
         ));
     }
+    live_scim_tokens_clear(
+        &txn,
+        crate::entity::scim_token::Column::AnchorTeamId,
+        team.id,
+    )
+    .await?;
     let op = Operation::start(actor);
     let mut row: team::ActiveModel = team.clone().into();
     row.deleted_at = Set(Some(op.at));

@@ -198,6 +198,37 @@ try {
   await page.getByText("FromTheUrl").first().waitFor({ timeout: 30_000 });
   await shot("graphiql-query-param");
 
+  // 9. A subscription in GraphiQL: the page's fetcher opens a WebSocket (graphql-transport-ws,
+  //    the headers editor's token in connection_init) and shows events as changes are made.
+  const live = "subscription Live { events { type targetId } }";
+  await page.goto(`${base}/graphql?query=${encodeURIComponent(live)}`);
+  await page.getByText("subscription Live").first().waitFor({ timeout: 30_000 });
+  await page.locator(".graphiql-execute-button").first().click();
+  const someone = await gql(
+    base,
+    adminToken,
+    `query Someone { users(first: 1, filter: { search: "grace" }) { nodes { id role { key } } } }`,
+  );
+  const target = someone.users.nodes[0];
+  const manager = lookup.roles.find((r) => r.key === "MANAGER");
+  let arrived = false;
+  for (let i = 0; i < 10 && !arrived; i++) {
+    const role = i % 2 === 0 ? manager.id : sender.id;
+    await gql(
+      base,
+      adminToken,
+      `mutation Change($ids: [ID!]!, $role: ID!) { changeUsersRole(input: { userIds: $ids, roleId: $role }) { changedCount } }`,
+      { ids: [target.id], role },
+    );
+    arrived = await page
+      .getByText("user.role_changed")
+      .first()
+      .waitFor({ timeout: 2_000 })
+      .then(() => true, () => false);
+  }
+  assert.ok(arrived, "GraphiQL shows the event of a change made meanwhile");
+  await shot("graphiql-subscription");
+
   console.log("browser journey: ok");
 } finally {
   if (browser) await browser.close();

@@ -19,6 +19,11 @@ impl Servers {
     /// Starts `roster serve` on a free port over `database_url`; returns its base URL once
     /// `/healthz` answers.
     pub async fn start(&mut self, database_url: &str) -> String {
+        self.start_with(database_url, &[]).await
+    }
+
+    /// Like `start`, with extra environment variables for the server.
+    pub async fn start_with(&mut self, database_url: &str, env: &[(&str, &str)]) -> String {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .expect("free port")
@@ -34,6 +39,7 @@ impl Servers {
             )
             .env("ROSTER_LISTEN", format!("127.0.0.1:{port}"))
             .env("RUST_LOG", "warn")
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(stderr)

@@ -7,6 +7,7 @@ mod invites;
 mod org;
 mod scim_tokens;
 mod users;
+mod webhooks;
 
 use async_graphql::{Enum, ID, MergedObject, SimpleObject};
 
@@ -20,6 +21,7 @@ pub struct MutationRoot(
     users::LifecycleMutations,
     invites::InviteMutations,
     org::OrgMutations,
+    webhooks::WebhookMutations,
     scim_tokens::ScimTokenMutations,
 );
 

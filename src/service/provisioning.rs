@@ -1,0 +1,616 @@
+//! Provisioning: the users a directory (SCIM) creates directly — active at once, no
+//! invitation — and the profile fields (email, name, external id) it keeps in sync. Role,
+//! team, suspension and deletion go through `users` (and the lifecycle functions): this
+//! module only adds what no other entry point does.
+//!
+//! Rules (the same as an administrator inviting someone):
+//! - creating needs `USERS_INVITE`; editing a profile needs it too (a directory that may
+//!   create a person may keep their name and address current);
+//! - the team is within the actor's reach; the role is one the actor could grant (no
+//!   escalation), and a user whose current role the actor could not grant is not edited;
+//! - the email is valid, unique among the account's users (deleted ones aside), and in the
+//!   account's allowed domains unless the actor holds `INVITE_ANY_DOMAIN`;
+//! - every change is audited with the actor, in the transaction of the change.
+//!
+//! Defaults for a created user: `default_team` (the directory token's anchor team, else the
+//! account's oldest team) and the built-in Sender role — the least a new person can hold.
+
+use sea_orm::sea_query::Expr;
+use sea_orm::{ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder};
+use serde_json::{Value as Json, json};
+use uuid::Uuid;
+
+use super::audit::{self, Change, Operation};
+use super::email::Email;
+use super::ids::{RoleId, TeamId};
+use super::text::{self, Name};
+use super::users::Status;
+use super::{Db, Error, access, accounts, is_unique_violation, roles, seats, teams};
+use crate::auth::{Permission, PermissionSet, Principal};
+use crate::entity::{role, scim_token, team, user};
+use sea_orm::ActiveValue::Set;
+
+/// Audit actions of this module.
+pub const CREATED: &str = "user.created";
+pub const UPDATED: &str = "user.updated";
+
+/// Longest external id accepted.
+pub const MAX_EXTERNAL_ID: usize = 255;
+
+/// Why a provisioning request was refused, beyond the service's general errors.
+#[derive(Debug)]
+pub enum ProvisionError {
+    /// The email is already used by another user of the account.
+    Uniqueness(String),
+    /// A value is not acceptable (`field`, message).
+    Invalid(&'static str, String),
+    /// The account has no free seat.
+    SeatLimit(String),
+    /// Anything else the service says (forbidden, not found, internal…).
+    Service(Error),
+}
+
+impl From<Error> for ProvisionError {
+    fn from(e: Error) -> Self {
+        match e {
+            Error::BadInput { field, message, .. } => {
+                ProvisionError::Invalid(field.unwrap_or("value"), message)
+            }
+            other => ProvisionError::Service(other),
+        }
+    }
+}
+
+impl From<sea_orm::DbErr> for ProvisionError {
+    fn from(e: sea_orm::DbErr) -> Self {
+        ProvisionError::Service(e.into())
+    }
+}
+
+/// The result type of this module.
+pub type Result<T, E = ProvisionError> = std::result::Result<T, E>;
+
+/// A team or role, named by id or by name (a role also by its built-in key, e.g. `ADMIN`).
+#[derive(Clone, Copy, Debug)]
+pub enum Ref<'a> {
+    Id(&'a str),
+    Name(&'a str),
+}
+
+/// What a directory sends for a new user.
+#[derive(Clone, Debug, Default)]
+pub struct NewUser<'a> {
+    pub email: &'a str,
+    pub name: &'a str,
+    pub external_id: Option<&'a str>,
+    pub team: Option<Ref<'a>>,
+    pub role: Option<Ref<'a>>,
+    /// `false` creates the user suspended (no seat taken).
+    pub active: bool,
+}
+
+/// Profile fields to change; `None` leaves a field as it is.
+#[derive(Clone, Debug, Default)]
+pub struct ProfileChanges<'a> {
+    pub email: Option<&'a str>,
+    pub name: Option<&'a str>,
+    /// `Some(None)` removes the external id.
+    pub external_id: Option<Option<&'a str>>,
+}
+
+fn parse_email(raw: &str) -> Result<Email> {
+    Email::parse(raw).ok_or_else(|| {
+        ProvisionError::Invalid("userName", format!("{raw:?} is not a valid email address"))
+    })
+}
+
+/// Checks an external id: 1–255 characters, no control characters.
+pub fn check_external_id(raw: &str) -> Result<()> {
+    if raw.is_empty() || raw.chars().count() > MAX_EXTERNAL_ID || raw.chars().any(char::is_control)
+    {
+        return Err(ProvisionError::Invalid(
+            "externalId",
+            format!("externalId must be 1–{MAX_EXTERNAL_ID} characters without control characters"),
+        ));
+    }
+    Ok(())
+}
+
+async fn check_domain(txn: &DatabaseTransaction, actor: &Principal, email: &Email) -> Result<()> {
+    if actor.can(Permission::InviteAnyDomain) {
+        return Ok(());
+    }
+    let account = accounts::get(txn, actor).await?;
+    let allowed = accounts::allowed_domains(&account)?;
+    if !allowed.is_empty() && !allowed.iter().any(|d| d == email.domain()) {
+        return Err(ProvisionError::Invalid(
+            "userName",
+            format!(
+                "{} is outside the account's allowed email domains",
+                email.domain()
+            ),
+        ));
+    }
+    Ok(())
+}
+
+async fn check_unique(
+    txn: &DatabaseTransaction,
+    account_id: Uuid,
+    email: &Email,
+    except: Option<Uuid>,
+) -> Result<()> {
+    let mut select = user::Entity::find()
+        .filter(user::Column::AccountId.eq(account_id))
+        .filter(user::Column::Email.eq(email.as_str()))
+        .filter(user::Column::DeletedAt.is_null());
+    if let Some(id) = except {
+        select = select.filter(user::Column::Id.ne(id));
+    }
+    if select.one(txn).await?.is_some() {
+        return Err(ProvisionError::Uniqueness(format!(
+            "{} is already a user of this account",
+            email.as_str()
+        )));
+    }
+    Ok(())
+}
+
+fn uniqueness_or(e: Error, email: &Email) -> ProvisionError {
+    if let Error::Internal(cause) = &e
+        && cause
+            .downcast_ref::<sea_orm::DbErr>()
+            .is_some_and(|db| is_unique_violation(db, "users_account_external_id"))
+    {
+        return external_id_taken();
+    }
+    match &e {
+        Error::Internal(cause)
+            if cause
+                .downcast_ref::<sea_orm::DbErr>()
+                .is_some_and(|db| is_unique_violation(db, "users_account_email_active")) =>
+        {
+            ProvisionError::Uniqueness(format!(
+                "{} is already a user of this account",
+                email.as_str()
+            ))
+        }
+        _ => e.into(),
+    }
+}
+
+fn external_id_taken() -> ProvisionError {
+    ProvisionError::Uniqueness("another user of this account has this externalId".into())
+}
+
+async fn check_external_unique(
+    txn: &DatabaseTransaction,
+    account_id: Uuid,
+    external_id: &str,
+    except: Option<Uuid>,
+) -> Result<()> {
+    let mut select = user::Entity::find()
+        .filter(user::Column::AccountId.eq(account_id))
+        .filter(user::Column::ExternalId.eq(external_id))
+        .filter(user::Column::DeletedAt.is_null());
+    if let Some(id) = except {
+        select = select.filter(user::Column::Id.ne(id));
+    }
+    if select.one(txn).await?.is_some() {
+        return Err(external_id_taken());
+    }
+    Ok(())
+}
+
+/// The team a new user joins: named, or the actor's own; within the actor's reach.
+async fn resolve_team(
+    txn: &DatabaseTransaction,
+    db: &Db,
+    actor: &Principal,
+    wanted: Option<Ref<'_>>,
+) -> Result<team::Model> {
+    let id = match wanted {
+        None => default_team(txn, actor)
+            .await?
+            .ok_or_else(|| ProvisionError::Invalid("team", "the account has no team".into()))?,
+        Some(Ref::Id(raw)) => {
+            TeamId::parse(raw)
+                .ok_or_else(|| ProvisionError::Invalid("team", format!("no team {raw:?}")))?
+                .0
+        }
+        Some(Ref::Name(raw)) => {
+            let key = Name::parse("team", raw)?.key();
+            team::Entity::find()
+                .filter(team::Column::AccountId.eq(actor.account_id))
+                .filter(team::Column::DeletedAt.is_null())
+                .filter(team::Column::NameKey.eq(key))
+                .one(txn)
+                .await?
+                .ok_or_else(|| ProvisionError::Invalid("team", format!("no team {raw:?}")))?
+                .id
+        }
+    };
+    if !access::acts_in_team(actor, id) {
+        return Err(ProvisionError::Invalid(
+            "team",
+            "no such team within your reach".into(),
+        ));
+    }
+    match teams::lock_for_reference(txn, db.backend(), actor.account_id, id).await {
+        Ok(team) => Ok(team),
+        Err(Error::NotFound(_)) => Err(ProvisionError::Invalid("team", "no such team".into())),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The role of a new user: named (id, name or built-in key), or the built-in Sender.
+async fn resolve_role(
+    txn: &DatabaseTransaction,
+    db: &Db,
+    actor: &Principal,
+    wanted: Option<Ref<'_>>,
+) -> Result<role::Model> {
+    let live = role::Entity::find()
+        .filter(role::Column::AccountId.eq(actor.account_id))
+        .filter(role::Column::DeletedAt.is_null());
+    let found = match wanted {
+        None => live.filter(role::Column::Key.eq("SENDER")).one(txn).await?,
+        Some(Ref::Id(raw)) => match RoleId::parse(raw) {
+            Some(id) => live.filter(role::Column::Id.eq(id.0)).one(txn).await?,
+            None => None,
+        },
+        Some(Ref::Name(raw)) => {
+            let by_key = live
+                .clone()
+                .filter(role::Column::Key.eq(raw.trim().to_ascii_uppercase()))
+                .one(txn)
+                .await?;
+            match by_key {
+                Some(r) => Some(r),
+                None => {
+                    let key = Name::parse("role", raw)?.key();
+                    live.filter(role::Column::NameKey.eq(key)).one(txn).await?
+                }
+            }
+        }
+    };
+    let found = found.ok_or_else(|| ProvisionError::Invalid("role", "no such role".into()))?;
+    // Share-locked against a concurrent deleteRole, like every grant.
+    let role = roles::lock_for_reference(txn, db.backend(), actor.account_id, found.id).await?;
+    if !grantable(actor, &role)? {
+        return Err(ProvisionError::Service(Error::forbidden(
+            "this role is wider or more powerful than yours, so you cannot grant it",
+        )));
+    }
+    Ok(role)
+}
+
+fn grantable(actor: &Principal, role: &role::Model) -> Result<bool> {
+    Ok(actor.can_grant(
+        roles::scope_of(role)?,
+        PermissionSet::from_bits(role.permissions),
+    ))
+}
+
+fn snapshot(u: &user::Model, team: Option<&team::Model>, role: Option<&role::Model>) -> Json {
+    let mut s = json!({ "email": u.email, "name": u.name });
+    if let Some(t) = team {
+        s["teamId"] = json!(TeamId(t.id).to_string());
+        s["team"] = json!(t.name);
+    }
+    if let Some(r) = role {
+        s["roleId"] = json!(RoleId(r.id).to_string());
+        s["role"] = json!(r.name);
+    }
+    s
+}
+
+/// Creates an active user directly (no invitation), in one transaction, audited as
+/// `user.created` with the actor.
+pub async fn create_user(db: &Db, actor: &Principal, new: NewUser<'_>) -> Result<Created> {
+    if !actor.can(Permission::UsersInvite) {
+        return Err(Error::forbidden("your role may not create users").into());
+    }
+    let email = parse_email(new.email)?;
+    let name = Name::parse("name", new.name)?;
+    if let Some(x) = new.external_id {
+        check_external_id(x)?;
+    }
+    let txn = db.begin_write().await?;
+    let actor = &access::recheck(
+        &txn,
+        actor,
+        Permission::UsersInvite,
+        "your role may not create users",
+    )
+    .await?;
+    check_domain(&txn, actor, &email).await?;
+    let team = resolve_team(&txn, db, actor, new.team).await?;
+    let role = resolve_role(&txn, db, actor, new.role).await?;
+    check_unique(&txn, actor.account_id, &email, None).await?;
+    if let Some(x) = new.external_id {
+        check_external_unique(&txn, actor.account_id, x, None).await?;
+    }
+    // An active user takes a seat; a suspended one does not.
+    if new.active
+        && let Err(full) = seats::reserve(&txn, actor.account_id, 1).await?
+    {
+        return Err(ProvisionError::SeatLimit(format!(
+            "the account's seat limit ({}) is reached: {} seats are in use",
+            full.limit, full.used
+        )));
+    }
+    let op = Operation::start(actor);
+    let status = if new.active {
+        Status::Active
+    } else {
+        Status::Suspended
+    };
+    let created = user::Entity::insert(user::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        account_id: Set(actor.account_id),
+        email: Set(email.as_str().to_owned()),
+        name: Set(name.as_str().to_owned()),
+        name_key: Set(name.key()),
+        search_text: Set(text::search_text(name.as_str(), email.as_str())),
+        team_id: Set(team.id),
+        role_id: Set(role.id),
+        created_at: Set(op.at),
+        updated_at: Set(op.at),
+        deleted_at: Set(None),
+        tokens_valid_after: Set(None),
+        status: Set(status.as_str().to_owned()),
+        external_id: Set(new.external_id.map(str::to_owned)),
+        version: Set(1),
+    })
+    .exec_with_returning(&txn)
+    .await
+    .map_err(|e| uniqueness_or(e.into(), &email))?;
+    let mut after = snapshot(&created, Some(&team), Some(&role));
+    after["status"] = json!(status.as_str());
+    if let Some(x) = &created.external_id {
+        after["externalId"] = json!(x);
+    }
+    audit::record(
+        &txn,
+        &op,
+        vec![Change {
+            action: CREATED,
+            target_type: "User",
+            target_id: created.id,
+            target_label: Some(created.email.clone()),
+            target_team_id: Some(team.id),
+            before: None,
+            after: Some(after),
+        }],
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(Created {
+        user: created,
+        team,
+        role,
+    })
+}
+
+/// A user `create_user` made, with their team and role.
+#[derive(Debug)]
+pub struct Created {
+    pub user: user::Model,
+    pub team: team::Model,
+    pub role: role::Model,
+}
+
+/// Changes a user's email, name and/or external id, audited as `user.updated` with the fields that
+/// changed. Unchanged values write nothing.
+pub async fn update_profile(
+    db: &Db,
+    actor: &Principal,
+    user_id: Uuid,
+    changes: ProfileChanges<'_>,
+) -> Result<user::Model> {
+    if !actor.can(Permission::UsersInvite) {
+        return Err(Error::forbidden("your role may not edit users").into());
+    }
+    let email = changes.email.map(parse_email).transpose()?;
+    let name = changes.name.map(|n| Name::parse("name", n)).transpose()?;
+    if let Some(Some(x)) = changes.external_id {
+        check_external_id(x)?;
+    }
+    let txn = db.begin_write().await?;
+    let actor = &access::recheck(
+        &txn,
+        actor,
+        Permission::UsersInvite,
+        "your role may not edit users",
+    )
+    .await?;
+    let current = access::users(actor)
+        .filter(user::Column::Id.eq(user_id))
+        .one(&txn)
+        .await?
+        .ok_or(Error::NotFound("user"))?;
+    let role = role::Entity::find_by_id(current.role_id)
+        .one(&txn)
+        .await?
+        .ok_or(Error::NotFound("role"))?;
+    if !grantable(actor, &role)? {
+        return Err(Error::forbidden(
+            "this user's role is wider or more powerful than yours, so you cannot change them",
+        )
+        .into());
+    }
+    let email = email.filter(|e| e.as_str() != current.email);
+    let name = name.filter(|n| n.as_str() != current.name);
+    let external_id = changes
+        .external_id
+        .filter(|x| x.map(str::to_owned) != current.external_id);
+    if email.is_none() && name.is_none() && external_id.is_none() {
+        txn.rollback().await?;
+        return Ok(current);
+    }
+    if let Some(e) = &email {
+        check_domain(&txn, actor, e).await?;
+        check_unique(&txn, actor.account_id, e, Some(current.id)).await?;
+    }
+    if let Some(Some(x)) = external_id {
+        check_external_unique(&txn, actor.account_id, x, Some(current.id)).await?;
+    }
+    let op = Operation::start(actor);
+    let mut after = current.clone();
+    let (mut before_json, mut after_json) = (json!({}), json!({}));
+    if let Some(e) = &email {
+        after.email = e.as_str().to_owned();
+        before_json["email"] = json!(current.email);
+        after_json["email"] = json!(after.email);
+    }
+    if let Some(n) = &name {
+        after.name = n.as_str().to_owned();
+        after.name_key = n.key();
+        before_json["name"] = json!(current.name);
+        after_json["name"] = json!(after.name);
+    }
+    if let Some(x) = external_id {
+        after.external_id = x.map(str::to_owned);
+        before_json["externalId"] = json!(current.external_id);
+        after_json["externalId"] = json!(after.external_id);
+    }
+    after.search_text = text::search_text(&after.name, &after.email);
+    after.updated_at = op.at;
+    let written = user::Entity::update_many()
+        .col_expr(user::Column::Email, Expr::value(after.email.clone()))
+        .col_expr(user::Column::Name, Expr::value(after.name.clone()))
+        .col_expr(user::Column::NameKey, Expr::value(after.name_key.clone()))
+        .col_expr(
+            user::Column::SearchText,
+            Expr::value(after.search_text.clone()),
+        )
+        .col_expr(
+            user::Column::ExternalId,
+            Expr::value(after.external_id.clone()),
+        )
+        .col_expr(user::Column::UpdatedAt, Expr::value(op.at))
+        .filter(user::Column::Id.eq(current.id))
+        .exec(&txn)
+        .await;
+    if let Err(e) = written {
+        if is_unique_violation(&e, "users_account_external_id") {
+            return Err(external_id_taken());
+        }
+        return Err(match &email {
+            Some(addr) => uniqueness_or(e.into(), addr),
+            None => ProvisionError::Service(e.into()),
+        });
+    }
+    audit::record(
+        &txn,
+        &op,
+        vec![Change {
+            action: UPDATED,
+            target_type: "User",
+            target_id: current.id,
+            target_label: Some(after.email.clone()),
+            target_team_id: Some(current.team_id),
+            before: Some(before_json),
+            after: Some(after_json),
+        }],
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(after)
+}
+
+/// The team a directory puts users in when it names none — new users, and users removed
+/// from a group (SCIM): the team its token is anchored in (for a user principal, their own
+/// team), else the account's oldest team (the one it was created with).
+pub async fn default_team<C: sea_orm::ConnectionTrait>(
+    db: &C,
+    actor: &Principal,
+) -> Result<Option<Uuid>> {
+    if !actor.team_id.is_nil() {
+        return Ok(Some(actor.team_id));
+    }
+    // An organization-wide token reaches every team, so its principal names none; its
+    // anchor team, when it has one, is still the directory's default.
+    if let Some(token) = actor.scim_token_id {
+        let anchor = scim_token::Entity::find_by_id(token)
+            .one(db)
+            .await?
+            .and_then(|t| t.anchor_team_id);
+        if let Some(anchor) = anchor {
+            let live = team::Entity::find_by_id(anchor)
+                .filter(team::Column::DeletedAt.is_null())
+                .one(db)
+                .await?;
+            if live.is_some() {
+                return Ok(Some(anchor));
+            }
+        }
+    }
+    Ok(team::Entity::find()
+        .filter(team::Column::AccountId.eq(actor.account_id))
+        .filter(team::Column::DeletedAt.is_null())
+        .order_by_asc(team::Column::CreatedAt)
+        .order_by_asc(team::Column::Id)
+        .one(db)
+        .await?
+        .map(|t| t.id))
+}
+
+/// Sets (or, with `None`, removes) the directory's id of a team (SCIM Group `externalId`):
+/// `TEAMS_MANAGE` on a team within the actor's structure reach, audited as `team.updated`.
+pub async fn set_team_external_id(
+    db: &Db,
+    actor: &Principal,
+    team_id: Uuid,
+    external_id: Option<&str>,
+) -> Result<()> {
+    if !actor.can(Permission::TeamsManage) {
+        return Err(Error::forbidden("your role may not change teams").into());
+    }
+    if let Some(x) = external_id {
+        check_external_id(x)?;
+    }
+    let txn = db.begin_write().await?;
+    let actor = &access::recheck(
+        &txn,
+        actor,
+        Permission::TeamsManage,
+        "your role may not change teams",
+    )
+    .await?;
+    let team = teams::lock_for_reference(&txn, db.backend(), actor.account_id, team_id).await?;
+    if !access::manages_team(actor, &team) {
+        return Err(access::outside_structure_reach("this team").into());
+    }
+    if team.external_id.as_deref() == external_id {
+        txn.rollback().await?;
+        return Ok(());
+    }
+    let op = Operation::start(actor);
+    team::Entity::update_many()
+        .col_expr(
+            team::Column::ExternalId,
+            Expr::value(external_id.map(str::to_owned)),
+        )
+        .col_expr(team::Column::UpdatedAt, Expr::value(op.at))
+        .filter(team::Column::Id.eq(team.id))
+        .exec(&txn)
+        .await?;
+    audit::record(
+        &txn,
+        &op,
+        vec![Change {
+            action: "team.updated",
+            target_type: "Team",
+            target_id: team.id,
+            target_label: Some(team.name.clone()),
+            target_team_id: Some(team.id),
+            before: Some(json!({ "externalId": team.external_id })),
+            after: Some(json!({ "externalId": external_id })),
+        }],
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(())
+}
