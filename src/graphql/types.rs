@@ -528,7 +528,8 @@ impl ScimToken {
         .map(Role)
     }
     /// For a DEPARTMENT- or TEAM-scoped role: the team its reach is computed from (the
-    /// department of that team, or that team). Null for an ORGANIZATION-scoped role.
+    /// department of that team, or that team). For an ORGANIZATION-scoped role: the
+    /// directory's default team when one was given, else null.
     async fn team(&self, ctx: &Context<'_>) -> Result<Option<Team>> {
         match self.0.anchor_team_id {
             Some(id) => load::<TeamLoader, _>(ctx, InAccount::new(self.0.account_id, id), "team")

@@ -74,7 +74,8 @@ fn require_manage(actor: &Principal) -> Result<()> {
 }
 
 /// Creates a token for the directory, acting with `role_id` (anchored at `team_id`, or the
-/// creator's team, for DEPARTMENT and TEAM scopes). Refused: without `ACCOUNT_MANAGE`
+/// creator's team, for DEPARTMENT and TEAM scopes; an ORGANIZATION token keeps a given
+/// `team_id` as the directory's default team). Refused: without `ACCOUNT_MANAGE`
 /// (`Forbidden`); an unknown role or a team outside the creator's reach (`NotFound`); a role
 /// the creator could not grant (`Forbidden`); a SELF-scoped role (`BadInput`); a third live
 /// token (`LimitExceeded`). Audited as `scim_token.created`.
@@ -105,7 +106,19 @@ pub async fn create(
                 "a SELF-scoped role reaches nobody; choose a role with a wider scope",
             ));
         }
-        RoleScope::Organization => None,
+        // An organization-wide token reaches every team; a team given with it is still its
+        // anchor: where the directory puts users it names no team for.
+        RoleScope::Organization => match team_id {
+            None => None,
+            Some(raw) => {
+                let id = TeamId::parse(raw).ok_or(Error::NotFound("team"))?.0;
+                Some(
+                    teams::lock_for_reference(&txn, db.backend(), actor.account_id, id)
+                        .await?
+                        .id,
+                )
+            }
+        },
         RoleScope::Department | RoleScope::Team => {
             let id = match team_id {
                 Some(raw) => TeamId::parse(raw).ok_or(Error::NotFound("team"))?.0,

@@ -18,8 +18,9 @@ pub struct CreateScimTokenInput {
     /// and not SELF-scoped.
     pub role_id: ID,
     /// For a DEPARTMENT- or TEAM-scoped role, the team its reach is computed from (that
-    /// team's department, or that team); left out, your own team. Ignored for an
-    /// ORGANIZATION-scoped role.
+    /// team's department, or that team); left out, your own team. For an
+    /// ORGANIZATION-scoped role (which reaches every team), optional: the directory's default
+    /// team, where SCIM puts users it names no team for (left out: the account's oldest team).
     pub team_id: Option<ID>,
 }
 
