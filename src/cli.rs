@@ -86,7 +86,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Seed(args) => {
             let db = connect(&config).await?;
-            let report = crate::seed::seed(&db, &(&args).into()).await?;
+            let report = crate::tooling::seed::seed(&db, &(&args).into()).await?;
             print_seed_report(&report, db.backend());
             Ok(())
         }
@@ -120,7 +120,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
 }
 
 /// Prints what `roster seed` wrote, one `key=value` per line (scripts read them).
-fn print_seed_report(r: &crate::seed::SeedReport, backend: sea_orm::DatabaseBackend) {
+fn print_seed_report(r: &crate::tooling::seed::SeedReport, backend: sea_orm::DatabaseBackend) {
     let [pending, accepted, expired, withdrawn] = r.invites_by_status;
     println!("database={backend:?}");
     println!("accounts={}", r.accounts);
@@ -500,7 +500,7 @@ async fn demo(mut config: Config, file: &std::path::Path) -> anyhow::Result<()> 
         Err(e) => bail!(e),
     };
     let db = connect(&config).await?;
-    let demo = crate::demo::seed(&db).await?;
+    let demo = crate::tooling::demo::seed(&db).await?;
     let ttl = Duration::from_secs(12 * 3600);
     let url = format!("http://{address}/graphql");
     println!();

@@ -155,9 +155,9 @@ pub struct SeedArgs {
     pub seed_value: u64,
 }
 
-impl From<&SeedArgs> for crate::seed::SeedOptions {
+impl From<&SeedArgs> for crate::tooling::seed::SeedOptions {
     fn from(a: &SeedArgs) -> Self {
-        crate::seed::SeedOptions {
+        crate::tooling::seed::SeedOptions {
             users: a.users,
             accounts: a.accounts,
             big_account_users: a.big_account_users,
@@ -749,8 +749,8 @@ mod tests {
             panic!("not the seed command: {:?}", cli.command);
         };
         assert_eq!(
-            crate::seed::SeedOptions::from(args),
-            crate::seed::SeedOptions::default()
+            crate::tooling::seed::SeedOptions::from(args),
+            crate::tooling::seed::SeedOptions::default()
         );
     }
 
