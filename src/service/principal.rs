@@ -4,10 +4,12 @@
 //! takes effect on the very next request, on every instance.
 //! A directory's SCIM token becomes a principal here too (`load_for_scim_token`).
 
-use sea_orm::sea_query::{Alias, Condition, Expr, ExprTrait, JoinType};
+use std::sync::OnceLock;
+
+use sea_orm::sea_query::{Alias, Condition, Expr, ExprTrait, IntoIden, JoinType, SelectStatement};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult, IdenStatic, QueryFilter,
-    QuerySelect, QueryTrait, SelectA, SelectB, SelectC,
+    ColumnTrait, ConnectionTrait, DatabaseBackend, EntityTrait, FromQueryResult, QueryFilter,
+    QuerySelect, QueryTrait, Statement, Value,
 };
 use uuid::Uuid;
 
@@ -49,9 +51,12 @@ pub struct CallerRows {
     pub team: Option<team::Model>,
 }
 
-/// The alias of the department's teams in `sign_in`'s statement, and of their ids' column.
+/// The alias of the department's teams in `sign_in`'s statement, and of their ids' column;
+/// the prefixes of the role's and the team's columns.
 const REACH: &str = "reach";
 const REACH_TEAM: &str = "reach_team";
+const ROLE: &str = "r_";
+const TEAM: &str = "t_";
 
 /// Like `load_for_token`, keeping the rows: the user, their role, their team and — for a
 /// DEPARTMENT-scoped role — the teams of their team's department, in one statement (one
@@ -63,39 +68,12 @@ pub async fn sign_in<C: ConnectionTrait>(
     issued_at: Option<u64>,
 ) -> Result<SignedIn> {
     let user_id = UserId::parse(subject).ok_or(Error::Unauthenticated)?;
-    let reach = Alias::new(REACH);
-    let mut query = user::Entity::find_by_id(user_id.0)
-        .filter(user::Column::DeletedAt.is_null())
-        .filter(user::Column::Status.eq(super::lifecycle::Status::Active.as_str()))
-        .find_also_related(role::Entity)
-        .find_also_related(team::Entity)
-        .into_query();
-    query
-        .join_as(
-            JoinType::LeftJoin,
-            team::Entity,
-            reach.clone(),
-            Condition::all()
-                .add(
-                    Expr::col((role::Entity, role::Column::Scope))
-                        .eq(RoleScope::Department.as_str()),
-                )
-                .add(
-                    Expr::col((reach.clone(), team::Column::AccountId))
-                        .equals((user::Entity, user::Column::AccountId)),
-                )
-                .add(
-                    Expr::col((reach.clone(), team::Column::DepartmentId))
-                        .equals((team::Entity, team::Column::DepartmentId)),
-                ),
-        )
-        .expr_as(Expr::col((reach, team::Column::Id)), Alias::new(REACH_TEAM));
-    let rows = db.query_all(&query).await?;
+    let statement = sign_in_statement(db.get_database_backend(), user_id.0);
+    let rows = db.query_all_raw(statement).await?;
     let first = rows.first().ok_or(Error::Unauthenticated)?;
-    let user = user::Model::from_query_result(first, SelectA.as_str())?;
-    let role = role::Model::from_query_result_optional(first, SelectB.as_str())?
-        .ok_or(Error::Unauthenticated)?;
-    let team = team::Model::from_query_result_optional(first, SelectC.as_str())?;
+    let user = user::Model::from_query_result(first, "")?;
+    let role = role::Model::from_query_result(first, ROLE)?;
+    let team = team::Model::from_query_result_optional(first, TEAM)?;
     if let Some(cutoff) = user.tokens_valid_after {
         let issued_ms = issued_at.map(|s| s.saturating_mul(1000) as i64);
         if issued_ms.is_none_or(|t| t < cutoff) {
@@ -139,6 +117,73 @@ pub async fn sign_in<C: ConnectionTrait>(
         principal,
         rows: CallerRows { user, role, team },
     })
+}
+
+/// `sign_in`'s statement for `user_id`: the user, their role (required), their team and the
+/// teams of that team's department when the role is DEPARTMENT-scoped, one row each.
+fn sign_in_query(user_id: Uuid) -> SelectStatement {
+    let reach = Alias::new(REACH);
+    let mut query = user::Entity::find_by_id(user_id)
+        .filter(user::Column::DeletedAt.is_null())
+        .filter(user::Column::Status.eq(super::lifecycle::Status::Active.as_str()))
+        .into_query();
+    query
+        .join(
+            JoinType::InnerJoin,
+            role::Entity,
+            Expr::col((role::Entity, role::Column::Id))
+                .equals((user::Entity, user::Column::RoleId)),
+        )
+        .join(
+            JoinType::LeftJoin,
+            team::Entity,
+            Expr::col((team::Entity, team::Column::Id))
+                .equals((user::Entity, user::Column::TeamId)),
+        )
+        .join_as(
+            JoinType::LeftJoin,
+            team::Entity,
+            reach.clone(),
+            Condition::all()
+                .add(
+                    Expr::col((role::Entity, role::Column::Scope))
+                        .eq(RoleScope::Department.as_str()),
+                )
+                .add(
+                    Expr::col((reach.clone(), team::Column::AccountId))
+                        .equals((user::Entity, user::Column::AccountId)),
+                )
+                .add(
+                    Expr::col((reach.clone(), team::Column::DepartmentId))
+                        .equals((team::Entity, team::Column::DepartmentId)),
+                ),
+        )
+        .expr_as(Expr::col((reach, team::Column::Id)), Alias::new(REACH_TEAM));
+    super::db::select_prefixed::<role::Entity>(&mut query, role::Entity.into_iden(), ROLE);
+    super::db::select_prefixed::<team::Entity>(&mut query, team::Entity.into_iden(), TEAM);
+    query
+}
+
+/// `sign_in`'s statement on `backend`: its SQL text is built once (it is the same for every
+/// user), the user's id is bound for each request.
+fn sign_in_statement(backend: DatabaseBackend, user_id: Uuid) -> Statement {
+    static POSTGRES: OnceLock<Statement> = OnceLock::new();
+    static SQLITE: OnceLock<Statement> = OnceLock::new();
+    let cell = match backend {
+        DatabaseBackend::Postgres => &POSTGRES,
+        _ => &SQLITE,
+    };
+    // Built for the nil id, which no user has; the one value that is that id is replaced.
+    let mut statement = cell
+        .get_or_init(|| backend.build(&sign_in_query(Uuid::nil())))
+        .clone();
+    let placeholder = Value::from(Uuid::nil());
+    if let Some(values) = &mut statement.values {
+        for value in values.0.iter_mut().filter(|v| **v == placeholder) {
+            *value = Value::from(user_id);
+        }
+    }
+    statement
 }
 
 /// The principal of a live (not revoked) SCIM token: the directory acts with the token's

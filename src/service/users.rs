@@ -3,10 +3,10 @@
 
 use std::collections::{HashMap, HashSet};
 
-use sea_orm::sea_query::{Expr, ExprTrait, Query, SelectStatement};
+use sea_orm::sea_query::{Expr, ExprTrait, IntoIden, JoinType, Query, SelectStatement};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseBackend, DatabaseTransaction, EntityTrait,
-    PaginatorTrait, QueryFilter, QuerySelect, Select,
+    FromQueryResult, PaginatorTrait, QueryFilter, QuerySelect, QueryTrait, Select,
 };
 use serde_json::{Value as Json, json};
 use uuid::Uuid;
@@ -314,35 +314,63 @@ async fn list_sorted<C: ConnectionTrait>(
         let listing = Listing::fetch(db, select, &sort, page, key_of).await?;
         return Ok((listing, Related::default()));
     }
+    // The users' own columns keep their names; a role's and a team's columns, prefixed, are
+    // decoded once per distinct role or team of the page (a page has a few of each).
     type Row = (user::Model, Option<role::Model>, Option<team::Model>);
+    const ROLE: &str = "r_";
+    const TEAM: &str = "t_";
     let joined = page::fetch_with(
         select.clone(),
         &sort,
         page,
         |row: &Row| key_of(&row.0),
         |rows| async move {
-            match (include.roles, include.teams) {
-                (true, true) => {
-                    rows.find_also_related(role::Entity)
-                        .find_also_related(team::Entity)
-                        .all(db)
-                        .await
-                }
-                (true, false) => Ok(rows
-                    .find_also_related(role::Entity)
-                    .all(db)
-                    .await?
-                    .into_iter()
-                    .map(|(u, r)| (u, r, None))
-                    .collect()),
-                _ => Ok(rows
-                    .find_also_related(team::Entity)
-                    .all(db)
-                    .await?
-                    .into_iter()
-                    .map(|(u, t)| (u, None, t))
-                    .collect()),
+            let mut query = rows.into_query();
+            if include.roles {
+                query.join(
+                    JoinType::LeftJoin,
+                    role::Entity,
+                    Expr::col((role::Entity, role::Column::Id))
+                        .equals((user::Entity, user::Column::RoleId)),
+                );
+                super::db::select_prefixed::<role::Entity>(
+                    &mut query,
+                    role::Entity.into_iden(),
+                    ROLE,
+                );
             }
+            if include.teams {
+                query.join(
+                    JoinType::LeftJoin,
+                    team::Entity,
+                    Expr::col((team::Entity, team::Column::Id))
+                        .equals((user::Entity, user::Column::TeamId)),
+                );
+                super::db::select_prefixed::<team::Entity>(
+                    &mut query,
+                    team::Entity.into_iden(),
+                    TEAM,
+                );
+            }
+            let (mut roles, mut teams) = (HashSet::new(), HashSet::new());
+            let mut out = Vec::new();
+            for row in db.query_all(&query).await? {
+                let user = user::Model::from_query_result(&row, "")?;
+                let once = |id: &str, seen: &mut HashSet<Uuid>| {
+                    row.try_get::<Option<Uuid>>("", id)
+                        .map(|id| id.is_some_and(|id| seen.insert(id)))
+                };
+                let role = match include.roles && once("r_id", &mut roles)? {
+                    true => Some(role::Model::from_query_result(&row, ROLE)?),
+                    false => None,
+                };
+                let team = match include.teams && once("t_id", &mut teams)? {
+                    true => Some(team::Model::from_query_result(&row, TEAM)?),
+                    false => None,
+                };
+                out.push((user, role, team));
+            }
+            Ok(out)
         },
     )
     .await?;
