@@ -181,3 +181,22 @@ impl Db {
         )
     }
 }
+
+/// Adds every column of `E`, read from `table` (its name or an alias), to `query`'s
+/// selection as `{prefix}{column}`: a joined row read beside the main entity's own columns
+/// (which keep their names, so the main row decodes without building prefixed names), and
+/// decoded with `E::Model::from_query_result(row, prefix)` only where it is needed.
+pub(crate) fn select_prefixed<E: sea_orm::EntityTrait>(
+    query: &mut sea_orm::sea_query::SelectStatement,
+    table: sea_orm::sea_query::DynIden,
+    prefix: &str,
+) {
+    use sea_orm::sea_query::{Alias, Expr};
+    use sea_orm::{IdenStatic, Iterable};
+    for column in E::Column::iter() {
+        query.expr_as(
+            Expr::col((table.clone(), column)),
+            Alias::new(format!("{prefix}{}", column.as_str())),
+        );
+    }
+}
