@@ -162,12 +162,13 @@ def measure(args):
         "query($r: [ID!]) { users(filter: { roleIds: $r }, orderBy: { field: EMAIL, direction: DESC }, first: 1) { nodes { email } } }",
         {"r": [roles["SENDER"]]})["users"]["nodes"][0]["email"]
 
-    print(f"[{args.db}] reads: wrk -t{args.threads} -c{args.connections} -d{args.seconds}s", flush=True)
-    wrk_case(args, api, results, "viewer", VIEWER, {})
-    wrk_case(args, api, results, "users page", USERS_PAGE, {})
-    wrk_case(args, api, results, "search broad", SEARCH, {"q": "an"})
-    wrk_case(args, api, results, "search narrow", SEARCH, {"q": someone})
-    wrk_case(args, api, results, "invites pending", INVITES_PENDING, {})
+    if args.only == "all":
+        print(f"[{args.db}] reads: wrk -t{args.threads} -c{args.connections} -d{args.seconds}s", flush=True)
+        wrk_case(args, api, results, "viewer", VIEWER, {})
+        wrk_case(args, api, results, "users page", USERS_PAGE, {})
+        wrk_case(args, api, results, "search broad", SEARCH, {"q": "an"})
+        wrk_case(args, api, results, "search narrow", SEARCH, {"q": someone})
+        wrk_case(args, api, results, "invites pending", INVITES_PENDING, {})
 
     print(f"[{args.db}] mutations: {args.runs} sequential runs each (after one warm-up)", flush=True)
     # changeUsersRole: the same 1,000 Senders, alternately made Managers and Senders, so
@@ -213,6 +214,8 @@ def measure(args):
 
     timed(results, "inviteUsers 100", args.runs,
           lambda run: invite_many([f"bench.{tag}.{run + 1}.{i}@bench.example" for i in range(100)]))
+    if args.only == "writes":
+        return
 
     # acceptInvite: invite people, read the tokens from the emails the outbox worker writes.
     accept_emails = [f"accept.{tag}.{i}@bench.example" for i in range(args.runs + 1)]
@@ -355,6 +358,8 @@ def main():
     m.add_argument("--mail-dir", required=True)
     m.add_argument("--results", required=True)
     m.add_argument("--out", required=True)
+    m.add_argument("--only", choices=["all", "writes"], default="all",
+                   help="writes: only changeUsersRole and inviteUsers (bench/writes)")
     for a in (m,):
         a.add_argument("--seconds", type=int, default=15)
         a.add_argument("--threads", type=int, default=2)
