@@ -38,6 +38,23 @@ pub enum Command {
     Schema,
     /// Generate a synthetic dataset quickly, for benchmarks: many accounts, one big one.
     Seed(SeedArgs),
+    /// Answer one GraphQL request in-process and print the SQL statements it ran, values
+    /// inlined (what `bench/compare` replays with pgbench for the database's ceiling).
+    Statements(StatementsArgs),
+}
+
+/// `roster statements …`
+#[derive(Args, Debug)]
+pub struct StatementsArgs {
+    /// An access token for the caller (`roster token`).
+    #[arg(long)]
+    pub token: String,
+    /// The GraphQL document.
+    #[arg(long)]
+    pub query: String,
+    /// The variables, as a JSON object.
+    #[arg(long, default_value = "{}")]
+    pub variables: String,
 }
 
 /// `roster account …`
@@ -138,9 +155,9 @@ pub struct SeedArgs {
     pub seed_value: u64,
 }
 
-impl From<&SeedArgs> for crate::seed::SeedOptions {
+impl From<&SeedArgs> for crate::tooling::seed::SeedOptions {
     fn from(a: &SeedArgs) -> Self {
-        crate::seed::SeedOptions {
+        crate::tooling::seed::SeedOptions {
             users: a.users,
             accounts: a.accounts,
             big_account_users: a.big_account_users,
@@ -732,8 +749,8 @@ mod tests {
             panic!("not the seed command: {:?}", cli.command);
         };
         assert_eq!(
-            crate::seed::SeedOptions::from(args),
-            crate::seed::SeedOptions::default()
+            crate::tooling::seed::SeedOptions::from(args),
+            crate::tooling::seed::SeedOptions::default()
         );
     }
 
