@@ -277,3 +277,33 @@ async fn a_bulk_role_change_runs_the_same_statements_for_10_users_or_1000() {
         );
     }
 }
+
+#[tokio::test]
+async fn inviting_10_or_100_people_costs_the_same_statements() {
+    let app = TestApp::spawn().await;
+    let o = Org::create(&app).await;
+    let t = app.token_for(o.admin);
+    let query = "mutation($inv: [InvitationInput!]!) { inviteUsers(input: { invitations: $inv }) { changedCount errors { code } } }";
+    let mut counts = Vec::new();
+    for n in [10, 100] {
+        let invitations: Vec<_> = (0..n)
+            .map(|i| {
+                json!({
+                    "email": format!("guest{n}.{i}@a.test"),
+                    "teamId": common::gid::team(o.platform),
+                    "roleId": common::gid::role(o.roles["SENDER"]),
+                })
+            })
+            .collect();
+        let before = app.db.statement_count();
+        let body = app
+            .gql(Some(&t), query, json!({ "inv": invitations }))
+            .await;
+        counts.push(app.db.statement_count() - before);
+        assert_eq!(data(&body)["inviteUsers"]["changedCount"], n, "{body:#}");
+    }
+    assert_eq!(
+        counts[0], counts[1],
+        "statements must not grow with the number of invitations"
+    );
+}
