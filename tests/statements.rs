@@ -454,4 +454,85 @@ async fn a_loader_runs_the_same_statement_for_one_key_or_many_on_postgres() {
     } else {
         assert_ne!(texts[0], texts[1], "SQLite lists its ids");
     }
+
+#[tokio::test]
+async fn a_bulk_role_change_runs_the_same_statements_for_10_users_or_1000() {
+    let app = TestApp::spawn().await;
+    let o = Org::create(&app).await;
+    let query = "mutation($input: ChangeUsersRoleInput!) { changeUsersRole(input: $input) { changedCount errors { code } } }";
+    let t = app.token_for(o.admin);
+    let mut runs: Vec<Vec<String>> = Vec::new();
+    for n in [10, 1000] {
+        let ids = insert_users(
+            &app,
+            o.account_id,
+            o.mobile,
+            o.roles["SENDER"],
+            &format!("Role{n}"),
+            n,
+        )
+        .await;
+        let input = json!({ "input": {
+            "userIds": ids.iter().map(|id| common::gid::user(*id)).collect::<Vec<_>>(),
+            "roleId": common::gid::role(o.roles["MANAGER"]),
+        } });
+        app.db.start_recording();
+        let body = app.gql(Some(&t), query, input).await;
+        let statements = app.db.stop_recording();
+        assert_eq!(
+            data(&body)["changeUsersRole"]["changedCount"],
+            n,
+            "{body:#}"
+        );
+        runs.push(statements.into_iter().map(|s| s.sql).collect());
+    }
+    let (small, large) = (&runs[0], &runs[1]);
+    // principal; in the transaction: account lock (PostgreSQL), actor re-check, roles, the
+    // role (locked), the targets, the update, audit, event sequence, events, wake-up (NOTIFY,
+    // PostgreSQL).
+    assert_eq!(
+        small.len(),
+        large.len(),
+        "statements must not grow with the bulk size:\n{small:#?}\n{large:#?}"
+    );
+    let expected = if common::on_postgres() { 11 } else { 9 };
+    assert_eq!(large.len(), expected, "{large:#?}");
+    if common::on_postgres() {
+        // The ids travel as one array parameter and the rows as one JSON parameter, so the
+        // statement texts (and prepared statements, and plans) are the same for any size.
+        assert_eq!(
+            small, large,
+            "one statement text per step, whatever the bulk size"
+        );
+    }
+}
+
+#[tokio::test]
+async fn inviting_10_or_100_people_costs_the_same_statements() {
+    let app = TestApp::spawn().await;
+    let o = Org::create(&app).await;
+    let t = app.token_for(o.admin);
+    let query = "mutation($inv: [InvitationInput!]!) { inviteUsers(input: { invitations: $inv }) { changedCount errors { code } } }";
+    let mut counts = Vec::new();
+    for n in [10, 100] {
+        let invitations: Vec<_> = (0..n)
+            .map(|i| {
+                json!({
+                    "email": format!("guest{n}.{i}@a.test"),
+                    "teamId": common::gid::team(o.platform),
+                    "roleId": common::gid::role(o.roles["SENDER"]),
+                })
+            })
+            .collect();
+        let before = app.db.statement_count();
+        let body = app
+            .gql(Some(&t), query, json!({ "inv": invitations }))
+            .await;
+        counts.push(app.db.statement_count() - before);
+        assert_eq!(data(&body)["inviteUsers"]["changedCount"], n, "{body:#}");
+    }
+    assert_eq!(
+        counts[0], counts[1],
+        "statements must not grow with the number of invitations"
+    );
 }

@@ -239,7 +239,16 @@ impl QueryRoot {
     }
 
     /// Users the caller may see.
-    #[graphql(complexity = "page_cost(first, last, child_complexity)")]
+    ///
+    /// `totalCount` is always exact. Without a search (active users) it is read from counts
+    /// the database keeps per team and role. With a search (or other statuses) the matches
+    /// are counted once and the number is kept, per server, with the account's count
+    /// version — a counter the database raises in the same transaction as any change to the
+    /// account's users or teams, from any server. Asked again while that version is
+    /// unchanged, the kept number is answered without counting; after any change (an
+    /// accepted invitation, a role or team change, a delete, a suspension, a restore, an
+    /// edit) the next request counts again. So a broad search's first `totalCount` after a
+    /// change costs a count of the account's users, and the ones after it cost nothing.
     #[allow(clippy::too_many_arguments)] // one Rust argument per GraphQL argument
     async fn users(
         &self,

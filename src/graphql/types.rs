@@ -761,7 +761,7 @@ macro_rules! connection {
                         .await?
                         .unwrap_or(0));
                 }
-                Ok(self.listing.total_count(db(ctx)?.conn()).await? as i64)
+                Ok(self.listing.total_count_cached(db(ctx)?).await? as i64)
             }
         }
     };

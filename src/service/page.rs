@@ -415,6 +415,9 @@ enum Count<E: EntityTrait> {
     /// One row, one integer column `n`, read from counts kept elsewhere (for example
     /// `user_counts`), so an unfiltered list of a large account costs no scan.
     Kept(SelectStatement),
+    /// Counting the matching rows of one account once per count version of the account
+    /// (`service::counts`): asked again with nothing changed, it is not recounted.
+    Versioned { rows: Select<E>, account_id: Uuid },
     /// All active members of one team (`Team.memberCount`), which callers may batch.
     TeamMembers(Uuid),
     /// Known without a query.
@@ -482,11 +485,37 @@ where
         }
     }
 
+    /// Answers `totalCount` by counting the rows of `account_id` that the page's filters
+    /// match, cached per count version of the account (`service::counts`).
+    pub fn counted_per_version(self, account_id: Uuid) -> Self {
+        let count = match self.count {
+            Count::Rows(rows) => Count::Versioned { rows, account_id },
+            other => other,
+        };
+        Listing {
+            page: self.page,
+            count,
+        }
+    }
+
+    /// How many rows match the filters, across all pages, through the database's count cache
+    /// where the listing allows it.
+    pub async fn total_count_cached(&self, db: &super::Db) -> Result<u64> {
+        match &self.count {
+            Count::Versioned { rows, account_id } => {
+                super::counts::count(db.conn(), db.counts(), *account_id, rows).await
+            }
+            _ => self.total_count(db.conn()).await,
+        }
+    }
+
     /// How many rows match the filters, across all pages.
     pub async fn total_count<C: ConnectionTrait>(&self, db: &C) -> Result<u64> {
         use sea_orm::PaginatorTrait;
         match &self.count {
-            Count::Rows(select) => Ok(select.clone().count(db).await?),
+            Count::Rows(select) | Count::Versioned { rows: select, .. } => {
+                Ok(select.clone().count(db).await?)
+            }
             Count::Kept(query) => kept(db, query).await,
             Count::TeamMembers(team) => {
                 let query = Query::select()

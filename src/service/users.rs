@@ -193,9 +193,11 @@ pub async fn list_with<C: ConnectionTrait>(
     // Without a search every filter is a set of teams or roles, which the kept counts
     // answer exactly; a search has to count its matches, and the kept counts count active
     // users only.
+    // Any other count (a search, other statuses) is counted once per count version of the
+    // account (`service::counts`): repeated while nothing changed, it is not recounted.
     let listing = match (search, only_active, kept_count(actor, filter)) {
         (None, true, Some(count)) => listing.counted_by(count),
-        _ => listing,
+        _ => listing.counted_per_version(actor.account_id),
     };
     Ok((listing, related))
 }
@@ -862,10 +864,11 @@ async fn select_targets(
     wanted.sort_unstable();
     wanted.dedup();
     let mut found: HashMap<Uuid, user::Model> = HashMap::with_capacity(wanted.len());
+    let backend = txn.get_database_backend();
     for chunk in wanted.chunks(CHUNK) {
         let mut select = user::Entity::find()
             .filter(user::Column::AccountId.eq(actor.account_id))
-            .filter(user::Column::Id.is_in(chunk.to_vec()));
+            .filter(super::db::id_in(backend, user::Column::Id, chunk));
         if !include_deleted {
             select = select.filter(user::Column::DeletedAt.is_null());
         }
@@ -969,7 +972,8 @@ fn token_cutoff(now: i64) -> i64 {
     now - now.rem_euclid(1000) + 1000
 }
 
-/// The set-based write: one `UPDATE … WHERE id IN (…)` per chunk of ids.
+/// The set-based write: one `UPDATE … WHERE id IN (…)` per chunk of ids (`= ANY($1)` with
+/// one array parameter on PostgreSQL).
 async fn write(
     txn: &DatabaseTransaction,
     account_id: Uuid,
@@ -977,12 +981,19 @@ async fn write(
     target: &Target<'_>,
     now: i64,
 ) -> Result<()> {
+    let backend = txn.get_database_backend();
     for chunk in ids.chunks(CHUNK) {
+        // Raising `version` here spares the row-version trigger one call per row (its `WHEN`
+        // skips rows whose version the statement already raised).
         let update = user::Entity::update_many()
             .col_expr(user::Column::UpdatedAt, Expr::value(now))
+            .col_expr(
+                user::Column::Version,
+                Expr::col(user::Column::Version).add(1),
+            )
             .filter(user::Column::AccountId.eq(account_id))
             .filter(user::Column::DeletedAt.is_null())
-            .filter(user::Column::Id.is_in(chunk.to_vec()));
+            .filter(super::db::id_in(backend, user::Column::Id, chunk));
         let update = match target {
             Target::Role(role) => update.col_expr(user::Column::RoleId, Expr::value(role.id)),
             Target::Team(team) => update.col_expr(user::Column::TeamId, Expr::value(team.id)),
