@@ -454,6 +454,7 @@ async fn a_loader_runs_the_same_statement_for_one_key_or_many_on_postgres() {
     } else {
         assert_ne!(texts[0], texts[1], "SQLite lists its ids");
     }
+}
 
 #[tokio::test]
 async fn a_bulk_role_change_runs_the_same_statements_for_10_users_or_1000() {
