@@ -61,13 +61,14 @@ impl Db {
                         .busy_timeout(Duration::from_secs(10))
                 });
         } else {
-            // Custom plans for every execution: with a generic plan PostgreSQL cannot see a
-            // search pattern and may read a whole trigram index for a two-letter search
-            // that a name-ordered scan answers at once; planning costs far less than that.
-            options
-                .max_connections(16)
-                .min_connections(1)
-                .map_sqlx_postgres_opts(|o| o.options([("plan_cache_mode", "force_custom_plan")]));
+            // PostgreSQL's own plan cache (`plan_cache_mode = auto`): a prepared statement is
+            // planned for its values a few times, then reuses a generic plan when that costs
+            // no more. Planning a join costs more than running it on a primary key (sign-in:
+            // 0.65 ms to plan, 0.16 ms to run, bench/ANALYSIS.md), so forcing a fresh plan on
+            // every execution doubled PostgreSQL's CPU per request. The one statement whose
+            // best plan depends on a value, the search, writes its pattern into the statement
+            // (`search::trigram_search_condition`).
+            options.max_connections(16).min_connections(1);
         }
         let mut conn = Database::connect(options).await?;
         let statements = Arc::new(AtomicU64::new(0));
