@@ -34,7 +34,7 @@ use crate::graphql::prescan;
 use crate::graphql::{self, Caller, Limits, RosterSchema};
 use crate::mail::mailbox::Mailbox;
 use crate::metrics::{self, Metrics};
-use crate::ratelimit::{self, Limiter, RateLimits};
+use crate::ratelimit::{self, Limiter, RateLimits, ScimRateLimits};
 use crate::service::event_hub::{EventHub, EventSettings};
 use crate::service::ids::UserId;
 use crate::service::{Db, principal};
@@ -56,6 +56,8 @@ pub struct HttpSettings {
     pub graphiql_headers: Option<String>,
     /// Requests per minute per user, per IP, and `acceptInvite` attempts per IP.
     pub rate_limits: RateLimits,
+    /// Requests per minute to `/scim/v2` per SCIM token and per client address.
+    pub scim_rate_limits: ScimRateLimits,
     /// Origins browsers may call the API from (empty: no CORS headers at all).
     pub cors_origins: Vec<HeaderValue>,
     /// Cost points per minute per user and per client address.
@@ -86,6 +88,7 @@ impl Default for HttpSettings {
             // `roster serve` always sets the limits from its configuration; a router built
             // in code (tests, embedding) has none unless it asks for them.
             rate_limits: RateLimits::OFF,
+            scim_rate_limits: ScimRateLimits::OFF,
             cors_origins: Vec::new(),
             cost_budgets: CostBudgets::OFF,
             trusted_proxies: Vec::new(),
@@ -113,6 +116,10 @@ pub struct App {
     pub per_user: Limiter<String>,
     pub per_ip: Limiter<IpAddr>,
     pub accept_invite_per_ip: Limiter<IpAddr>,
+    /// `/scim/v2` requests per SCIM token (by token id).
+    pub scim_per_token: Limiter<uuid::Uuid>,
+    /// `/scim/v2` requests per client address, counted before authentication.
+    pub scim_per_ip: Limiter<IpAddr>,
     pub budgets: Arc<Budgets>,
 }
 
@@ -133,6 +140,7 @@ impl AppState {
         let executor = graphql::build_executor(shared.clone(), limits);
         let schema = graphql::build(Some(shared), limits);
         let rates = http.rate_limits;
+        let scim_rates = http.scim_rate_limits;
         let budgets = Arc::new(Budgets::new(http.cost_budgets, limits.max_complexity));
         AppState(Arc::new(App {
             schema,
@@ -145,6 +153,8 @@ impl AppState {
             per_user: Limiter::new(rates.per_user),
             per_ip: Limiter::new(rates.per_ip),
             accept_invite_per_ip: Limiter::new(rates.accept_invite_per_ip),
+            scim_per_token: Limiter::new(scim_rates.per_token),
+            scim_per_ip: Limiter::new(scim_rates.per_ip),
             budgets,
         }))
     }
@@ -179,7 +189,7 @@ pub fn router(state: AppState) -> Router {
         .route("/demo/mail", get(demo_mail::list))
         .route("/demo/mail/{id}", get(demo_mail::show))
         .route("/demo/mail/{id}/html", get(demo_mail::html_part))
-        .merge(crate::scim::routes())
+        .merge(crate::scim::routes(state.clone()))
         .layer(DefaultBodyLimit::max(max_body))
         .layer(tower::util::option_layer(cors))
         .layer(CompressionLayer::new())

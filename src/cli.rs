@@ -360,6 +360,10 @@ fn http_settings(config: &Config, demo: Option<DemoServing>) -> anyhow::Result<H
             per_ip: config.rate_limit_per_ip,
             accept_invite_per_ip: config.accept_invite_per_ip,
         },
+        scim_rate_limits: crate::ratelimit::ScimRateLimits {
+            per_token: config.scim_rate_limit_per_token,
+            per_ip: config.scim_rate_limit_per_ip,
+        },
         cors_origins: config.cors_origins().map_err(|e| anyhow!(e))?,
         cost_budgets: crate::cost::CostBudgets {
             per_user: config.cost_budget_per_user,

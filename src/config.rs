@@ -530,6 +530,27 @@ pub struct Config {
     )]
     pub accept_invite_per_ip: u32,
 
+    /// SCIM (`/scim/v2`) requests per minute per directory token (`0` = unlimited).
+    #[arg(
+        long,
+        global = true,
+        env = "ROSTER_SCIM_RATE_LIMIT_PER_TOKEN",
+        value_name = "ROSTER_SCIM_RATE_LIMIT_PER_TOKEN",
+        default_value_t = 18_000
+    )]
+    pub scim_rate_limit_per_token: u32,
+
+    /// SCIM (`/scim/v2`) requests per minute per client address, counted before the token is
+    /// checked (`0` = unlimited).
+    #[arg(
+        long,
+        global = true,
+        env = "ROSTER_SCIM_RATE_LIMIT_PER_IP",
+        value_name = "ROSTER_SCIM_RATE_LIMIT_PER_IP",
+        default_value_t = 36_000
+    )]
+    pub scim_rate_limit_per_ip: u32,
+
     /// Origins browsers may call the API from, comma-separated, such as
     /// `https://app.example.com` (empty: no CORS headers, same-origin only).
     #[arg(
@@ -738,6 +759,13 @@ mod tests {
                 accept_invite_per_ip: c.accept_invite_per_ip,
             },
             crate::ratelimit::RateLimits::default()
+        );
+        assert_eq!(
+            crate::ratelimit::ScimRateLimits {
+                per_token: c.scim_rate_limit_per_token,
+                per_ip: c.scim_rate_limit_per_ip,
+            },
+            crate::ratelimit::ScimRateLimits::default()
         );
         assert_eq!(c.cors_origins(), Ok(vec![]));
     }

@@ -44,6 +44,36 @@ impl Default for RateLimits {
     }
 }
 
+/// Requests per minute to `/scim/v2`; `0` switches a limit off. A directory provisions in
+/// bursts (a first sync is a lookup and a create per user), so these are separate from the
+/// GraphQL limits: per SCIM token (counted after the token is verified), and per client
+/// address (counted before authentication, so guessing tokens costs the guesser).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ScimRateLimits {
+    pub per_token: u32,
+    pub per_ip: u32,
+}
+
+impl ScimRateLimits {
+    /// No limits (routers built in code, tests).
+    pub const OFF: ScimRateLimits = ScimRateLimits {
+        per_token: 0,
+        per_ip: 0,
+    };
+}
+
+/// The production defaults, which `roster serve` also uses (see `config.rs`): 300 requests
+/// a second per token sustained (a first sync of 10,000 users at 150 users a second), and
+/// twice that per address (one IdP's egress address serves many tenants).
+impl Default for ScimRateLimits {
+    fn default() -> Self {
+        ScimRateLimits {
+            per_token: 18_000,
+            per_ip: 36_000,
+        }
+    }
+}
+
 /// What a caller has left of a limit, for `RateLimit-*` headers and `extensions.cost`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Budget {

@@ -30,7 +30,8 @@ use crate::app::{App, AppState};
 use crate::auth::{Permission, Principal};
 use crate::entity::{team, user};
 use crate::service::ids::{TeamId, UserId};
-use crate::service::teams::{self, TeamChanges};
+use crate::service::provisioning::GroupChanges;
+use crate::service::teams;
 use crate::service::{Error, access, provisioning, text, users};
 
 const CORE: &str = "urn:ietf:params:scim:schemas:core:2.0:group";
@@ -301,7 +302,7 @@ fn team_error(e: Error) -> ScimError {
     }
 }
 
-/// Moves users into `team_id` (added members).
+/// Moves users into `team_id` (added members of a new group).
 async fn move_into(
     app: &App,
     actor: &Principal,
@@ -326,7 +327,8 @@ async fn move_into(
     Ok(())
 }
 
-/// Applies the change from `old` to `new` (display name, members).
+/// Applies the change from `old` to `new` (display name, external id, members) in one
+/// service call (one transaction): if any part is refused, nothing changes.
 async fn apply(
     app: &App,
     actor: &Principal,
@@ -336,53 +338,44 @@ async fn apply(
     members_given: bool,
     removals: bool,
 ) -> Result<(), ScimError> {
-    if let Some(name) = get_ci(new, "displayName").and_then(Json::as_str)
-        && name != t.name
-    {
-        teams::update_team(
-            &app.db,
-            actor,
-            &TeamId(t.id).to_string(),
-            TeamChanges {
-                name: Some(name),
-                department_id: None,
-            },
-        )
-        .await
-        .map_err(team_error)?;
-    }
+    let name = get_ci(new, "displayName")
+        .and_then(Json::as_str)
+        .filter(|name| *name != t.name);
     // In a PUT an absent externalId stays; in a PATCH result absence means removed.
     let external = get_ci(new, "externalId").and_then(Json::as_str);
-    let wanted = match external {
+    let external_id = match external {
         Some(x) => Some(Some(x)),
         None if removals && t.external_id.is_some() => Some(None),
         None => None,
+    }
+    .filter(|x| *x != t.external_id.as_deref());
+    let (add, remove) = if members_given {
+        let (before, after) = (member_ids(old), member_ids(new));
+        let max = app.limits.max_bulk;
+        let add: Vec<String> = after.difference(&before).cloned().collect();
+        let remove: Vec<String> = before.difference(&after).cloned().collect();
+        if add.len() > max || remove.len() > max {
+            return Err(ScimError::bad(
+                "tooMany",
+                format!("at most {max} members may be added or removed per request"),
+            ));
+        }
+        (add, remove)
+    } else {
+        (Vec::new(), Vec::new())
     };
-    if let Some(x) = wanted
-        && x != t.external_id.as_deref()
-    {
-        provisioning::set_team_external_id(&app.db, actor, t.id, x).await?;
-    }
-    if !members_given {
-        return Ok(());
-    }
-    let (before, after) = (member_ids(old), member_ids(new));
-    let added: Vec<String> = after.difference(&before).cloned().collect();
-    let removed: Vec<String> = before.difference(&after).cloned().collect();
-    move_into(app, actor, &added, t.id).await?;
-    if !removed.is_empty() {
-        let fallback = provisioning::default_team(app.db.conn(), actor)
-            .await?
-            .filter(|f| *f != t.id)
-            .ok_or_else(|| {
-                ScimError::new(
-                    StatusCode::CONFLICT,
-                    Some("mutability"),
-                    "members of the account's default team cannot be removed; add them to another group instead",
-                )
-            })?;
-        move_into(app, actor, &removed, fallback).await?;
-    }
+    provisioning::update_group(
+        &app.db,
+        actor,
+        t.id,
+        GroupChanges {
+            name,
+            external_id,
+            add,
+            remove,
+        },
+    )
+    .await?;
     Ok(())
 }
 

@@ -43,8 +43,10 @@ const PATCH_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
 /// Largest page a list returns.
 pub const MAX_RESULTS: u64 = 1000;
 
-/// The SCIM routes, mounted under `/scim/v2` by `app::router`.
-pub fn routes() -> Router<AppState> {
+/// The SCIM routes, mounted under `/scim/v2` by `app::router`, each behind the per-address
+/// rate limit (`ROSTER_SCIM_RATE_LIMIT_PER_IP`, counted before authentication; the
+/// per-token one is counted in `start`).
+pub fn routes(state: AppState) -> Router<AppState> {
     Router::new()
         .route("/scim/v2/ServiceProviderConfig", get(schemas::config))
         .route("/scim/v2/ResourceTypes", get(schemas::resource_types))
@@ -71,6 +73,29 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/scim/v2/.search", post(search_everything))
         .route("/scim/v2/{*rest}", axum::routing::any(not_found))
+        .route_layer(axum::middleware::from_fn_with_state(state, limit_per_ip))
+}
+
+/// Refuses a client address past `ROSTER_SCIM_RATE_LIMIT_PER_IP` requests a minute (the TCP
+/// peer, or the client a trusted proxy names), before the token is looked up.
+async fn limit_per_ip(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let app = &state.0;
+    if app.scim_per_ip.is_on()
+        && let Some(axum::extract::ConnectInfo(peer)) =
+            request
+                .extensions()
+                .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+    {
+        let ip = crate::app::client_ip(peer.ip(), request.headers(), &app.http.trusted_proxies);
+        if let Err(retry) = app.scim_per_ip.take(&ip, 1) {
+            return ScimError::too_many(app, "per client address", retry).into_response();
+        }
+    }
+    next.run(request).await
 }
 
 /// `POST /.search` at the root (several resource types at once): not offered (RFC 7644
@@ -99,6 +124,8 @@ pub struct ScimError {
     pub status: StatusCode,
     pub scim_type: Option<&'static str>,
     pub detail: String,
+    /// Seconds for the `Retry-After` header of a 429.
+    pub retry_after: Option<u64>,
 }
 
 impl ScimError {
@@ -111,6 +138,25 @@ impl ScimError {
             status,
             scim_type,
             detail: detail.into(),
+            retry_after: None,
+        }
+    }
+
+    /// 429 for a caller past a rate limit (`what`), with `Retry-After`.
+    pub fn too_many(app: &App, what: &str, retry_after: u64) -> Self {
+        app.metrics.record(
+            "rate_limited",
+            crate::graphql::error::code::RATE_LIMITED,
+            std::time::Duration::ZERO,
+        );
+        tracing::warn!(limit = what, retry_after, "SCIM request rate limited");
+        ScimError {
+            retry_after: Some(retry_after),
+            ..Self::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                None,
+                format!("too many requests ({what}); retry in {retry_after} s"),
+            )
         }
     }
 
@@ -138,6 +184,11 @@ impl IntoResponse for ScimError {
             body["scimType"] = json!(t);
         }
         let mut response = (self.status, scim_json(&body)).into_response();
+        if let Some(retry) = self.retry_after {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(retry));
+        }
         if self.status == StatusCode::UNAUTHORIZED {
             response.headers_mut().insert(
                 header::WWW_AUTHENTICATE,
@@ -177,7 +228,32 @@ impl From<ProvisionError> for ScimError {
             }
             ProvisionError::SeatLimit(m) => ScimError::new(StatusCode::FORBIDDEN, None, m),
             ProvisionError::Service(e) => e.into(),
+            ProvisionError::Refused(errors) => item_error(&errors),
+            ProvisionError::Mutability(m) => {
+                ScimError::new(StatusCode::CONFLICT, Some("mutability"), m)
+            }
+            ProvisionError::At(part, inner) => {
+                let mut e = ScimError::from(*inner);
+                if e.status != StatusCode::INTERNAL_SERVER_ERROR {
+                    let attributes = part
+                        .split(", ")
+                        .map(attribute_name)
+                        .collect::<Vec<_>>()
+                        .join(", ");
+                    e.detail = format!("{attributes}: {}", e.detail);
+                }
+                e
+            }
         }
+    }
+}
+
+/// The SCIM attribute behind a part of a service change (`provisioning::ProvisionError::At`).
+fn attribute_name(part: &str) -> String {
+    match part {
+        "email" => "userName".to_owned(),
+        "team" | "role" => format!("{ROSTER_USER_SCHEMA}:{part}"),
+        other => other.to_owned(),
     }
 }
 
@@ -627,5 +703,10 @@ pub async fn start(
 ) -> Result<(std::sync::Arc<App>, Principal), ScimError> {
     let app = state.0.clone();
     let principal = authenticate(&app, headers).await?;
+    if let Some(token) = principal.scim_token_id
+        && let Err(retry) = app.scim_per_token.take(&token, 1)
+    {
+        return Err(ScimError::too_many(&app, "per SCIM token", retry));
+    }
     Ok((app, principal))
 }

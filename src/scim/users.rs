@@ -6,8 +6,9 @@
 //! the user's team; the Roster extension = team and role.
 //!
 //! Every write turns the request into the changes it asks for by comparing the resource
-//! before and after (a PUT body, or the result of a PATCH on the resource's JSON), then calls
-//! the service function of each change; an attribute Roster does not store changes nothing.
+//! before and after (a PUT body, or the result of a PATCH on the resource's JSON), then
+//! makes them all in one transaction (`provisioning::update_user`): a refused part leaves
+//! the user as they were. An attribute Roster does not store changes nothing.
 
 use std::collections::HashMap;
 
@@ -33,8 +34,8 @@ use super::{
 use crate::app::{App, AppState};
 use crate::auth::{Permission, Principal};
 use crate::entity::{role, team, user};
-use crate::service::ids::{RoleId, TeamId, UserId};
-use crate::service::provisioning::{self, NewUser, ProfileChanges, Ref};
+use crate::service::ids::{TeamId, UserId};
+use crate::service::provisioning::{self, NewUser, ProfileChanges, Ref, UserChanges};
 use crate::service::users::Status;
 use crate::service::{Error, accounts, text, users};
 
@@ -74,6 +75,12 @@ async fn names<C: ConnectionTrait>(
     account_id: Uuid,
     users: &[user::Model],
 ) -> Result<Names, ScimError> {
+    if users.is_empty() {
+        return Ok(Names {
+            teams: HashMap::new(),
+            roles: HashMap::new(),
+        });
+    }
     let mut team_ids: Vec<Uuid> = users.iter().map(|u| u.team_id).collect();
     team_ids.sort_unstable();
     team_ids.dedup();
@@ -381,11 +388,11 @@ async fn list_with(
             if let Some(c) = condition {
                 select = select.filter(c);
             }
-            let total = select.clone().count(db).await.map_err(Error::from)?;
             let page = if params.count == 0 {
                 Vec::new()
             } else {
                 select
+                    .clone()
                     .order_by_asc(user::Column::CreatedAt)
                     .order_by_asc(user::Column::Id)
                     .offset(offset)
@@ -393,6 +400,14 @@ async fn list_with(
                     .all(db)
                     .await
                     .map_err(Error::from)?
+            };
+            // A short page that starts within the matches ends them: its end is the total
+            // (the lookup an IdP makes before every create costs no COUNT).
+            let len = page.len() as u64;
+            let total = if len < params.count && (len > 0 || offset == 0) {
+                offset + len
+            } else {
+                select.count(db).await.map_err(Error::from)?
             };
             let names = names(db, actor.account_id, &page).await?;
             let page: Vec<Json> = page.iter().map(|u| to_json(u, &names, &base)).collect();
@@ -578,42 +593,8 @@ fn diff(old: &Json, new: &Json, removals: bool) -> Result<Desired, ScimError> {
     Ok(d)
 }
 
-/// The id of a team named by its name, for `users::change_team`.
-async fn team_id(app: &App, actor: &Principal, raw: &str) -> Result<String, ScimError> {
-    let key = text::fold(raw.trim());
-    team::Entity::find()
-        .filter(team::Column::AccountId.eq(actor.account_id))
-        .filter(team::Column::DeletedAt.is_null())
-        .filter(team::Column::NameKey.eq(key))
-        .one(app.db.conn())
-        .await
-        .map_err(Error::from)?
-        .map(|t| TeamId(t.id).to_string())
-        .ok_or_else(|| ScimError::bad("invalidValue", format!("no team named {raw:?}")))
-}
-
-/// The id of a role named by its built-in key or name, for `users::change_role`.
-async fn role_id(app: &App, actor: &Principal, raw: &str) -> Result<String, ScimError> {
-    let roles = role::Entity::find()
-        .filter(role::Column::AccountId.eq(actor.account_id))
-        .filter(role::Column::DeletedAt.is_null())
-        .all(app.db.conn())
-        .await
-        .map_err(Error::from)?;
-    let key = text::fold(raw.trim());
-    roles
-        .iter()
-        .find(|r| {
-            r.key
-                .as_deref()
-                .is_some_and(|k| k.eq_ignore_ascii_case(raw.trim()))
-        })
-        .or_else(|| roles.iter().find(|r| r.name_key == key))
-        .map(|r| RoleId(r.id).to_string())
-        .ok_or_else(|| ScimError::bad("invalidValue", format!("no role named {raw:?}")))
-}
-
-/// Applies the changes from `old` to `new` through the service functions.
+/// Applies the changes from `old` to `new` in one service call (one transaction): if any
+/// part is refused, nothing changes and the error names the attribute.
 async fn apply(
     app: &App,
     actor: &Principal,
@@ -623,52 +604,22 @@ async fn apply(
     removals: bool,
 ) -> Result<(), ScimError> {
     let d = diff(old, new, removals)?;
-    let ids = [UserId(user.id).to_string()];
-    let max = app.limits.max_bulk;
-    let check = |outcome: crate::service::bulk::Outcome<user::Model>| {
-        if outcome.errors.is_empty() {
-            Ok(())
-        } else {
-            Err(item_error(&outcome.errors))
-        }
-    };
-    // Reactivate first and suspend last, so the other changes apply to an active user and
-    // a deactivation is never undone by a failure halfway.
-    if d.active == Some(true) {
-        check(users::reactivate_users(&app.db, actor, &ids, false, max).await?)?;
-    }
-    if d.email.is_some() || d.name.is_some() || d.external_id.is_some() {
-        provisioning::update_profile(
-            &app.db,
-            actor,
-            user.id,
-            ProfileChanges {
+    provisioning::update_user(
+        &app.db,
+        actor,
+        user.id,
+        UserChanges {
+            profile: ProfileChanges {
                 email: d.email.as_deref(),
                 name: d.name.as_deref(),
                 external_id: d.external_id.as_ref().map(|x| x.as_deref()),
             },
-        )
-        .await?;
-    }
-    if let Some(team) = &d.team {
-        let id = team_id(app, actor, team).await?;
-        let outcome = users::change_team(&app.db, actor, &ids, &id, false, max).await;
-        check(outcome.map_err(|e| match e {
-            Error::NotFound(_) => ScimError::bad("invalidValue", "no such team within reach"),
-            other => other.into(),
-        })?)?;
-    }
-    if let Some(role) = &d.role {
-        let id = role_id(app, actor, role).await?;
-        let outcome = users::change_role(&app.db, actor, &ids, &id, false, max).await;
-        check(outcome.map_err(|e| match e {
-            Error::NotFound(_) => ScimError::bad("invalidValue", "no such role"),
-            other => other.into(),
-        })?)?;
-    }
-    if d.active == Some(false) {
-        check(users::suspend_users(&app.db, actor, &ids, false, max).await?)?;
-    }
+            team: d.team.as_deref().map(Ref::Name),
+            role: d.role.as_deref().map(Ref::Name),
+            active: d.active,
+        },
+    )
+    .await?;
     Ok(())
 }
 

@@ -1,7 +1,9 @@
 //! Provisioning: the users a directory (SCIM) creates directly — active at once, no
 //! invitation — and the profile fields (email, name, external id) it keeps in sync. Role,
-//! team, suspension and deletion go through `users` (and the lifecycle functions): this
-//! module only adds what no other entry point does.
+//! team, suspension and deletion are `users`' rules: a directory's update of a user
+//! (`update_user`) or a team (`update_group`) makes all its parts in one transaction by
+//! calling their `_in(txn, …)` forms (`users::apply_in`, `teams::update_team_in`), so one
+//! refused part leaves everything as it was and no rule has a second copy here.
 //!
 //! Rules (the same as an administrator inviting someone):
 //! - creating needs `USERS_INVITE`; editing a profile needs it too (a directory that may
@@ -15,16 +17,20 @@
 //! Defaults for a created user: `default_team` (the directory token's anchor team, else the
 //! account's oldest team) and the built-in Sender role — the least a new person can hold.
 
-use sea_orm::sea_query::Expr;
-use sea_orm::{ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder};
+use sea_orm::sea_query::{Expr, Query};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect,
+};
 use serde_json::{Value as Json, json};
 use uuid::Uuid;
 
 use super::audit::{self, Change, Operation};
+use super::bulk::ItemError;
 use super::email::Email;
-use super::ids::{RoleId, TeamId};
+use super::ids::{RoleId, TeamId, UserId};
 use super::text::{self, Name};
-use super::users::Status;
+use super::users::{self, Request, Status};
 use super::{Db, Error, access, accounts, is_unique_violation, roles, seats, teams};
 use crate::auth::{Permission, PermissionSet, Principal};
 use crate::entity::{role, scim_token, team, user};
@@ -48,6 +54,13 @@ pub enum ProvisionError {
     SeatLimit(String),
     /// Anything else the service says (forbidden, not found, internal…).
     Service(Error),
+    /// A bulk rule refused the user (last Admin, seat limit, no escalation, reach…).
+    Refused(Vec<ItemError>),
+    /// The change cannot be made in this state (e.g. removing a member of the default team).
+    Mutability(String),
+    /// Part of a multi-part change (named by the attribute it changes) was refused, so
+    /// none of it was made.
+    At(String, Box<ProvisionError>),
 }
 
 impl From<Error> for ProvisionError {
@@ -210,25 +223,20 @@ async fn resolve_team(
     wanted: Option<Ref<'_>>,
 ) -> Result<team::Model> {
     let id = match wanted {
+        // A directory's anchor team, read and share-locked in one statement (the common case
+        // of a first sync: thousands of creates naming no team).
+        None if actor.team_id.is_nil() && actor.scim_token_id.is_some() => {
+            if let Some(team) = anchor_team_locked(txn, actor).await? {
+                return Ok(team);
+            }
+            default_team(txn, actor)
+                .await?
+                .ok_or_else(|| ProvisionError::Invalid("team", "the account has no team".into()))?
+        }
         None => default_team(txn, actor)
             .await?
             .ok_or_else(|| ProvisionError::Invalid("team", "the account has no team".into()))?,
-        Some(Ref::Id(raw)) => {
-            TeamId::parse(raw)
-                .ok_or_else(|| ProvisionError::Invalid("team", format!("no team {raw:?}")))?
-                .0
-        }
-        Some(Ref::Name(raw)) => {
-            let key = Name::parse("team", raw)?.key();
-            team::Entity::find()
-                .filter(team::Column::AccountId.eq(actor.account_id))
-                .filter(team::Column::DeletedAt.is_null())
-                .filter(team::Column::NameKey.eq(key))
-                .one(txn)
-                .await?
-                .ok_or_else(|| ProvisionError::Invalid("team", format!("no team {raw:?}")))?
-                .id
-        }
+        Some(r) => find_team(txn, actor, r).await?.ok_or_else(|| no_team(r))?,
     };
     if !access::acts_in_team(actor, id) {
         return Err(ProvisionError::Invalid(
@@ -243,6 +251,34 @@ async fn resolve_team(
     }
 }
 
+/// The live anchor team of the actor's SCIM token, share-locked on PostgreSQL like
+/// `teams::lock_for_reference` (every team of the account is within an organization-wide
+/// token's reach).
+async fn anchor_team_locked(
+    txn: &DatabaseTransaction,
+    actor: &Principal,
+) -> Result<Option<team::Model>> {
+    let Some(token) = actor.scim_token_id else {
+        return Ok(None);
+    };
+    let anchor = Query::select()
+        .column(scim_token::Column::AnchorTeamId)
+        .from(scim_token::Entity)
+        .and_where(scim_token::Column::Id.eq(token))
+        .to_owned();
+    let team = teams::locked(
+        team::Entity::find()
+            .filter(team::Column::AccountId.eq(actor.account_id))
+            .filter(team::Column::DeletedAt.is_null())
+            .filter(team::Column::Id.in_subquery(anchor)),
+        txn.get_database_backend(),
+        teams::Lock::Share,
+    )
+    .one(txn)
+    .await?;
+    Ok(team.filter(|t| access::acts_in_team(actor, t.id)))
+}
+
 /// The role of a new user: named (id, name or built-in key), or the built-in Sender.
 async fn resolve_role(
     txn: &DatabaseTransaction,
@@ -250,33 +286,23 @@ async fn resolve_role(
     actor: &Principal,
     wanted: Option<Ref<'_>>,
 ) -> Result<role::Model> {
-    let live = role::Entity::find()
-        .filter(role::Column::AccountId.eq(actor.account_id))
-        .filter(role::Column::DeletedAt.is_null());
-    let found = match wanted {
-        None => live.filter(role::Column::Key.eq("SENDER")).one(txn).await?,
-        Some(Ref::Id(raw)) => match RoleId::parse(raw) {
-            Some(id) => live.filter(role::Column::Id.eq(id.0)).one(txn).await?,
-            None => None,
-        },
-        Some(Ref::Name(raw)) => {
-            let by_key = live
-                .clone()
-                .filter(role::Column::Key.eq(raw.trim().to_ascii_uppercase()))
-                .one(txn)
-                .await?;
-            match by_key {
-                Some(r) => Some(r),
-                None => {
-                    let key = Name::parse("role", raw)?.key();
-                    live.filter(role::Column::NameKey.eq(key)).one(txn).await?
-                }
-            }
+    // Share-locked against a concurrent deleteRole, like every grant, in the read itself.
+    let role = match wanted {
+        None => {
+            teams::locked(
+                role::Entity::find()
+                    .filter(role::Column::AccountId.eq(actor.account_id))
+                    .filter(role::Column::DeletedAt.is_null())
+                    .filter(role::Column::Key.eq("SENDER")),
+                db.backend(),
+                teams::Lock::Share,
+            )
+            .one(txn)
+            .await?
         }
+        Some(r) => find_role(txn, actor.account_id, r).await?,
     };
-    let found = found.ok_or_else(|| ProvisionError::Invalid("role", "no such role".into()))?;
-    // Share-locked against a concurrent deleteRole, like every grant.
-    let role = roles::lock_for_reference(txn, db.backend(), actor.account_id, found.id).await?;
+    let role = role.ok_or_else(|| ProvisionError::Invalid("role", "no such role".into()))?;
     if !grantable(actor, &role)? {
         return Err(ProvisionError::Service(Error::forbidden(
             "this role is wider or more powerful than yours, so you cannot grant it",
@@ -327,18 +353,19 @@ pub async fn create_user(db: &Db, actor: &Principal, new: NewUser<'_>) -> Result
     check_domain(&txn, actor, &email).await?;
     let team = resolve_team(&txn, db, actor, new.team).await?;
     let role = resolve_role(&txn, db, actor, new.role).await?;
-    check_unique(&txn, actor.account_id, &email, None).await?;
-    if let Some(x) = new.external_id {
-        check_external_unique(&txn, actor.account_id, x, None).await?;
-    }
-    // An active user takes a seat; a suspended one does not.
-    if new.active
-        && let Err(full) = seats::reserve(&txn, actor.account_id, 1).await?
-    {
-        return Err(ProvisionError::SeatLimit(format!(
-            "the account's seat limit ({}) is reached: {} seats are in use",
-            full.limit, full.used
-        )));
+    // Uniqueness of the email and the external id: the unique indexes answer at the insert
+    // (`uniqueness_or`), one statement fewer each than asking first.
+    // An active user takes a seat; a suspended one does not. `recheck` holds the account
+    // lock already, so the count cannot change before the commit.
+    if new.active {
+        let seats = seats::check(&txn, actor.account_id).await?;
+        if !seats.fits(1) {
+            return Err(ProvisionError::SeatLimit(format!(
+                "the account's seat limit ({}) is reached: {} seats are in use",
+                seats.limit.unwrap_or_default(),
+                seats.used
+            )));
+        }
     }
     let op = Operation::start(actor);
     let status = if new.active {
@@ -412,11 +439,6 @@ pub async fn update_profile(
     if !actor.can(Permission::UsersInvite) {
         return Err(Error::forbidden("your role may not edit users").into());
     }
-    let email = changes.email.map(parse_email).transpose()?;
-    let name = changes.name.map(|n| Name::parse("name", n)).transpose()?;
-    if let Some(Some(x)) = changes.external_id {
-        check_external_id(x)?;
-    }
     let txn = db.begin_write().await?;
     let actor = &access::recheck(
         &txn,
@@ -425,13 +447,36 @@ pub async fn update_profile(
         "your role may not edit users",
     )
     .await?;
+    let op = Operation::start(actor);
+    let updated = update_profile_in(&txn, actor, &op, user_id, changes).await?;
+    txn.commit().await?;
+    Ok(updated)
+}
+
+/// `update_profile` inside the caller's write transaction: the caller has rechecked
+/// `actor` (`access::recheck`) and commits.
+async fn update_profile_in(
+    txn: &DatabaseTransaction,
+    actor: &Principal,
+    op: &Operation,
+    user_id: Uuid,
+    changes: ProfileChanges<'_>,
+) -> Result<user::Model> {
+    if !actor.can(Permission::UsersInvite) {
+        return Err(Error::forbidden("your role may not edit users").into());
+    }
+    let email = changes.email.map(parse_email).transpose()?;
+    let name = changes.name.map(|n| Name::parse("name", n)).transpose()?;
+    if let Some(Some(x)) = changes.external_id {
+        check_external_id(x)?;
+    }
     let current = access::users(actor)
         .filter(user::Column::Id.eq(user_id))
-        .one(&txn)
+        .one(txn)
         .await?
         .ok_or(Error::NotFound("user"))?;
     let role = role::Entity::find_by_id(current.role_id)
-        .one(&txn)
+        .one(txn)
         .await?
         .ok_or(Error::NotFound("role"))?;
     if !grantable(actor, &role)? {
@@ -446,17 +491,15 @@ pub async fn update_profile(
         .external_id
         .filter(|x| x.map(str::to_owned) != current.external_id);
     if email.is_none() && name.is_none() && external_id.is_none() {
-        txn.rollback().await?;
         return Ok(current);
     }
     if let Some(e) = &email {
-        check_domain(&txn, actor, e).await?;
-        check_unique(&txn, actor.account_id, e, Some(current.id)).await?;
+        check_domain(txn, actor, e).await?;
+        check_unique(txn, actor.account_id, e, Some(current.id)).await?;
     }
     if let Some(Some(x)) = external_id {
-        check_external_unique(&txn, actor.account_id, x, Some(current.id)).await?;
+        check_external_unique(txn, actor.account_id, x, Some(current.id)).await?;
     }
-    let op = Operation::start(actor);
     let mut after = current.clone();
     let (mut before_json, mut after_json) = (json!({}), json!({}));
     if let Some(e) = &email {
@@ -491,7 +534,7 @@ pub async fn update_profile(
         )
         .col_expr(user::Column::UpdatedAt, Expr::value(op.at))
         .filter(user::Column::Id.eq(current.id))
-        .exec(&txn)
+        .exec(txn)
         .await;
     if let Err(e) = written {
         if is_unique_violation(&e, "users_account_external_id") {
@@ -503,8 +546,8 @@ pub async fn update_profile(
         });
     }
     audit::record(
-        &txn,
-        &op,
+        txn,
+        op,
         vec![Change {
             action: UPDATED,
             target_type: "User",
@@ -516,8 +559,316 @@ pub async fn update_profile(
         }],
     )
     .await?;
-    txn.commit().await?;
     Ok(after)
+}
+
+/// Everything a directory asks to change on one user in one request (a SCIM PUT or
+/// PATCH); `None` leaves a part as it is.
+#[derive(Clone, Debug, Default)]
+pub struct UserChanges<'a> {
+    pub profile: ProfileChanges<'a>,
+    pub team: Option<Ref<'a>>,
+    pub role: Option<Ref<'a>>,
+    /// `Some(true)` reactivates a suspended user, `Some(false)` suspends an active one.
+    pub active: Option<bool>,
+}
+
+impl UserChanges<'_> {
+    /// The profile fields asked for, as the directory names them (for error messages).
+    fn profile_fields(&self) -> String {
+        let p = &self.profile;
+        [
+            p.email.map(|_| "email"),
+            p.name.map(|_| "name"),
+            p.external_id.map(|_| "externalId"),
+        ]
+        .into_iter()
+        .flatten()
+        .collect::<Vec<_>>()
+        .join(", ")
+    }
+
+    /// The permissions the changes need, the first one taken for the recheck.
+    fn permissions(&self) -> Vec<(&'static str, Permission)> {
+        let p = &self.profile;
+        let mut needed = Vec::new();
+        if self.active.is_some() {
+            needed.push(("active", Permission::UsersSuspend));
+        }
+        if p.email.is_some() || p.name.is_some() || p.external_id.is_some() {
+            needed.push(("profile", Permission::UsersInvite));
+        }
+        if self.team.is_some() {
+            needed.push(("team", Permission::UsersReassign));
+        }
+        if self.role.is_some() {
+            needed.push(("role", Permission::UsersChangeRole));
+        }
+        needed
+    }
+}
+
+/// Applies all of `changes` to one user in ONE write transaction — reactivation first,
+/// then the profile, the team, the role, and suspension last — through the same rule code
+/// as the GraphQL mutations (`users::apply_in`: permission, reach, no escalation, last
+/// Admin, seats on reactivation; `update_profile_in`), audited as one operation with the
+/// actor. If any part is refused nothing changes, and the error names the part
+/// (`ProvisionError::At`).
+pub async fn update_user(
+    db: &Db,
+    actor: &Principal,
+    user_id: Uuid,
+    changes: UserChanges<'_>,
+) -> Result<()> {
+    let needed = changes.permissions();
+    let Some((_, first)) = needed.first().copied() else {
+        return Ok(());
+    };
+    let refusal = "your role may not make this change to users";
+    let txn = db.begin_write().await?;
+    let actor = &access::recheck(&txn, actor, first, refusal).await?;
+    let op = Operation::start(actor);
+    let ids = [UserId(user_id).to_string()];
+    let at = |part: &str, e: ProvisionError| ProvisionError::At(part.to_owned(), Box::new(e));
+    let bulk = |part: &'static str, outcome: super::bulk::Outcome<user::Model>| {
+        if outcome.errors.is_empty() {
+            Ok(())
+        } else {
+            Err(at(part, ProvisionError::Refused(outcome.errors)))
+        }
+    };
+    if changes.active == Some(true) {
+        let outcome = users::apply_in(&txn, actor, &op, &ids, Request::Reactivate, false)
+            .await
+            .map_err(|e| at("active", e.into()))?;
+        bulk("active", outcome)?;
+    }
+    let fields = changes.profile_fields();
+    if !fields.is_empty() {
+        update_profile_in(&txn, actor, &op, user_id, changes.profile.clone())
+            .await
+            .map_err(|e| match e {
+                // Already names its field.
+                ProvisionError::Invalid(..) | ProvisionError::Uniqueness(_) => e,
+                other => at(&fields, other),
+            })?;
+    }
+    if let Some(wanted) = changes.team {
+        let team = find_team(&txn, actor, wanted)
+            .await?
+            .ok_or_else(|| no_team(wanted))?;
+        let outcome = users::apply_in(
+            &txn,
+            actor,
+            &op,
+            &ids,
+            Request::Team(&TeamId(team).to_string()),
+            false,
+        )
+        .await
+        .map_err(|e| match e {
+            Error::NotFound(_) => {
+                ProvisionError::Invalid("team", "no such team within your reach".into())
+            }
+            other => at("team", other.into()),
+        })?;
+        bulk("team", outcome)?;
+    }
+    if let Some(wanted) = changes.role {
+        let role = find_role(&txn, actor.account_id, wanted)
+            .await?
+            .ok_or_else(|| ProvisionError::Invalid("role", "no such role".into()))?;
+        let outcome = users::apply_in(
+            &txn,
+            actor,
+            &op,
+            &ids,
+            Request::Role(&RoleId(role.id).to_string()),
+            false,
+        )
+        .await
+        .map_err(|e| match e {
+            Error::NotFound(_) => ProvisionError::Invalid("role", "no such role".into()),
+            other => at("role", other.into()),
+        })?;
+        bulk("role", outcome)?;
+    }
+    if changes.active == Some(false) {
+        let outcome = users::apply_in(&txn, actor, &op, &ids, Request::Suspend, false)
+            .await
+            .map_err(|e| at("active", e.into()))?;
+        bulk("active", outcome)?;
+    }
+    txn.commit().await?;
+    Ok(())
+}
+
+/// A live team of the account named by id or name (reach is checked by the caller).
+async fn find_team(
+    txn: &DatabaseTransaction,
+    actor: &Principal,
+    wanted: Ref<'_>,
+) -> Result<Option<Uuid>> {
+    match wanted {
+        Ref::Id(raw) => Ok(TeamId::parse(raw).map(|t| t.0)),
+        Ref::Name(raw) => {
+            let key = Name::parse("team", raw)?.key();
+            Ok(team::Entity::find()
+                .filter(team::Column::AccountId.eq(actor.account_id))
+                .filter(team::Column::DeletedAt.is_null())
+                .filter(team::Column::NameKey.eq(key))
+                .one(txn)
+                .await?
+                .map(|t| t.id))
+        }
+    }
+}
+
+fn no_team(wanted: Ref<'_>) -> ProvisionError {
+    let (Ref::Id(raw) | Ref::Name(raw)) = wanted;
+    ProvisionError::Invalid("team", format!("no team {raw:?}"))
+}
+
+/// A live role of the account named by id, built-in key (e.g. `ADMIN`) or name,
+/// share-locked on PostgreSQL (against a concurrent deleteRole) until the transaction ends.
+async fn find_role(
+    txn: &DatabaseTransaction,
+    account_id: Uuid,
+    wanted: Ref<'_>,
+) -> Result<Option<role::Model>> {
+    let live = teams::locked(
+        role::Entity::find()
+            .filter(role::Column::AccountId.eq(account_id))
+            .filter(role::Column::DeletedAt.is_null()),
+        txn.get_database_backend(),
+        teams::Lock::Share,
+    );
+    Ok(match wanted {
+        Ref::Id(raw) => match RoleId::parse(raw) {
+            Some(id) => live.filter(role::Column::Id.eq(id.0)).one(txn).await?,
+            None => None,
+        },
+        Ref::Name(raw) => {
+            let by_key = live
+                .clone()
+                .filter(role::Column::Key.eq(raw.trim().to_ascii_uppercase()))
+                .one(txn)
+                .await?;
+            match by_key {
+                Some(r) => Some(r),
+                None => {
+                    let key = Name::parse("role", raw)?.key();
+                    live.filter(role::Column::NameKey.eq(key)).one(txn).await?
+                }
+            }
+        }
+    })
+}
+
+/// What a directory asks to change on a team in one request (a SCIM Group PUT or PATCH).
+#[derive(Clone, Debug, Default)]
+pub struct GroupChanges<'a> {
+    /// The new name.
+    pub name: Option<&'a str>,
+    /// `Some(None)` removes the external id.
+    pub external_id: Option<Option<&'a str>>,
+    /// Users (ids as sent) to move into the team.
+    pub add: Vec<String>,
+    /// Users (ids as sent) to move out of it, to the directory's default team.
+    pub remove: Vec<String>,
+}
+
+/// Applies all of `changes` to one team in ONE write transaction — rename
+/// (`teams::update_team_in`), external id, members added (moved in), members removed
+/// (moved to `default_team`; members of the default team cannot be removed, `Mutability`)
+/// — with the rules of the GraphQL mutations, audited as one operation. If any part is
+/// refused nothing changes.
+pub async fn update_group(
+    db: &Db,
+    actor: &Principal,
+    team_id: Uuid,
+    changes: GroupChanges<'_>,
+) -> Result<()> {
+    let structure = changes.name.is_some() || changes.external_id.is_some();
+    let members = !changes.add.is_empty() || !changes.remove.is_empty();
+    let first = if structure {
+        Permission::TeamsManage
+    } else if members {
+        Permission::UsersReassign
+    } else {
+        return Ok(());
+    };
+    let txn = db.begin_write().await?;
+    let actor = &access::recheck(
+        &txn,
+        actor,
+        first,
+        "your role may not make this change to teams",
+    )
+    .await?;
+    let op = Operation::start(actor);
+    let at = |part: &str, e: ProvisionError| ProvisionError::At(part.to_owned(), Box::new(e));
+    let id = TeamId(team_id).to_string();
+    if let Some(name) = changes.name {
+        teams::update_team_in(
+            &txn,
+            actor,
+            &op,
+            &id,
+            teams::TeamChanges {
+                name: Some(name),
+                department_id: None,
+            },
+        )
+        .await
+        .map_err(|e| match e {
+            Error::BadInput { message, .. } if message.contains("already exists") => {
+                ProvisionError::Uniqueness(message)
+            }
+            other => at("displayName", other.into()),
+        })?;
+    }
+    if let Some(x) = changes.external_id {
+        set_team_external_id_in(&txn, actor, &op, team_id, x).await?;
+    }
+    let move_into = |ids: Vec<String>, into: Uuid, part: &'static str| {
+        let (txn, op) = (&txn, &op);
+        async move {
+            if ids.is_empty() {
+                return Ok(());
+            }
+            let outcome = users::apply_in(
+                txn,
+                actor,
+                op,
+                &ids,
+                Request::Team(&TeamId(into).to_string()),
+                false,
+            )
+            .await
+            .map_err(|e| at(part, e.into()))?;
+            if outcome.errors.is_empty() {
+                Ok(())
+            } else {
+                Err(at(part, ProvisionError::Refused(outcome.errors)))
+            }
+        }
+    };
+    move_into(changes.add, team_id, "members").await?;
+    if !changes.remove.is_empty() {
+        let fallback = default_team(&txn, actor)
+            .await?
+            .filter(|f| *f != team_id)
+            .ok_or_else(|| {
+                ProvisionError::Mutability(
+                    "members of the account's default team cannot be removed; add them to another group instead"
+                        .into(),
+                )
+            })?;
+        move_into(changes.remove, fallback, "members").await?;
+    }
+    txn.commit().await?;
+    Ok(())
 }
 
 /// The team a directory puts users in when it names none — new users, and users removed
@@ -533,18 +884,23 @@ pub async fn default_team<C: sea_orm::ConnectionTrait>(
     // An organization-wide token reaches every team, so its principal names none; its
     // anchor team, when it has one, is still the directory's default.
     if let Some(token) = actor.scim_token_id {
-        let anchor = scim_token::Entity::find_by_id(token)
+        // One read: the token's anchor team, if it is live.
+        let anchor = Query::select()
+            .column(scim_token::Column::AnchorTeamId)
+            .from(scim_token::Entity)
+            .and_where(scim_token::Column::Id.eq(token))
+            .to_owned();
+        let live: Option<Uuid> = team::Entity::find()
+            .select_only()
+            .column(team::Column::Id)
+            .filter(team::Column::AccountId.eq(actor.account_id))
+            .filter(team::Column::DeletedAt.is_null())
+            .filter(team::Column::Id.in_subquery(anchor))
+            .into_tuple()
             .one(db)
-            .await?
-            .and_then(|t| t.anchor_team_id);
-        if let Some(anchor) = anchor {
-            let live = team::Entity::find_by_id(anchor)
-                .filter(team::Column::DeletedAt.is_null())
-                .one(db)
-                .await?;
-            if live.is_some() {
-                return Ok(Some(anchor));
-            }
+            .await?;
+        if live.is_some() {
+            return Ok(live);
         }
     }
     Ok(team::Entity::find()
@@ -568,9 +924,6 @@ pub async fn set_team_external_id(
     if !actor.can(Permission::TeamsManage) {
         return Err(Error::forbidden("your role may not change teams").into());
     }
-    if let Some(x) = external_id {
-        check_external_id(x)?;
-    }
     let txn = db.begin_write().await?;
     let actor = &access::recheck(
         &txn,
@@ -579,15 +932,34 @@ pub async fn set_team_external_id(
         "your role may not change teams",
     )
     .await?;
-    let team = teams::lock_for_reference(&txn, db.backend(), actor.account_id, team_id).await?;
+    let op = Operation::start(actor);
+    set_team_external_id_in(&txn, actor, &op, team_id, external_id).await?;
+    txn.commit().await?;
+    Ok(())
+}
+
+/// `set_team_external_id` inside the caller's write transaction (rechecked `actor`).
+async fn set_team_external_id_in(
+    txn: &DatabaseTransaction,
+    actor: &Principal,
+    op: &Operation,
+    team_id: Uuid,
+    external_id: Option<&str>,
+) -> Result<()> {
+    if !actor.can(Permission::TeamsManage) {
+        return Err(Error::forbidden("your role may not change teams").into());
+    }
+    if let Some(x) = external_id {
+        check_external_id(x)?;
+    }
+    let backend = txn.get_database_backend();
+    let team = teams::lock_for_reference(txn, backend, actor.account_id, team_id).await?;
     if !access::manages_team(actor, &team) {
         return Err(access::outside_structure_reach("this team").into());
     }
     if team.external_id.as_deref() == external_id {
-        txn.rollback().await?;
         return Ok(());
     }
-    let op = Operation::start(actor);
     team::Entity::update_many()
         .col_expr(
             team::Column::ExternalId,
@@ -595,11 +967,11 @@ pub async fn set_team_external_id(
         )
         .col_expr(team::Column::UpdatedAt, Expr::value(op.at))
         .filter(team::Column::Id.eq(team.id))
-        .exec(&txn)
+        .exec(txn)
         .await?;
     audit::record(
-        &txn,
-        &op,
+        txn,
+        op,
         vec![Change {
             action: "team.updated",
             target_type: "Team",
@@ -611,6 +983,5 @@ pub async fn set_team_external_id(
         }],
     )
     .await?;
-    txn.commit().await?;
     Ok(())
 }

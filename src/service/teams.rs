@@ -616,10 +616,26 @@ pub async fn update_team(
     changes: TeamChanges<'_>,
 ) -> Result<team::Model> {
     require_manage(actor)?;
-    let name = changes.name.map(|n| Name::parse("name", n)).transpose()?;
     let (txn, actor) = begin(db, actor).await?;
-    let actor = &actor;
-    let team = find_team(&txn, db.backend(), actor.account_id, id, Lock::Update).await?;
+    let op = Operation::start(&actor);
+    let updated = update_team_in(&txn, &actor, &op, id, changes).await?;
+    txn.commit().await?;
+    Ok(updated)
+}
+
+/// `update_team` inside the caller's write transaction (a SCIM Group PATCH makes it with
+/// its member changes): the caller has rechecked `actor` (`access::recheck`) and commits.
+pub(crate) async fn update_team_in(
+    txn: &DatabaseTransaction,
+    actor: &Principal,
+    op: &Operation,
+    id: &str,
+    changes: TeamChanges<'_>,
+) -> Result<team::Model> {
+    require_manage(actor)?;
+    let name = changes.name.map(|n| Name::parse("name", n)).transpose()?;
+    let backend = txn.get_database_backend();
+    let team = find_team(txn, backend, actor.account_id, id, Lock::Update).await?;
     ensure_manages_team(actor, &team)?;
     let mut row: team::ActiveModel = team.clone().into();
     let (mut before, mut after) = (Map::new(), Map::new());
@@ -627,7 +643,7 @@ pub async fn update_team(
         && name.as_str() != team.name
     {
         if name.key() != team.name_key {
-            ensure_team_name_free(&txn, actor.account_id, name, Some(team.id)).await?;
+            ensure_team_name_free(txn, actor.account_id, name, Some(team.id)).await?;
         }
         before.insert("name".into(), json!(team.name));
         after.insert("name".into(), json!(name.as_str()));
@@ -637,7 +653,7 @@ pub async fn update_team(
     if let Some(department_id) = changes.department_id {
         let department = match department_id {
             Some(id) => {
-                Some(find_department(&txn, db.backend(), actor.account_id, id, Lock::Share).await?)
+                Some(find_department(txn, backend, actor.account_id, id, Lock::Share).await?)
             }
             None => None,
         };
@@ -655,16 +671,15 @@ pub async fn update_team(
     if after.is_empty() {
         return Ok(team);
     }
-    let op = Operation::start(actor);
     row.updated_at = Set(op.at);
-    let updated = row.update(&txn).await.map_err(|e| {
+    let updated = row.update(txn).await.map_err(|e| {
         name_race(e, "teams_account_name_key", || {
             team_name_taken(name.as_ref().map(Name::as_str).unwrap_or_default())
         })
     })?;
     audit::record(
-        &txn,
-        &op,
+        txn,
+        op,
         vec![team_change(
             "team.updated",
             &updated,
@@ -673,7 +688,6 @@ pub async fn update_team(
         )],
     )
     .await?;
-    txn.commit().await?;
     Ok(updated)
 }
 

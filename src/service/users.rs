@@ -493,7 +493,7 @@ pub async fn reactivate_users(
 
 /// The change requested, with its parameter as the client sent it.
 #[derive(Copy, Clone)]
-enum Request<'a> {
+pub(crate) enum Request<'a> {
     Role(&'a str),
     Team(&'a str),
     Delete,
@@ -574,10 +574,37 @@ async fn apply(
     // may have demoted, moved or deleted the actor: act as who they are now, or two admins
     // demoting each other with a third admin around could both act on stale rights.
     let actor = &access::recheck(&txn, actor, permission, request.refusal()).await?;
+    let op = Operation::start(actor);
+    let outcome = apply_in(&txn, actor, &op, user_ids, request, dry_run).await?;
+    if outcome.operation_id.is_some() {
+        txn.commit().await?;
+    } else {
+        txn.rollback().await?;
+    }
+    Ok(outcome)
+}
+
+/// Steps 3–5 of `apply` inside the caller's write transaction, for callers that make
+/// several changes atomically (a SCIM PUT/PATCH). The caller has taken the account lock
+/// and rechecked `actor` (`access::recheck`); the permission of `request` is checked here.
+/// Writes only when the outcome has no errors and is no dry run (then `operation_id` is
+/// set); the caller commits or rolls back.
+pub(crate) async fn apply_in(
+    txn: &DatabaseTransaction,
+    actor: &Principal,
+    op: &Operation,
+    user_ids: &[String],
+    request: Request<'_>,
+    dry_run: bool,
+) -> Result<Outcome<user::Model>> {
+    if !actor.can(request.permission()) {
+        return Err(Error::forbidden(request.refusal()));
+    }
+    let backend = txn.get_database_backend();
 
     let roles: HashMap<Uuid, role::Model> = role::Entity::find()
         .filter(role::Column::AccountId.eq(actor.account_id))
-        .all(&txn)
+        .all(txn)
         .await?
         .into_iter()
         .map(|r| (r.id, r))
@@ -587,11 +614,11 @@ async fn apply(
             let id = RoleId::parse(id).ok_or(Error::NotFound("role"))?;
             // A live role, share-locked on PostgreSQL so a concurrent deleteRole cannot
             // remove it under the users it is being granted to.
-            let live = super::roles::lock_for_reference(&txn, db.backend(), actor.account_id, id.0)
-                .await?;
+            let live =
+                super::roles::lock_for_reference(txn, backend, actor.account_id, id.0).await?;
             Target::Role(roles.get(&live.id).ok_or(Error::NotFound("role"))?)
         }
-        Request::Team(id) => Target::Team(destination_team(&txn, db.backend(), actor, id).await?),
+        Request::Team(id) => Target::Team(destination_team(txn, backend, actor, id).await?),
         Request::Delete => Target::Delete,
         Request::Suspend => Target::Status(Status::Suspended),
         Request::Reactivate => Target::Status(Status::Active),
@@ -604,7 +631,7 @@ async fn apply(
     // Deleting an already-deleted user is a repeat, not an error (rule 5): only deletes see
     // deleted users, and count them as unchanged.
     let is_delete = matches!(target, Target::Delete);
-    let (selected, mut errors) = select_targets(&txn, actor, user_ids, is_delete).await?;
+    let (selected, mut errors) = select_targets(txn, actor, user_ids, is_delete).await?;
     let mut changing: Vec<&Selected> = Vec::new();
     let mut removes_admin: Vec<&Selected> = Vec::new();
     for s in &selected {
@@ -665,7 +692,7 @@ async fn apply(
         changing.push(s);
     }
     if !removes_admin.is_empty() {
-        let admins = count_active_admins(&txn, actor.account_id, &roles).await?;
+        let admins = count_active_admins(txn, actor.account_id, &roles).await?;
         if admins <= removes_admin.len() as u64 {
             for s in removes_admin {
                 errors.push(ItemError::for_id(
@@ -681,7 +708,7 @@ async fn apply(
     // against every other seat taker); the ones past the free seats are refused.
     let mut seats_remaining = None;
     if matches!(target, Target::Status(Status::Active)) {
-        let seats = super::seats::check(&txn, actor.account_id).await?;
+        let seats = super::seats::check(txn, actor.account_id).await?;
         if let Some(free) = seats.free() {
             let free = usize::try_from(free).unwrap_or(0);
             for s in changing.iter().skip(free) {
@@ -703,14 +730,12 @@ async fn apply(
         });
     }
     if !errors.is_empty() {
-        txn.rollback().await?;
         errors.sort_by_key(|e| e.index);
         let mut refused = Outcome::refused(errors, dry_run);
         refused.seats_remaining = seats_remaining;
         return Ok(refused);
     }
 
-    let op = Operation::start(actor);
     let changed: HashSet<Uuid> = changing.iter().map(|s| s.user.id).collect();
     // The result: every selected user as they are (or would be) afterwards, in request
     // order; for a delete only the deleted ones.
@@ -738,7 +763,6 @@ async fn apply(
         .collect();
     let changed_count = changing.len();
     if dry_run || changing.is_empty() {
-        txn.rollback().await?;
         return Ok(Outcome {
             items,
             changed_count,
@@ -750,7 +774,7 @@ async fn apply(
     }
 
     let ids: Vec<Uuid> = changing.iter().map(|s| s.user.id).collect();
-    write(&txn, actor.account_id, &ids, &target, op.at).await?;
+    write(txn, actor.account_id, &ids, &target, op.at).await?;
     let changes = match &target {
         Target::Role(role) => changing
             .iter()
@@ -766,7 +790,7 @@ async fn apply(
             })
             .collect::<Result<Vec<_>>>()?,
         Target::Team(team) => {
-            let names = team_names(&txn, changing.iter().map(|s| s.user.team_id)).await?;
+            let names = team_names(txn, changing.iter().map(|s| s.user.team_id)).await?;
             changing
                 .iter()
                 .map(|s| {
@@ -781,7 +805,7 @@ async fn apply(
                 .collect()
         }
         Target::Delete => {
-            let names = team_names(&txn, changing.iter().map(|s| s.user.team_id)).await?;
+            let names = team_names(txn, changing.iter().map(|s| s.user.team_id)).await?;
             changing
                 .iter()
                 .map(|s| {
@@ -818,8 +842,7 @@ async fn apply(
                 .collect()
         }
     };
-    audit::record(&txn, &op, changes).await?;
-    txn.commit().await?;
+    audit::record(txn, op, changes).await?;
     Ok(Outcome {
         items,
         changed_count,
