@@ -7,6 +7,7 @@ pub mod accounts;
 pub mod audit;
 pub mod bulk;
 pub mod db;
+pub mod dialect;
 pub mod email;
 pub mod event_hub;
 pub mod events;

@@ -9,6 +9,7 @@ use serde_json::{Map, Value as Json, json};
 use uuid::Uuid;
 
 use super::audit::{self, Change, Operation};
+use super::dialect::{Lock, locked};
 use super::ids::{DepartmentId, TeamId};
 use super::page::{Listing, PageArgs, Sort, SortValue};
 use super::search::search_condition;
@@ -218,29 +219,6 @@ pub async fn teams_of_departments<C: ConnectionTrait>(
 // change runs in one write transaction together with its audit event, after the actor is
 // re-read inside it (`access::recheck`).
 // ---------------------------------------------------------------------------------------
-
-/// How a row read for a change is locked on PostgreSQL. SQLite needs (and allows) no
-/// locking clause: `Db::begin_write` already serializes its writers.
-#[derive(Copy, Clone, Debug, PartialEq, Eq)]
-pub(crate) enum Lock {
-    /// The row is referenced (a team put into a department): it must not be deleted meanwhile.
-    Share,
-    /// The row is changed or deleted.
-    Update,
-}
-
-/// Adds the locking clause of `lock` on PostgreSQL.
-pub(crate) fn locked<E: EntityTrait>(
-    select: Select<E>,
-    backend: DatabaseBackend,
-    lock: Lock,
-) -> Select<E> {
-    match (backend, lock) {
-        (DatabaseBackend::Postgres, Lock::Share) => select.lock_shared(),
-        (DatabaseBackend::Postgres, Lock::Update) => select.lock_exclusive(),
-        _ => select,
-    }
-}
 
 /// Active users and open invitations that stand in the way of deleting a team or role.
 #[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
