@@ -8,6 +8,12 @@ given number of rounds) and samples the CPU time of each server process and of t
 PostgreSQL backends serving that database (from /proc) around every run. The report is the
 median of the rounds: requests/s, p50, p99 and CPU per request, side by side, with the ratio
 the issue sets a target for. It replaces the section between the markers in BENCHMARKS.md.
+
+The database's ceiling: `roster statements` runs each case's request once in-process and
+prints the SQL statements it sent, values inlined; pgbench replays that set of statements as
+one transaction-less script (`-M prepared`, as Roster's connections prepare and reuse them),
+with wrk's concurrency, so its rate is what PostgreSQL alone could answer if Roster's own
+process cost nothing.
 """
 
 import argparse
@@ -127,6 +133,27 @@ def wrk(args, url, body, token):
     return {k: float(v) for k, v in (kv.split("=") for kv in line.split()[1:])}
 
 
+def ceiling(args, case, body):
+    """pgbench of the statements Roster sends for one request of `case`: (statements, tps)."""
+    out = subprocess.run(
+        [args.roster_bin, "statements", "--token", args.token, "--query", body["query"],
+         "--variables", json.dumps(body["variables"])],
+        capture_output=True, text=True, check=True, env=dict(os.environ, RUST_LOG="warn", DATABASE_URL=args.database_url)).stdout
+    statements = [s for s in out.split("\n;\n") if s.strip()]
+    script = Path(args.out) / f"ceiling-{case.replace(' ', '-').replace('+', 'plus')}.sql"
+    # pgbench reads one statement per line (a trailing backslash would continue it).
+    script.write_text("".join(" ".join(s.split()) + ";\n" for s in statements))
+    run = subprocess.run(
+        ["pgbench", "-n", "-M", "prepared", f"-c{args.connections}", f"-j{args.threads}",
+         f"-T{args.seconds}", "-f", str(script), args.database_url],
+        capture_output=True, text=True)
+    if run.returncode != 0:
+        sys.exit(f"pgbench failed on {script}:\n{run.stderr[-2000:]}")
+    tps = next(float(l.split("=")[1].split()[0]) for l in run.stdout.splitlines()
+               if l.startswith("tps ="))
+    return len(statements), tps
+
+
 def run_one(args, server, body, token):
     pg_pids = backends(args.database)
     before = (proc_cpu([server["pid"]]), proc_cpu(pg_pids))
@@ -162,6 +189,8 @@ def main():
     ap.add_argument("--command", required=True)
     ap.add_argument("--dataset", required=True)
     ap.add_argument("--cases", default=",".join(CASES))
+    ap.add_argument("--roster-bin", required=True, help="for `roster statements` (the ceiling)")
+    ap.add_argument("--database-url", required=True, help="for pgbench (the ceiling)")
     args = ap.parse_args()
     Path(args.out).mkdir(parents=True, exist_ok=True)
 
@@ -203,7 +232,12 @@ def main():
                 print(f"round {rnd + 1} {case:<24} {server['name']:<15} {s['rps']:>8.0f} req/s "
                       f"p99 {s['p99']:.1f} ms cpu {s['cpu_proc_ms']:.2f} + {s['cpu_pg_ms']:.2f} ms",
                       flush=True)
-    write_report(args, bodies, samples)
+    ceilings = {}
+    for case, (b_roster, _, _) in bodies.items():
+        ceilings[case] = ceiling(args, case, b_roster)
+        print(f"ceiling {case:<24} {ceilings[case][0]} statements, pgbench "
+              f"{ceilings[case][1]:,.0f} requests/s", flush=True)
+    write_report(args, bodies, samples, ceilings)
 
 
 def uuid_of(external):
@@ -215,7 +249,7 @@ def med(xs, key):
     return statistics.median(x[key] for x in xs)
 
 
-def write_report(args, bodies, samples):
+def write_report(args, bodies, samples, ceilings):
     load = Path("/proc/loadavg").read_text().split()[:3]
     lines = [
         START,
@@ -233,10 +267,14 @@ def write_report(args, bodies, samples):
         f"backends serving `{args.database}` (from `/proc/<pid>/stat`), over the run, divided by "
         "its requests",
         f"- load average when the report was written: {' '.join(load)}",
+        "- the ceiling: pgbench (`-M prepared`, the same concurrency, one run) replaying the SQL "
+        "statements one Roster request of the case sends (`roster statements`, values inlined): "
+        "what PostgreSQL alone could answer on this machine if Roster's process cost nothing",
         "",
         "| case | Roster req/s | PostGraphile 4 req/s | ratio | target | met? | Roster p50 / p99 ms "
-        "| PostGraphile p50 / p99 ms | Roster CPU ms (process + PG) | PostGraphile CPU ms (process + PG) |",
-        "| --- | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: |",
+        "| PostGraphile p50 / p99 ms | Roster CPU ms (process + PG) | PostGraphile CPU ms (process + PG) "
+        "| Roster's statements | their pgbench ceiling req/s |",
+        "| --- | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for case, (_, _, total) in bodies.items():
         a, b = samples[case]["Roster"], samples[case]["PostGraphile 4"]
@@ -249,7 +287,8 @@ def write_report(args, bodies, samples):
             f"{'' if target is None else f'≥ {target:g}×'} | {met} | "
             f"{med(a, 'p50'):.1f} / {med(a, 'p99'):.1f} | {med(b, 'p50'):.1f} / {med(b, 'p99'):.1f} | "
             f"{med(a, 'cpu_proc_ms'):.2f} + {med(a, 'cpu_pg_ms'):.2f} | "
-            f"{med(b, 'cpu_proc_ms'):.2f} + {med(b, 'cpu_pg_ms'):.2f} |")
+            f"{med(b, 'cpu_proc_ms'):.2f} + {med(b, 'cpu_pg_ms'):.2f} | "
+            f"{ceilings[case][0]} | {ceilings[case][1]:,.0f} |")
     if "users page" in samples:
         a = samples["users page"]["Roster"]
         cpu = med(a, "cpu_proc_ms") + med(a, "cpu_pg_ms")

@@ -115,7 +115,7 @@ class Results:
         with self.path.open("a") as f:
             f.write("\t".join(row) + "\n")
         print(f"  {case:<24} {rps:>9.1f} req/s  p50 {p50:>8.2f} ms  p99 {p99:>8.2f} ms  "
-              f"peak RSS {rss:6.1f} MB  errors {errors}", flush=True)
+              f"peak RSS {rss:6.1f} MB  errors {errors}  {note}", flush=True)
 
 
 def wrk_case(args, api, results, case, query, variables):
@@ -141,13 +141,45 @@ def wrk_case(args, api, results, case, query, variables):
                 int(r["requests"]), errors, note)
 
 
-def timed(results, case, runs, one):
-    """Runs `one(i)` (returns seconds) `runs` times after one warm-up; records p50/p99."""
+def cpu_seconds(pids):
+    """User + system CPU seconds of the given processes so far (from /proc)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])
+    return total / tick
+
+
+def pg_backends(pg_db):
+    """Process ids of the PostgreSQL backends connected to database `pg_db` (needs psql)."""
+    if not pg_db:
+        return []
+    out = subprocess.run(["psql", "-h", "127.0.0.1", "-U", "postgres", "-d", pg_db, "-XAtc",
+                          f"SELECT pid FROM pg_stat_activity WHERE datname = '{pg_db}' AND pid <> pg_backend_pid()"],
+                         capture_output=True, text=True)
+    return [int(p) for p in out.stdout.split()] if out.returncode == 0 else []
+
+
+def timed(results, case, runs, one, server_pid=None, pg_db=None):
+    """Runs `one(i)` (returns seconds) `runs` times after one warm-up; records p50/p99 and,
+    when given the server's pid (and the database's name), the CPU each run cost the server
+    (and PostgreSQL's backends): CPU time moves far less than latency on a shared machine."""
     one(-1)
+    procs = ([server_pid] if server_pid else []) + pg_backends(pg_db)
+    before = {p: cpu_seconds([p]) for p in procs}
     samples = [one(i) * 1000 for i in range(runs)]
     mean = sum(samples) / len(samples)
+    note = f"{runs} sequential runs, mean {mean:.1f} ms"
+    if server_pid:
+        server = (cpu_seconds([server_pid]) - before[server_pid]) * 1000 / runs
+        pg = sum(cpu_seconds([p]) - before[p] for p in procs if p != server_pid) * 1000 / runs
+        note += f"; CPU per run: server {server:.1f} ms, PostgreSQL {pg:.1f} ms"
     results.add(case, 1000 / mean, percentile(samples, 50), percentile(samples, 99),
-                len(samples), 0, f"{runs} sequential runs, mean {mean:.1f} ms")
+                len(samples), 0, note)
 
 
 def measure(args):
@@ -162,12 +194,13 @@ def measure(args):
         "query($r: [ID!]) { users(filter: { roleIds: $r }, orderBy: { field: EMAIL, direction: DESC }, first: 1) { nodes { email } } }",
         {"r": [roles["SENDER"]]})["users"]["nodes"][0]["email"]
 
-    print(f"[{args.db}] reads: wrk -t{args.threads} -c{args.connections} -d{args.seconds}s", flush=True)
-    wrk_case(args, api, results, "viewer", VIEWER, {})
-    wrk_case(args, api, results, "users page", USERS_PAGE, {})
-    wrk_case(args, api, results, "search broad", SEARCH, {"q": "an"})
-    wrk_case(args, api, results, "search narrow", SEARCH, {"q": someone})
-    wrk_case(args, api, results, "invites pending", INVITES_PENDING, {})
+    if args.only == "all":
+        print(f"[{args.db}] reads: wrk -t{args.threads} -c{args.connections} -d{args.seconds}s", flush=True)
+        wrk_case(args, api, results, "viewer", VIEWER, {})
+        wrk_case(args, api, results, "users page", USERS_PAGE, {})
+        wrk_case(args, api, results, "search broad", SEARCH, {"q": "an"})
+        wrk_case(args, api, results, "search narrow", SEARCH, {"q": someone})
+        wrk_case(args, api, results, "invites pending", INVITES_PENDING, {})
 
     print(f"[{args.db}] mutations: {args.runs} sequential runs each (after one warm-up)", flush=True)
     # changeUsersRole: the same 1,000 Senders, alternately made Managers and Senders, so
@@ -195,7 +228,8 @@ def measure(args):
         state["to"] = "SENDER" if state["to"] == "MANAGER" else "MANAGER"
         return seconds
 
-    timed(results, f"changeUsersRole {len(ids):,}", args.runs, change_once)
+    cpu = dict(server_pid=args.pid, pg_db=args.pg_db) if args.only == "writes" else {}
+    timed(results, f"changeUsersRole {len(ids):,}", args.runs, change_once, **cpu)
 
     # inviteUsers: 100 new addresses per run.
     tag = f"{int(time.time())}{os.getpid()}"
@@ -212,7 +246,9 @@ def measure(args):
         return seconds
 
     timed(results, "inviteUsers 100", args.runs,
-          lambda run: invite_many([f"bench.{tag}.{run + 1}.{i}@bench.example" for i in range(100)]))
+          lambda run: invite_many([f"bench.{tag}.{run + 1}.{i}@bench.example" for i in range(100)]), **cpu)
+    if args.only == "writes":
+        return
 
     # acceptInvite: invite people, read the tokens from the emails the outbox worker writes.
     accept_emails = [f"accept.{tag}.{i}@bench.example" for i in range(args.runs + 1)]
@@ -355,6 +391,10 @@ def main():
     m.add_argument("--mail-dir", required=True)
     m.add_argument("--results", required=True)
     m.add_argument("--out", required=True)
+    m.add_argument("--only", choices=["all", "writes"], default="all",
+                   help="writes: only changeUsersRole and inviteUsers (bench/writes)")
+    m.add_argument("--pg-db", default=None,
+                   help="with --only writes: the PostgreSQL database, to report its backends' CPU")
     for a in (m,):
         a.add_argument("--seconds", type=int, default=15)
         a.add_argument("--threads", type=int, default=2)

@@ -9,6 +9,10 @@ Starts `roster serve` under `valgrind --tool=callgrind` with collection off, war
 up, then counts the instructions the server executes (all threads) while it answers
 `--requests` sequential requests of one case, and prints instructions per request. With
 PostgreSQL the count is Roster's process alone; with SQLite it includes the database.
+
+`--cpu N` measures CPU time instead, without valgrind: the server runs natively and answers
+N sequential requests of each case, and the user+system time of the server process and of
+the PostgreSQL backends serving the database (from `/proc/<pid>/stat`) is divided by N.
 """
 
 import argparse
@@ -66,6 +70,8 @@ def main():
     ap.add_argument("--requests", type=int, default=200)
     ap.add_argument("--port", type=int, default=18095)
     ap.add_argument("--cases", default=",".join(CASES))
+    ap.add_argument("--cpu", type=int, default=0,
+                    help="measure CPU ms per request over this many requests (no valgrind)")
     args = ap.parse_args()
 
     env = dict(os.environ, DATABASE_URL=args.database_url, ROSTER_LISTEN=f"127.0.0.1:{args.port}",
@@ -77,6 +83,8 @@ def main():
                             "--ttl", "4h"], env=env, check=True, capture_output=True,
                            text=True).stdout.strip()
     url = f"http://127.0.0.1:{args.port}/graphql"
+    if args.cpu:
+        return cpu_per_request(args, env, url, token)
     results = {}
     for case in args.cases.split(","):
         with tempfile.TemporaryDirectory() as out:
@@ -105,6 +113,62 @@ def main():
                 server.terminate()
                 server.wait()
         print(f"{case:<26} {results[case]:>12,.0f} instructions per request", flush=True)
+
+
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def proc_cpu(pids):
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])  # utime, stime
+        except (OSError, IndexError, ValueError):
+            pass
+    return total / TICK
+
+
+def backends(database):
+    """PostgreSQL processes serving `database` (their command line names it)."""
+    pids = []
+    for p in Path("/proc").iterdir():
+        if not p.name.isdigit():
+            continue
+        try:
+            cmd = (p / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if cmd.startswith("postgres: ") and f" {database} " in cmd:
+            pids.append(int(p.name))
+    return pids
+
+
+def cpu_per_request(args, env, url, token):
+    database = args.database_url.rsplit("/", 1)[-1].split("?")[0]
+    server = subprocess.Popen([args.bin, "serve"], env=env, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(600):
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{args.port}/readyz", timeout=5)
+                break
+            except OSError:
+                time.sleep(0.1)
+        for case in args.cases.split(","):
+            for _ in range(50):
+                post(url, CASES[case], token)
+            pg = backends(database)
+            before = (proc_cpu([server.pid]), proc_cpu(pg))
+            for _ in range(args.cpu):
+                post(url, CASES[case], token)
+            after = (proc_cpu([server.pid]), proc_cpu(pg))
+            roster, postgres = ((a - b) * 1000 / args.cpu for a, b in zip(after, before))
+            print(f"{case:<26} {roster:6.3f} ms Roster + {postgres:6.3f} ms PostgreSQL "
+                  f"CPU per request ({args.cpu} sequential requests)", flush=True)
+    finally:
+        server.terminate()
+        server.wait()
 
 
 def env_secret():

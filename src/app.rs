@@ -469,15 +469,19 @@ fn credentials(app: &App, headers: &HeaderMap) -> Credentials {
 /// Decides who is calling: loads the token's user and role from the database. `Err` when
 /// that failed for a reason of ours (the database is unreachable): the token may be fine, so
 /// the caller must not be told it is not.
-async fn caller(app: &App, credentials: Credentials) -> Result<Caller, crate::service::Error> {
+/// A signed-in caller also comes with the rows their principal was read from (one statement).
+async fn caller(
+    app: &App,
+    credentials: Credentials,
+) -> Result<(Caller, Option<Arc<principal::CallerRows>>), crate::service::Error> {
     let (sub, iat) = match credentials {
-        Credentials::None => return Ok(Caller::Anonymous),
-        Credentials::Invalid => return Ok(Caller::Invalid),
+        Credentials::None => return Ok((Caller::Anonymous, None)),
+        Credentials::Invalid => return Ok((Caller::Invalid, None)),
         Credentials::Token { sub, iat } => (sub, iat),
     };
-    match principal::load_for_token(app.db.conn(), &sub, iat).await {
-        Ok(p) => Ok(Caller::User(p)),
-        Err(crate::service::Error::Unauthenticated) => Ok(Caller::Invalid),
+    match principal::sign_in(app.db.conn(), &sub, iat).await {
+        Ok(s) => Ok((Caller::User(s.principal), Some(Arc::new(s.rows)))),
+        Err(crate::service::Error::Unauthenticated) => Ok((Caller::Invalid, None)),
         Err(e) => Err(e),
     }
 }
@@ -749,7 +753,7 @@ async fn execute_post(
     {
         return rate_limited(app, "per user", retry, rid);
     }
-    let who = match caller(app, credentials).await {
+    let (who, caller_rows) = match caller(app, credentials).await {
         Ok(who) => who,
         Err(e) => {
             // Ours, not the caller's fault (a database outage): a masked internal error
@@ -849,6 +853,9 @@ async fn execute_post(
                         who.clone(),
                         app.limits.loader_delay,
                     );
+                    if let Some(rows) = &caller_rows {
+                        request = request.data(rows.clone());
+                    }
                     if let Some(doc) = parsed {
                         request.set_parsed_query(doc);
                     }

@@ -11,7 +11,7 @@ use tokio::net::TcpListener;
 
 use crate::app::{self, AppState, HttpSettings};
 use crate::auth::jwt::{self, JwtKeys, KeySource};
-use crate::config::{AccountCommand, Cli, Command, Config, LogFormat};
+use crate::config::{AccountCommand, Cli, Command, Config, LogFormat, StatementsArgs};
 use crate::entity::user;
 use crate::graphql::Limits;
 use crate::mail::mailbox::{self, Mailbox};
@@ -90,6 +90,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             print_seed_report(&report, db.backend());
             Ok(())
         }
+        Command::Statements(args) => print_statements(&config, &args).await,
         Command::Token(args) => {
             let keys = jwt::from_config(&config).map_err(|e| anyhow!(e))?;
             let db = connect(&config).await?;
@@ -284,48 +285,13 @@ pub async fn serve(
         listen: address,
         ..config.clone()
     };
-    let webhook_settings = Arc::new(config.webhooks().map_err(|e| anyhow!(e))?);
-    if webhook_settings.secrets.is_none() {
+    let http = http_settings(config, demo)?;
+    if http.webhooks.secrets.is_none() {
         tracing::warn!(
             "webhooks are unavailable: set ROSTER_SECRET_KEY (at least 32 bytes) to seal their secrets"
         );
     }
-    let (graphiql_headers, demo_mailbox, console_demo_tokens) = match demo {
-        Some(d) => (
-            Some(d.graphiql_headers),
-            Some(d.mailbox),
-            Some(d.console_tokens),
-        ),
-        None => (None, None, None),
-    };
-    let http = HttpSettings {
-        max_batch: config.max_batch,
-        max_body_bytes: config.max_body_bytes,
-        request_timeout: config.request_timeout,
-        graphiql: config.graphiql,
-        graphiql_headers,
-        rate_limits: RateLimits {
-            per_user: config.rate_limit_per_user,
-            per_ip: config.rate_limit_per_ip,
-            accept_invite_per_ip: config.accept_invite_per_ip,
-        },
-        cors_origins: config.cors_origins().map_err(|e| anyhow!(e))?,
-        cost_budgets: crate::cost::CostBudgets {
-            per_user: config.cost_budget_per_user,
-            per_ip: config.cost_budget_per_ip,
-        },
-        trusted_proxies: config.trusted_proxies().map_err(|e| anyhow!(e))?,
-        demo_mailbox,
-        console: config.console,
-        console_demo_tokens,
-        webhooks: webhook_settings.as_ref().clone(),
-        events: EventSettings {
-            retention_days: config.event_retention_days,
-            max_per_user: config.max_subscriptions_per_user as usize,
-            max_per_instance: config.max_subscriptions_per_instance as usize,
-            ..EventSettings::default()
-        },
-    };
+    let webhook_settings = Arc::new(http.webhooks.clone());
     let state = AppState::new(db.clone(), keys, limits(config), http);
     let pruner = tokio::spawn(prune_events(db.clone(), config.event_retention_days));
     let (stop_worker, stopped) = tokio::sync::watch::channel(false);
@@ -371,6 +337,93 @@ pub async fn serve(
         tracing::warn!("webhook worker did not stop in time");
     }
     served
+}
+
+/// The HTTP edge's settings from the configuration (the demo adds its mailbox and tokens).
+fn http_settings(config: &Config, demo: Option<DemoServing>) -> anyhow::Result<HttpSettings> {
+    let (graphiql_headers, demo_mailbox, console_demo_tokens) = match demo {
+        Some(d) => (
+            Some(d.graphiql_headers),
+            Some(d.mailbox),
+            Some(d.console_tokens),
+        ),
+        None => (None, None, None),
+    };
+    Ok(HttpSettings {
+        max_batch: config.max_batch,
+        max_body_bytes: config.max_body_bytes,
+        request_timeout: config.request_timeout,
+        graphiql: config.graphiql,
+        graphiql_headers,
+        rate_limits: RateLimits {
+            per_user: config.rate_limit_per_user,
+            per_ip: config.rate_limit_per_ip,
+            accept_invite_per_ip: config.accept_invite_per_ip,
+        },
+        cors_origins: config.cors_origins().map_err(|e| anyhow!(e))?,
+        cost_budgets: crate::cost::CostBudgets {
+            per_user: config.cost_budget_per_user,
+            per_ip: config.cost_budget_per_ip,
+        },
+        trusted_proxies: config.trusted_proxies().map_err(|e| anyhow!(e))?,
+        demo_mailbox,
+        console: config.console,
+        console_demo_tokens,
+        webhooks: config.webhooks().map_err(|e| anyhow!(e))?,
+        events: EventSettings {
+            retention_days: config.event_retention_days,
+            max_per_user: config.max_subscriptions_per_user as usize,
+            max_per_instance: config.max_subscriptions_per_instance as usize,
+            ..EventSettings::default()
+        },
+    })
+}
+
+/// `roster statements`: answers one GraphQL request in-process, through the same router and
+/// state `serve` uses (no listener, no background workers), and prints the SQL statements it
+/// sent with their values inlined, each followed by a line holding `;`. `bench/compare` replays
+/// them with pgbench to measure what PostgreSQL alone could answer (the ceiling).
+async fn print_statements(config: &Config, args: &StatementsArgs) -> anyhow::Result<()> {
+    use axum::body::Body;
+    use axum::extract::ConnectInfo;
+    use tower::ServiceExt;
+
+    let variables: serde_json::Value =
+        serde_json::from_str(&args.variables).context("--variables: not a JSON object")?;
+    let keys = jwt::from_config(config).map_err(|e| anyhow!(e))?;
+    let db = connect(config).await?;
+    let state = AppState::new(
+        db.clone(),
+        Arc::new(keys),
+        limits(config),
+        http_settings(config, None)?,
+    );
+    let body = serde_json::json!({ "query": args.query, "variables": variables });
+    let mut request = axum::http::Request::post("/graphql")
+        .header(axum::http::header::CONTENT_TYPE, "application/json")
+        .header(
+            axum::http::header::AUTHORIZATION,
+            format!("Bearer {}", args.token),
+        )
+        .body(Body::from(body.to_string()))
+        .context("building the request")?;
+    request
+        .extensions_mut()
+        .insert(ConnectInfo(std::net::SocketAddr::from(([127, 0, 0, 1], 0))));
+    db.start_recording();
+    let response = app::router(state).oneshot(request).await?;
+    let status = response.status();
+    let answer = axum::body::to_bytes(response.into_body(), usize::MAX).await?;
+    let statements = db.stop_recording();
+    let answer: serde_json::Value =
+        serde_json::from_slice(&answer).context("the answer is not JSON")?;
+    if !status.is_success() || answer.get("errors").is_some() {
+        bail!("the request failed ({status}): {answer}");
+    }
+    for statement in statements {
+        println!("{statement}\n;");
+    }
+    Ok(())
 }
 
 /// Deletes events older than the retention, at start-up and then hourly (every instance

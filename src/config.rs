@@ -38,6 +38,23 @@ pub enum Command {
     Schema,
     /// Generate a synthetic dataset quickly, for benchmarks: many accounts, one big one.
     Seed(SeedArgs),
+    /// Answer one GraphQL request in-process and print the SQL statements it ran, values
+    /// inlined (what `bench/compare` replays with pgbench for the database's ceiling).
+    Statements(StatementsArgs),
+}
+
+/// `roster statements …`
+#[derive(Args, Debug)]
+pub struct StatementsArgs {
+    /// An access token for the caller (`roster token`).
+    #[arg(long)]
+    pub token: String,
+    /// The GraphQL document.
+    #[arg(long)]
+    pub query: String,
+    /// The variables, as a JSON object.
+    #[arg(long, default_value = "{}")]
+    pub variables: String,
 }
 
 /// `roster account …`

@@ -1,5 +1,5 @@
 //! The `roster` command line: schema export, account bootstrap on a brand-new database,
-//! token minting, configuration errors that name the variable, and the demo.
+//! token minting, the statements of one request, configuration errors that name the variable, and the demo.
 
 mod common;
 
@@ -91,6 +91,89 @@ async fn account_create_bootstraps_a_fresh_database_and_token_mints() {
 
     let out = roster(&db, &["migrate"]);
     assert!(out.status.success());
+}
+
+#[tokio::test]
+async fn statements_prints_the_sql_one_request_sends_with_its_values() {
+    let (db, _dir) = common::fresh_database().await;
+    let create = [
+        "account",
+        "create",
+        "--name",
+        "Initech",
+        "--admin-email",
+        "bill@initech.example",
+        "--admin-name",
+        "Bill",
+    ];
+    let out = roster(&db, &create);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let token = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("token="))
+        .unwrap();
+    let user = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("admin_user_id="))
+        .unwrap();
+    let uuid = uuid::Uuid::parse_str(user.rsplit('_').next().unwrap()).unwrap();
+
+    let query = "query($n: Int!) { viewer { email } users(first: $n) { nodes { name } } }";
+    let out = roster(
+        &db,
+        &[
+            "statements",
+            "--token",
+            token,
+            "--query",
+            query,
+            "--variables",
+            r#"{"n": 5}"#,
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let printed = String::from_utf8(out.stdout).unwrap();
+    let statements: Vec<&str> = printed
+        .split("\n;\n")
+        .filter(|s| !s.trim().is_empty())
+        .collect();
+    assert!(statements.len() >= 2, "{printed}");
+    assert!(
+        statements
+            .iter()
+            .all(|s| s.trim_start().starts_with("SELECT")),
+        "a read request only reads: {printed}"
+    );
+    // Values are inlined (no `$1`/`?` placeholders), so pgbench can replay them as they are.
+    assert!(printed.contains(&uuid.to_string()), "{printed}");
+    assert!(
+        !printed.contains("$1") && !printed.contains(" ? "),
+        "{printed}"
+    );
+
+    // A request that fails prints no statements and says why.
+    let out = roster(
+        &db,
+        &[
+            "statements",
+            "--token",
+            "not-a-token",
+            "--query",
+            "{ viewer { id } }",
+        ],
+    );
+    assert!(!out.status.success());
+    assert!(out.stdout.is_empty());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("the request failed"));
 }
 
 #[test]

@@ -225,3 +225,314 @@ async fn a_bulk_change_writes_its_1000_events_in_a_handful_of_statements() {
     );
     assert!(counts[1] <= 11, "{} statements for 1,000 users", counts[1]);
 }
+
+/// The names of the users a `users` page shows `token`'s caller.
+async fn names_seen(app: &TestApp, token: &str) -> Vec<String> {
+    let body = app
+        .gql(
+            Some(token),
+            "{ users(first: 100) { nodes { name } } }",
+            json!({}),
+        )
+        .await;
+    data(&body)["users"]["nodes"]
+        .as_array()
+        .expect("nodes")
+        .iter()
+        .map(|n| n["name"].as_str().expect("name").to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn signing_in_is_one_statement_whatever_the_scope_and_still_sees_every_change() {
+    let app = TestApp::spawn().await;
+    let o = Org::create(&app).await;
+    // An Admin (organization), a Department Admin (the teams of Engineering: Platform and
+    // Mobile), a Manager (Platform) and a Sender (only themselves).
+    for user in [o.admin, o.dept_admin, o.manager, o.sender] {
+        let t = app.token_for(user);
+        let n = statements_for(&app, &t, "{ __typename }").await;
+        assert_eq!(n, 1, "{n} statements to sign in");
+    }
+    let dana = app.token_for(o.dept_admin);
+    let seen = names_seen(&app, &dana).await;
+    assert!(seen.iter().any(|n| n == "Alice Äpfelbaum"), "{seen:?}");
+    assert!(!seen.iter().any(|n| n == "Bob 100%_Sure"), "{seen:?}");
+
+    // Mobile leaves Engineering: the Department Admin's next request no longer reaches Alice.
+    let admin = app.token_for(o.admin);
+    let body = app
+        .gql(
+            Some(&admin),
+            "mutation($input: UpdateTeamInput!) { updateTeam(input: $input) { team { id } } }",
+            json!({ "input": { "id": common::gid::team(o.mobile), "departmentId": common::gid::dept(o.sales) } }),
+        )
+        .await;
+    data(&body);
+    let seen = names_seen(&app, &dana).await;
+    assert!(!seen.iter().any(|n| n == "Alice Äpfelbaum"), "{seen:?}");
+
+    // The Department Admin moves to EMEA (Sales, which now holds Mobile too): their next
+    // request reaches Bob and Alice, and no longer Platform's Manager.
+    let body = app
+        .gql(
+            Some(&admin),
+            "mutation($input: ChangeUsersTeamInput!) { changeUsersTeam(input: $input) { changedCount } }",
+            json!({ "input": { "userIds": [common::gid::user(o.dept_admin)], "teamId": common::gid::team(o.emea) } }),
+        )
+        .await;
+    assert_eq!(data(&body)["changeUsersTeam"]["changedCount"], 1);
+    let seen = names_seen(&app, &dana).await;
+    assert!(seen.iter().any(|n| n == "Bob 100%_Sure"), "{seen:?}");
+    assert!(seen.iter().any(|n| n == "Alice Äpfelbaum"), "{seen:?}");
+    assert!(!seen.iter().any(|n| n == "Manny Manager"), "{seen:?}");
+    let n = statements_for(&app, &dana, "{ __typename }").await;
+    assert_eq!(n, 1, "{n} statements to sign in");
+
+    // Suspended: the very next request is refused.
+    let body = app
+        .gql(
+            Some(&admin),
+            "mutation($input: SuspendUsersInput!) { suspendUsers(input: $input) { changedCount } }",
+            json!({ "input": { "userIds": [common::gid::user(o.dept_admin)] } }),
+        )
+        .await;
+    assert_eq!(data(&body)["suspendUsers"]["changedCount"], 1);
+    let body = app.gql(Some(&dana), "{ viewer { id } }", json!({})).await;
+    assert_eq!(
+        common::error_code(&body),
+        Some("UNAUTHENTICATED"),
+        "{body:#}"
+    );
+}
+
+#[tokio::test]
+async fn the_viewer_with_role_and_team_is_answered_from_the_sign_in_statement() {
+    let app = TestApp::spawn().await;
+    let o = Org::create(&app).await;
+    let query = "{ viewer { id name email role { name scope permissions } team { name department { name } } } }";
+    let dana = app.token_for(o.dept_admin);
+    let before = app.db.statement_count();
+    let body = app.gql(Some(&dana), query, json!({})).await;
+    let n = app.db.statement_count() - before;
+    let viewer = &data(&body)["viewer"];
+    assert_eq!(viewer["id"], common::gid::user(o.dept_admin));
+    assert_eq!(viewer["name"], "Dana Department");
+    assert_eq!(viewer["email"], "dana@a.test");
+    assert_eq!(viewer["role"]["scope"], "DEPARTMENT");
+    assert_eq!(viewer["team"]["name"], "Platform");
+    assert_eq!(viewer["team"]["department"]["name"], "Engineering");
+    // signing in (user, role, team) + the team's department
+    assert_eq!(n, 2, "{n} statements for the viewer");
+    let n = statements_for(
+        &app,
+        &dana,
+        "{ viewer { id name role { name } team { name } } }",
+    )
+    .await;
+    assert_eq!(n, 1, "{n} statements for the viewer with role and team");
+
+    // A role renamed in one request shows in the next one's viewer.
+    let admin = app.token_for(o.admin);
+    let body = app
+        .gql(
+            Some(&admin),
+            "mutation($input: UpdateTeamInput!) { updateTeam(input: $input) { team { id } } }",
+            json!({ "input": { "id": common::gid::team(o.platform), "name": "Platform Core" } }),
+        )
+        .await;
+    data(&body);
+    let body = app.gql(Some(&dana), query, json!({})).await;
+    assert_eq!(data(&body)["viewer"]["team"]["name"], "Platform Core");
+}
+
+#[tokio::test]
+async fn a_page_of_users_with_role_and_team_is_one_statement_after_signing_in() {
+    let app = TestApp::spawn().await;
+    let o = Org::create(&app).await;
+    for (i, team) in [o.general, o.platform, o.mobile, o.emea]
+        .into_iter()
+        .enumerate()
+    {
+        insert_users(
+            &app,
+            o.account_id,
+            team,
+            o.roles["SENDER"],
+            &format!("Load {i}"),
+            30,
+        )
+        .await;
+    }
+    let t = app.token_for(o.admin);
+    let page = |n: usize, count: &str| {
+        format!(
+            "{{ users(first: {n}) {{ {count} nodes {{ id name email role {{ name }} team {{ name }} }} pageInfo {{ hasNextPage endCursor }} }} }}"
+        )
+    };
+    for n in [5, 50, 100] {
+        // signing in + the page with its roles and teams
+        let plain = statements_for(&app, &t, &page(n, "")).await;
+        assert_eq!(plain, 2, "{plain} statements for a page of {n}");
+        // + the kept count
+        let counted = statements_for(&app, &t, &page(n, "totalCount")).await;
+        assert_eq!(counted, 3, "{counted} statements for a counted page of {n}");
+    }
+    // Through edges, a fragment, backwards and a Department Admin's reach: the same.
+    let edges = "{ users(last: 20, orderBy: {field: EMAIL, direction: DESC}) { edges { cursor node { ...U } } } } fragment U on User { name role { name } team { name } }";
+    assert_eq!(statements_for(&app, &t, edges).await, 2);
+    let dana = app.token_for(o.dept_admin);
+    assert_eq!(statements_for(&app, &dana, &page(50, "")).await, 2);
+
+    // The same rows and related names as each user's own lookup.
+    let body = app.gql(Some(&t), &page(100, ""), json!({})).await;
+    let nodes = data(&body)["users"]["nodes"]
+        .as_array()
+        .expect("nodes")
+        .clone();
+    assert_eq!(nodes.len(), 100);
+    for node in nodes.iter().step_by(9) {
+        let body = app
+            .gql(
+                Some(&t),
+                "query($id: ID!) { user(id: $id) { id name email role { name } team { name } } }",
+                json!({ "id": node["id"] }),
+            )
+            .await;
+        assert_eq!(&data(&body)["user"], node);
+    }
+    // The next page continues where this one ended (the cursor condition names the users'
+    // columns, which the joined tables share).
+    let cursor = data(&body)["users"]["pageInfo"]["endCursor"].clone();
+    let body = app
+        .gql(
+            Some(&t),
+            "query($after: String) { users(first: 100, after: $after) { nodes { id role { name } team { name } } } }",
+            json!({ "after": cursor }),
+        )
+        .await;
+    let rest = data(&body)["users"]["nodes"].as_array().expect("rest");
+    assert!(!rest.is_empty());
+    assert!(
+        rest.iter()
+            .all(|n| !nodes.iter().any(|m| m["id"] == n["id"]))
+    );
+}
+
+#[tokio::test]
+async fn a_loader_runs_the_same_statement_for_one_key_or_many_on_postgres() {
+    let limits = roster::graphql::Limits {
+        loader_delay: std::time::Duration::from_millis(25),
+        ..Default::default()
+    };
+    let app = TestApp::spawn_with(limits, Default::default()).await;
+    let o = Org::create(&app).await;
+    let t = app.token_for(o.admin);
+    // The member counts of 1 team, then of 4 (one loader statement each time).
+    let mut texts = Vec::new();
+    for n in [1, 4] {
+        let query = format!("{{ teams(first: {n}) {{ nodes {{ name memberCount }} }} }}");
+        app.db.start_recording();
+        let body = app.gql(Some(&t), &query, json!({})).await;
+        let recorded = app.db.stop_recording();
+        assert_eq!(
+            data(&body)["teams"]["nodes"].as_array().map(Vec::len),
+            Some(n)
+        );
+        let counts: Vec<String> = recorded
+            .into_iter()
+            .map(|s| s.sql)
+            .filter(|sql| sql.contains("user_counts"))
+            .collect();
+        assert_eq!(counts.len(), 1, "{counts:#?}");
+        texts.push(counts[0].clone());
+    }
+    if common::on_postgres() {
+        // `= ANY($2)`: one prepared statement, parsed once per connection, for any length.
+        assert_eq!(texts[0], texts[1]);
+        assert!(texts[0].contains("ANY"), "{}", texts[0]);
+    } else {
+        assert_ne!(texts[0], texts[1], "SQLite lists its ids");
+    }
+
+#[tokio::test]
+async fn a_bulk_role_change_runs_the_same_statements_for_10_users_or_1000() {
+    let app = TestApp::spawn().await;
+    let o = Org::create(&app).await;
+    let query = "mutation($input: ChangeUsersRoleInput!) { changeUsersRole(input: $input) { changedCount errors { code } } }";
+    let t = app.token_for(o.admin);
+    let mut runs: Vec<Vec<String>> = Vec::new();
+    for n in [10, 1000] {
+        let ids = insert_users(
+            &app,
+            o.account_id,
+            o.mobile,
+            o.roles["SENDER"],
+            &format!("Role{n}"),
+            n,
+        )
+        .await;
+        let input = json!({ "input": {
+            "userIds": ids.iter().map(|id| common::gid::user(*id)).collect::<Vec<_>>(),
+            "roleId": common::gid::role(o.roles["MANAGER"]),
+        } });
+        app.db.start_recording();
+        let body = app.gql(Some(&t), query, input).await;
+        let statements = app.db.stop_recording();
+        assert_eq!(
+            data(&body)["changeUsersRole"]["changedCount"],
+            n,
+            "{body:#}"
+        );
+        runs.push(statements.into_iter().map(|s| s.sql).collect());
+    }
+    let (small, large) = (&runs[0], &runs[1]);
+    // principal; in the transaction: account lock (PostgreSQL), actor re-check, roles, the
+    // role (locked), the targets, the update, audit, event sequence, events, wake-up (NOTIFY,
+    // PostgreSQL).
+    assert_eq!(
+        small.len(),
+        large.len(),
+        "statements must not grow with the bulk size:\n{small:#?}\n{large:#?}"
+    );
+    let expected = if common::on_postgres() { 11 } else { 9 };
+    assert_eq!(large.len(), expected, "{large:#?}");
+    if common::on_postgres() {
+        // The ids travel as one array parameter and the rows as one JSON parameter, so the
+        // statement texts (and prepared statements, and plans) are the same for any size.
+        assert_eq!(
+            small, large,
+            "one statement text per step, whatever the bulk size"
+        );
+    }
+}
+
+#[tokio::test]
+async fn inviting_10_or_100_people_costs_the_same_statements() {
+    let app = TestApp::spawn().await;
+    let o = Org::create(&app).await;
+    let t = app.token_for(o.admin);
+    let query = "mutation($inv: [InvitationInput!]!) { inviteUsers(input: { invitations: $inv }) { changedCount errors { code } } }";
+    let mut counts = Vec::new();
+    for n in [10, 100] {
+        let invitations: Vec<_> = (0..n)
+            .map(|i| {
+                json!({
+                    "email": format!("guest{n}.{i}@a.test"),
+                    "teamId": common::gid::team(o.platform),
+                    "roleId": common::gid::role(o.roles["SENDER"]),
+                })
+            })
+            .collect();
+        let before = app.db.statement_count();
+        let body = app
+            .gql(Some(&t), query, json!({ "inv": invitations }))
+            .await;
+        counts.push(app.db.statement_count() - before);
+        assert_eq!(data(&body)["inviteUsers"]["changedCount"], n, "{body:#}");
+    }
+    assert_eq!(
+        counts[0], counts[1],
+        "statements must not grow with the number of invitations"
+    );
+}

@@ -12,6 +12,8 @@ mod m20261202_000001_lifecycle;
 mod m20261202_000002_scim;
 mod m20261202_000003_events;
 mod m20261202_000004_webhooks;
+mod m20261203_000001_count_versions;
+mod m20261203_000002_version_trigger_when;
 
 /// Applies Roster's schema.
 pub struct Migrator;
@@ -28,6 +30,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000002_scim::Migration),
             Box::new(m20261202_000003_events::Migration),
             Box::new(m20261202_000004_webhooks::Migration),
+            Box::new(m20261203_000001_count_versions::Migration),
+            Box::new(m20261203_000002_version_trigger_when::Migration),
         ]
     }
 }

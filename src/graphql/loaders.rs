@@ -2,11 +2,11 @@
 //! count…) is fetched in one query per kind per request, whatever the page size.
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use async_graphql::dataloader::Loader;
 use sea_orm::sea_query::Expr;
-use sea_orm::{ColumnTrait, DbErr, EntityTrait, QueryFilter, QuerySelect};
+use sea_orm::{ColumnTrait, DatabaseBackend, DbErr, EntityTrait, QueryFilter, QuerySelect};
 use uuid::Uuid;
 
 use crate::auth::Principal;
@@ -54,6 +54,51 @@ impl InAccount {
     }
 }
 
+/// Roles and teams a resolver of `Query` already read — a page of users joined with theirs,
+/// the caller's own from signing in — which `User.role` and `User.team` take from here
+/// instead of loading them again. Only `Query` resolvers fill it: a query changes nothing,
+/// so a row kept here is as current as a loader's read in the same request (a mutation's
+/// payload always loads).
+#[derive(Default)]
+pub struct Prefetched {
+    roles: Mutex<HashMap<InAccount, role::Model>>,
+    teams: Mutex<HashMap<InAccount, team::Model>>,
+}
+
+impl Prefetched {
+    /// Keeps `roles` and `teams` for the rest of the request.
+    pub fn keep(
+        &self,
+        roles: impl IntoIterator<Item = role::Model>,
+        teams: impl IntoIterator<Item = team::Model>,
+    ) {
+        if let Ok(mut kept) = self.roles.lock() {
+            kept.extend(
+                roles
+                    .into_iter()
+                    .map(|r| (InAccount::new(r.account_id, r.id), r)),
+            );
+        }
+        if let Ok(mut kept) = self.teams.lock() {
+            kept.extend(
+                teams
+                    .into_iter()
+                    .map(|t| (InAccount::new(t.account_id, t.id), t)),
+            );
+        }
+    }
+
+    /// The role `key` names, when it was read already.
+    pub fn role(&self, key: InAccount) -> Option<role::Model> {
+        self.roles.lock().ok()?.get(&key).cloned()
+    }
+
+    /// The team `key` names, when it was read already.
+    pub fn team(&self, key: InAccount) -> Option<team::Model> {
+        self.teams.lock().ok()?.get(&key).cloned()
+    }
+}
+
 /// The ids of `keys`, per account (one statement per account: one in practice).
 fn by_account(keys: &[InAccount]) -> HashMap<Uuid, Vec<Uuid>> {
     let mut grouped: HashMap<Uuid, Vec<Uuid>> = HashMap::new();
@@ -61,6 +106,16 @@ fn by_account(keys: &[InAccount]) -> HashMap<Uuid, Vec<Uuid>> {
         grouped.entry(key.account_id).or_default().push(key.id);
     }
     grouped
+}
+
+/// `column` is one of `ids`: on PostgreSQL `= ANY($1)` with the ids as one array, so one
+/// prepared statement serves every number of ids (`IN ($1, …, $n)` would be a new statement,
+/// parsed and planned anew, for each list length); `IN (…)` on SQLite.
+fn one_of<C: ColumnTrait>(db: &Db, column: C, ids: Vec<Uuid>) -> sea_orm::sea_query::SimpleExpr {
+    match db.backend() {
+        DatabaseBackend::Postgres => column.eq_any(ids),
+        _ => column.is_in(ids),
+    }
 }
 
 macro_rules! by_id_loader {
@@ -80,7 +135,7 @@ macro_rules! by_id_loader {
                 for (account_id, ids) in by_account(keys) {
                     let rows = $entity::Entity::find()
                         .filter($entity::Column::AccountId.eq(account_id))
-                        .filter($entity::Column::Id.is_in(ids))
+                        .filter(one_of(&self.0, $entity::Column::Id, ids))
                         .all(self.0.conn())
                         .await?;
                     loaded.extend(rows.into_iter().map(|r| (InAccount::new(account_id, r.id), r)));
@@ -125,7 +180,7 @@ impl Loader<InAccount> for TeamMemberCountLoader {
                 .column(user_count::Column::TeamId)
                 .column_as(Expr::cust(KEPT_SUM), "n")
                 .filter(user_count::Column::AccountId.eq(account_id))
-                .filter(user_count::Column::TeamId.is_in(teams))
+                .filter(one_of(&self.0, user_count::Column::TeamId, teams))
                 .group_by(user_count::Column::TeamId)
                 .into_tuple()
                 .all(self.0.conn())
@@ -174,9 +229,9 @@ impl Loader<HoldersKey> for RoleUserCountLoader {
                 .column(user_count::Column::RoleId)
                 .column_as(Expr::cust(KEPT_SUM), "n")
                 .filter(user_count::Column::AccountId.eq(account_id))
-                .filter(user_count::Column::RoleId.is_in(roles));
+                .filter(one_of(&self.0, user_count::Column::RoleId, roles));
             if let Some(teams) = &teams {
-                select = select.filter(user_count::Column::TeamId.is_in(teams.iter().copied()));
+                select = select.filter(one_of(&self.0, user_count::Column::TeamId, teams.to_vec()));
             }
             let rows: Vec<(Uuid, i64)> = select
                 .group_by(user_count::Column::RoleId)

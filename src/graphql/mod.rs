@@ -192,6 +192,7 @@ fn with_caller<T: Put>(target: T, db: &Db, caller: Caller, delay: std::time::Dur
     };
     target
         .put(caller)
+        .put(Prefetched::default())
         .put(loader(
             TeamMembersLoader {
                 db: db.clone(),

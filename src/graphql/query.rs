@@ -3,10 +3,14 @@
 
 use async_graphql::{Context, Enum, ID, InputObject, Object, Result};
 
+use std::sync::Arc;
+
+use super::loaders::Prefetched;
 use super::types::*;
 use super::{actor, db, page_cost};
 use crate::service::ids::{self, AnyId};
 use crate::service::page::PageArgs;
+use crate::service::principal::CallerRows;
 use crate::service::{self, Error};
 
 /// Filters of the event feed.
@@ -200,9 +204,18 @@ impl QueryRoot {
 
     /// The signed-in user.
     async fn viewer(&self, ctx: &Context<'_>) -> Result<User> {
-        Ok(User(
-            service::users::viewer(db(ctx)?.conn(), actor(ctx)?).await?,
-        ))
+        let actor = actor(ctx)?;
+        // Signing in read the user, their role and their team at the start of this request:
+        // the same rows `users::viewer` would read again.
+        if let Some(rows) = ctx.data_opt::<Arc<CallerRows>>()
+            && rows.user.id == actor.user_id
+        {
+            if let Some(prefetched) = ctx.data_opt::<Prefetched>() {
+                prefetched.keep([rows.role.clone()], rows.team.clone());
+            }
+            return Ok(User(rows.user.clone()));
+        }
+        Ok(User(service::users::viewer(db(ctx)?.conn(), actor).await?))
     }
 
     /// The caller's organization. `FORBIDDEN` for a role that grants no permission (such a
@@ -226,7 +239,16 @@ impl QueryRoot {
     }
 
     /// Users the caller may see.
-    #[graphql(complexity = "page_cost(first, last, child_complexity)")]
+    ///
+    /// `totalCount` is always exact. Without a search (active users) it is read from counts
+    /// the database keeps per team and role. With a search (or other statuses) the matches
+    /// are counted once and the number is kept, per server, with the account's count
+    /// version — a counter the database raises in the same transaction as any change to the
+    /// account's users or teams, from any server. Asked again while that version is
+    /// unchanged, the kept number is answered without counting; after any change (an
+    /// accepted invitation, a role or team change, a delete, a suspension, a restore, an
+    /// edit) the next request counts again. So a broad search's first `totalCount` after a
+    /// change costs a count of the account's users, and the ones after it cost nothing.
     #[allow(clippy::too_many_arguments)] // one Rust argument per GraphQL argument
     async fn users(
         &self,
@@ -271,8 +293,20 @@ impl QueryRoot {
             last,
             before,
         };
-        let listing =
-            service::users::list(db(ctx)?.conn(), actor(ctx)?, &filter, order, &page).await?;
+        // A page's roles and teams are read with it, in one statement, when the selection
+        // asks for them (through `nodes` or `edges.node`).
+        let look = ctx.look_ahead();
+        let nodes = [look.field("nodes"), look.field("edges").field("node")];
+        let include = service::users::Include {
+            roles: nodes.iter().any(|n| n.field("role").exists()),
+            teams: nodes.iter().any(|n| n.field("team").exists()),
+        };
+        let (listing, related) =
+            service::users::list_with(db(ctx)?.conn(), actor(ctx)?, &filter, order, &page, include)
+                .await?;
+        if let Some(prefetched) = ctx.data_opt::<Prefetched>() {
+            prefetched.keep(related.roles, related.teams);
+        }
         Ok(UserConnection::new(listing))
     }
 

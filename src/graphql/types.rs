@@ -8,8 +8,9 @@ use chrono::{DateTime, Utc};
 use std::sync::Arc;
 
 use super::loaders::{
-    DepartmentLoader, DepartmentTeamsLoader, HoldersKey, InAccount, MembersKey, RoleLoader,
-    RoleUserCountLoader, TeamLoader, TeamMemberCountLoader, TeamMembersLoader, UserLoader,
+    DepartmentLoader, DepartmentTeamsLoader, HoldersKey, InAccount, MembersKey, Prefetched,
+    RoleLoader, RoleUserCountLoader, TeamLoader, TeamMemberCountLoader, TeamMembersLoader,
+    UserLoader,
 };
 use super::{actor, db, page_cost};
 use crate::auth::{Permission, RoleScope};
@@ -32,6 +33,11 @@ fn loader<'a, L: Send + Sync + 'static>(ctx: &'a Context<'_>) -> Result<&'a Data
     Ok(ctx
         .data::<DataLoader<L>>()
         .map_err(|_| Error::Internal(anyhow::anyhow!("dataloader missing")))?)
+}
+
+/// The rows `Query` resolvers already read for this request (see `Prefetched`).
+fn prefetched<'a>(ctx: &'a Context<'_>) -> Option<&'a Prefetched> {
+    ctx.data_opt::<Prefetched>()
 }
 
 /// A row another row refers to: it exists, in the referring row's account.
@@ -102,23 +108,19 @@ impl User {
     }
     /// The role that decides what the user may do.
     async fn role(&self, ctx: &Context<'_>) -> Result<Role> {
-        load::<RoleLoader, _>(
-            ctx,
-            InAccount::new(self.0.account_id, self.0.role_id),
-            "role",
-        )
-        .await
-        .map(Role)
+        let key = InAccount::new(self.0.account_id, self.0.role_id);
+        if let Some(role) = prefetched(ctx).and_then(|p| p.role(key)) {
+            return Ok(Role(role));
+        }
+        load::<RoleLoader, _>(ctx, key, "role").await.map(Role)
     }
     /// The team the user belongs to.
     async fn team(&self, ctx: &Context<'_>) -> Result<Team> {
-        load::<TeamLoader, _>(
-            ctx,
-            InAccount::new(self.0.account_id, self.0.team_id),
-            "team",
-        )
-        .await
-        .map(Team)
+        let key = InAccount::new(self.0.account_id, self.0.team_id);
+        if let Some(team) = prefetched(ctx).and_then(|p| p.team(key)) {
+            return Ok(Team(team));
+        }
+        load::<TeamLoader, _>(ctx, key, "team").await.map(Team)
     }
     /// When the user joined.
     async fn created_at(&self) -> DateTime<Utc> {
@@ -759,7 +761,7 @@ macro_rules! connection {
                         .await?
                         .unwrap_or(0));
                 }
-                Ok(self.listing.total_count(db(ctx)?.conn()).await? as i64)
+                Ok(self.listing.total_count_cached(db(ctx)?).await? as i64)
             }
         }
     };

@@ -1,11 +1,12 @@
 //! The database handle: one pool for SQLite or PostgreSQL, with the settings a server needs,
-//! a statement counter (tests and benchmarks assert query counts with it), and the one way
-//! to open a write transaction.
+//! a statement counter (tests and benchmarks assert query counts with it), the process's
+//! count cache (`service::counts`), and the one way to open a write transaction.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use super::counts::CountCache;
 use migration::{Migrator, MigratorTrait};
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{
@@ -19,6 +20,7 @@ pub struct Db {
     conn: DatabaseConnection,
     statements: Arc<AtomicU64>,
     recorder: Arc<Recorder>,
+    counts: Arc<CountCache>,
 }
 
 /// Keeps a copy of every statement run while recording is on (the plan checks EXPLAIN
@@ -83,6 +85,7 @@ impl Db {
             conn,
             statements,
             recorder,
+            counts: Arc::default(),
         })
     }
 
@@ -130,6 +133,12 @@ impl Db {
     /// The connection pool, for reads.
     pub fn conn(&self) -> &DatabaseConnection {
         &self.conn
+    }
+
+    /// This process's cache of counts, checked against the accounts' count versions
+    /// (`service::counts`).
+    pub fn counts(&self) -> &CountCache {
+        &self.counts
     }
 
     /// Which database this is.
@@ -180,4 +189,60 @@ impl Db {
             Ok(Ok(()))
         )
     }
+}
+
+/// Adds every column of `E`, read from `table` (its name or an alias), to `query`'s
+/// selection as `{prefix}{column}`: a joined row read beside the main entity's own columns
+/// (which keep their names, so the main row decodes without building prefixed names), and
+/// decoded with `E::Model::from_query_result(row, prefix)` only where it is needed.
+pub(crate) fn select_prefixed<E: sea_orm::EntityTrait>(
+    query: &mut sea_orm::sea_query::SelectStatement,
+    table: sea_orm::sea_query::DynIden,
+    prefix: &str,
+) {
+    use sea_orm::sea_query::{Alias, Expr};
+    use sea_orm::{IdenStatic, Iterable};
+    for column in E::Column::iter() {
+        query.expr_as(
+            Expr::col((table.clone(), column)),
+            Alias::new(format!("{prefix}{}", column.as_str())),
+        );
+    }
+}
+
+/// `column IN (ids)` as one condition. On PostgreSQL it is `column = ANY($1::uuid[])` with
+/// all ids in one array parameter: one statement text (and one prepared statement) for any
+/// number of ids, and one parameter to bind instead of a thousand. SQLite has no arrays:
+/// `IN (…)` there.
+pub fn id_in<C: sea_orm::ColumnTrait>(
+    backend: DatabaseBackend,
+    column: C,
+    ids: &[uuid::Uuid],
+) -> sea_orm::sea_query::SimpleExpr {
+    use sea_orm::sea_query::{Expr, ExprTrait};
+    if backend == DatabaseBackend::Postgres {
+        Expr::cust_with_exprs(
+            "$1 = ANY(CAST($2 AS uuid[]))",
+            [
+                Expr::col((column.entity_name(), column)),
+                Expr::val(uuid_array(ids)),
+            ],
+        )
+    } else {
+        Expr::col((column.entity_name(), column)).is_in(ids.iter().copied())
+    }
+}
+
+/// PostgreSQL's text form of a `uuid[]`: `{…,…}` (UUIDs need no quoting).
+fn uuid_array(ids: &[uuid::Uuid]) -> String {
+    let mut out = String::with_capacity(2 + ids.len() * 37);
+    out.push('{');
+    for (i, id) in ids.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str(&id.hyphenated().to_string());
+    }
+    out.push('}');
+    out
 }

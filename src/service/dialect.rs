@@ -105,6 +105,13 @@ pub fn has_invite_email_trigrams(backend: DatabaseBackend) -> bool {
     backend == DatabaseBackend::Postgres
 }
 
+/// Whether many rows can go in as one JSON parameter (`json_to_recordset`, PostgreSQL): one
+/// statement text and a fixed number of parameters whatever the row count. SQLite gets
+/// multi-row `VALUES` instead.
+pub fn has_json_recordset(backend: DatabaseBackend) -> bool {
+    backend == DatabaseBackend::Postgres
+}
+
 /// Whether the planner's statistics must be gathered by Roster (`ANALYZE`, `PRAGMA
 /// optimize` on SQLite); PostgreSQL keeps its own (autovacuum).
 pub fn needs_planner_statistics(backend: DatabaseBackend) -> bool {

@@ -147,6 +147,36 @@ pub async fn record<C: ConnectionTrait>(db: &C, op: &Origin, events: Vec<NewEven
     let n = events.len() as i64;
     let last = allocate(db, backend, op.account_id, n).await?;
     let first = last - n + 1;
+    if dialect::has_json_recordset(backend) {
+        insert_postgres(db, op, events, first).await?;
+    } else {
+        insert_rows(db, op, events, first).await?;
+    }
+    let wake = Wake {
+        account_id: op.account_id,
+        seq: last,
+    };
+    if dialect::notifies_other_processes(backend) {
+        db.execute_raw(Statement::from_sql_and_values(
+            backend,
+            "SELECT pg_notify($1, $2)",
+            [CHANNEL.into(), wake.payload().into()],
+        ))
+        .await?;
+    } else {
+        // No receivers is fine: nobody subscribes.
+        let _ = local_sender().send(wake);
+    }
+    Ok(())
+}
+
+/// The rows of `events`, numbered from `first`, as multi-row inserts (SQLite).
+async fn insert_rows<C: ConnectionTrait>(
+    db: &C,
+    op: &Origin,
+    events: Vec<NewEvent>,
+    first: i64,
+) -> Result<()> {
     let rows: Vec<event::ActiveModel> = events
         .into_iter()
         .zip(first..)
@@ -167,21 +197,51 @@ pub async fn record<C: ConnectionTrait>(db: &C, op: &Origin, events: Vec<NewEven
     for chunk in rows.chunks(CHUNK) {
         event::Entity::insert_many(chunk.to_vec()).exec(db).await?;
     }
-    let wake = Wake {
-        account_id: op.account_id,
-        seq: last,
-    };
-    if dialect::notifies_other_processes(backend) {
-        db.execute_raw(Statement::from_sql_and_values(
-            backend,
-            "SELECT pg_notify($1, $2)",
-            [CHANNEL.into(), wake.payload().into()],
-        ))
-        .await?;
-    } else {
-        // No receivers is fine: nobody subscribes.
-        let _ = local_sender().send(wake);
-    }
+    Ok(())
+}
+
+/// The rows of `events`, numbered from `first`, in one `INSERT … SELECT … FROM
+/// json_to_recordset($1)` (PostgreSQL): one statement text and five parameters whatever the
+/// number of rows (a multi-row `VALUES` binds 11 a row and is planned anew per row count).
+async fn insert_postgres<C: ConnectionTrait>(
+    db: &C,
+    op: &Origin,
+    events: Vec<NewEvent>,
+    first: i64,
+) -> Result<()> {
+    const SQL: &str = "INSERT INTO events (id, account_id, seq, event_type, operation_id, \
+        actor_id, target_type, target_id, target_team_id, data_json, created_at) \
+        SELECT r.id, $2, r.seq, r.event_type, $3, $4, r.target_type, r.target_id, \
+        r.target_team_id, r.data_json, $5 \
+        FROM json_to_recordset(CAST($1 AS json)) AS r (id uuid, seq bigint, event_type text, \
+        target_type text, target_id uuid, target_team_id uuid, data_json text)";
+    let rows: Vec<Json> = events
+        .into_iter()
+        .zip(first..)
+        .map(|(e, seq)| {
+            json!({
+                "id": Uuid::now_v7(),
+                "seq": seq,
+                "event_type": e.event_type,
+                "target_type": e.target_type,
+                "target_id": e.target_id,
+                "target_team_id": e.target_team_id,
+                "data_json": e.data.to_string(),
+            })
+        })
+        .collect();
+    db.execute_raw(Statement::from_sql_and_values(
+        DatabaseBackend::Postgres,
+        SQL,
+        [
+            Json::Array(rows).to_string().into(),
+            op.account_id.into(),
+            op.operation_id.into(),
+            op.actor_id.into(),
+            op.at.into(),
+        ],
+    ))
+    .await?;
     Ok(())
 }
 

@@ -6,6 +6,7 @@ pub mod access;
 pub mod accounts;
 pub mod audit;
 pub mod bulk;
+pub mod counts;
 pub mod db;
 pub mod dialect;
 pub mod email;

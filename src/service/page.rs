@@ -192,7 +192,11 @@ impl<T> Page<T> {
 fn beyond<C: ColumnTrait>(sort: &Sort<C>, key: SortValue, id: Uuid, forward: bool) -> Condition {
     let greater = forward == sort.ascending;
     let key_value: Value = key.into();
-    let (k, i) = (Expr::col(sort.key), Expr::col(sort.id));
+    // Qualified with the table: a page may join other tables that have the same columns.
+    let (k, i) = (
+        Expr::col(sort.key.as_column_ref()),
+        Expr::col(sort.id.as_column_ref()),
+    );
     let (strict_key, strict_id) = if greater {
         (k.clone().gt(key_value.clone()), i.gt(id))
     } else {
@@ -326,6 +330,24 @@ where
     Ok(plan.page(rows, &sort.cursor_tag(), args, key_of))
 }
 
+/// Runs `select` as one page like `fetch`, reading the rows with `run` — for example with
+/// related rows joined in, a row then being more than `E::Model`.
+pub async fn fetch_with<E, R, F>(
+    select: Select<E>,
+    sort: &Sort<E::Column>,
+    args: &PageArgs,
+    key_of: impl Fn(&R) -> (SortValue, Uuid),
+    run: impl FnOnce(Select<E>) -> F,
+) -> Result<Page<R>>
+where
+    E: EntityTrait,
+    F: std::future::Future<Output = std::result::Result<Vec<R>, sea_orm::DbErr>>,
+{
+    let plan = Plan::new(sort, args)?;
+    let rows = run(plan.apply(select, sort)).await?;
+    Ok(plan.page(rows, &sort.cursor_tag(), args, key_of))
+}
+
 /// The same page of `select` for each value of `part` (for example the first 20 members of
 /// each of 50 teams), in one statement: a `UNION ALL` of one bounded index range per value,
 /// so nested connections cost one query whatever their number.
@@ -393,6 +415,9 @@ enum Count<E: EntityTrait> {
     /// One row, one integer column `n`, read from counts kept elsewhere (for example
     /// `user_counts`), so an unfiltered list of a large account costs no scan.
     Kept(SelectStatement),
+    /// Counting the matching rows of one account once per count version of the account
+    /// (`service::counts`): asked again with nothing changed, it is not recounted.
+    Versioned { rows: Select<E>, account_id: Uuid },
     /// All active members of one team (`Team.memberCount`), which callers may batch.
     TeamMembers(Uuid),
     /// Known without a query.
@@ -416,6 +441,14 @@ where
             page,
             count: Count::Rows(select),
         })
+    }
+
+    /// A page read from `select` (`fetch_with`), counted as `fetch` counts it.
+    pub fn of_select(page: Page<E::Model>, select: Select<E>) -> Self {
+        Listing {
+            page,
+            count: Count::Rows(select),
+        }
     }
 
     /// A page of a team's members whose total is the team's member count.
@@ -452,11 +485,37 @@ where
         }
     }
 
+    /// Answers `totalCount` by counting the rows of `account_id` that the page's filters
+    /// match, cached per count version of the account (`service::counts`).
+    pub fn counted_per_version(self, account_id: Uuid) -> Self {
+        let count = match self.count {
+            Count::Rows(rows) => Count::Versioned { rows, account_id },
+            other => other,
+        };
+        Listing {
+            page: self.page,
+            count,
+        }
+    }
+
+    /// How many rows match the filters, across all pages, through the database's count cache
+    /// where the listing allows it.
+    pub async fn total_count_cached(&self, db: &super::Db) -> Result<u64> {
+        match &self.count {
+            Count::Versioned { rows, account_id } => {
+                super::counts::count(db.conn(), db.counts(), *account_id, rows).await
+            }
+            _ => self.total_count(db.conn()).await,
+        }
+    }
+
     /// How many rows match the filters, across all pages.
     pub async fn total_count<C: ConnectionTrait>(&self, db: &C) -> Result<u64> {
         use sea_orm::PaginatorTrait;
         match &self.count {
-            Count::Rows(select) => Ok(select.clone().count(db).await?),
+            Count::Rows(select) | Count::Versioned { rows: select, .. } => {
+                Ok(select.clone().count(db).await?)
+            }
             Count::Kept(query) => kept(db, query).await,
             Count::TeamMembers(team) => {
                 let query = Query::select()

@@ -1,9 +1,16 @@
 //! Turning a verified token subject into the `Principal` every service call receives. The
-//! user, their role and their team are read from the database on every request, so a role
-//! change, a team move, a suspension or a delete takes effect on the very next request.
+//! user, their role and their team (and a department's teams) are read from the database on
+//! every request, in one statement, so a role change, a team move, a suspension or a delete
+//! takes effect on the very next request, on every instance.
 //! A directory's SCIM token becomes a principal here too (`load_for_scim_token`).
 
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect};
+use std::sync::OnceLock;
+
+use sea_orm::sea_query::{Alias, Condition, Expr, ExprTrait, IntoIden, JoinType, SelectStatement};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DatabaseBackend, EntityTrait, FromQueryResult, QueryFilter,
+    QuerySelect, QueryTrait, Statement, Value,
+};
 use uuid::Uuid;
 
 use super::ids::UserId;
@@ -24,36 +31,75 @@ pub async fn load_for_token<C: ConnectionTrait>(
     subject: &str,
     issued_at: Option<u64>,
 ) -> Result<Principal> {
+    sign_in(db, subject, issued_at).await.map(|s| s.principal)
+}
+
+/// A signed-in caller: the principal, and the rows it was made of, read in the same
+/// statement (a request's `viewer` answers from them instead of reading them again).
+#[derive(Clone, Debug)]
+pub struct SignedIn {
+    pub principal: Principal,
+    pub rows: CallerRows,
+}
+
+/// The rows a signed-in caller's principal was made of, as read when the request started.
+#[derive(Clone, Debug)]
+pub struct CallerRows {
+    pub user: user::Model,
+    pub role: role::Model,
+    /// The user's team, when it is in the user's account (it always is).
+    pub team: Option<team::Model>,
+}
+
+/// The alias of the department's teams in `sign_in`'s statement, and of their ids' column;
+/// the prefixes of the role's and the team's columns.
+const REACH: &str = "reach";
+const REACH_TEAM: &str = "reach_team";
+const ROLE: &str = "r_";
+const TEAM: &str = "t_";
+
+/// Like `load_for_token`, keeping the rows: the user, their role, their team and — for a
+/// DEPARTMENT-scoped role — the teams of their team's department, in one statement (one
+/// round trip per request, whatever the scope). A department's teams come as one row each,
+/// the user's and role's columns repeated; every other scope reads one row.
+pub async fn sign_in<C: ConnectionTrait>(
+    db: &C,
+    subject: &str,
+    issued_at: Option<u64>,
+) -> Result<SignedIn> {
     let user_id = UserId::parse(subject).ok_or(Error::Unauthenticated)?;
-    let (user, role) = user::Entity::find_by_id(user_id.0)
-        .filter(user::Column::DeletedAt.is_null())
-        .filter(user::Column::Status.eq(super::lifecycle::Status::Active.as_str()))
-        .find_also_related(role::Entity)
-        .one(db)
-        .await?
-        .ok_or(Error::Unauthenticated)?;
-    let role = role.ok_or(Error::Unauthenticated)?;
+    let statement = sign_in_statement(db.get_database_backend(), user_id.0);
+    let rows = db.query_all_raw(statement).await?;
+    let first = rows.first().ok_or(Error::Unauthenticated)?;
+    let user = user::Model::from_query_result(first, "")?;
+    let role = role::Model::from_query_result(first, ROLE)?;
+    let team = team::Model::from_query_result_optional(first, TEAM)?;
     if let Some(cutoff) = user.tokens_valid_after {
         let issued_ms = issued_at.map(|s| s.saturating_mul(1000) as i64);
         if issued_ms.is_none_or(|t| t < cutoff) {
             return Err(Error::Unauthenticated);
         }
     }
-    let mut principal = from_rows(db, &user, &role).await?;
-    principal.token_issued_at = issued_at;
-    Ok(principal)
-}
-
-/// Builds the principal of `user` holding `role`.
-pub async fn from_rows<C: ConnectionTrait>(
-    db: &C,
-    user: &user::Model,
-    role: &role::Model,
-) -> Result<Principal> {
     let scope = RoleScope::parse(&role.scope)
         .ok_or_else(|| anyhow::anyhow!("role {} has an unknown scope {:?}", role.id, role.scope))?;
-    let (department_id, reach) = reach_of(db, user.account_id, user.team_id, scope).await?;
-    Ok(Principal {
+    let department = team.as_ref().and_then(|t| t.department_id);
+    let (department_id, reach) = match (scope, department) {
+        (RoleScope::Organization, _) => (None, Reach::All),
+        (RoleScope::Self_, _) => (None, Reach::OnlySelf),
+        (RoleScope::Team, _) | (RoleScope::Department, None) => {
+            (None, Reach::Teams(vec![user.team_id]))
+        }
+        (RoleScope::Department, Some(department_id)) => {
+            let mut teams = Vec::with_capacity(rows.len());
+            for row in &rows {
+                if let Some(id) = row.try_get::<Option<Uuid>>("", REACH_TEAM)? {
+                    teams.push(id);
+                }
+            }
+            (Some(department_id), Reach::Teams(teams))
+        }
+    };
+    let principal = Principal {
         account_id: user.account_id,
         user_id: user.id,
         team_id: user.team_id,
@@ -63,9 +109,81 @@ pub async fn from_rows<C: ConnectionTrait>(
         scope,
         permissions: PermissionSet::from_bits(role.permissions),
         reach,
-        token_issued_at: None,
+        token_issued_at: issued_at,
         scim_token_id: None,
+    };
+    let team = team.filter(|t| t.account_id == user.account_id);
+    Ok(SignedIn {
+        principal,
+        rows: CallerRows { user, role, team },
     })
+}
+
+/// `sign_in`'s statement for `user_id`: the user, their role (required), their team and the
+/// teams of that team's department when the role is DEPARTMENT-scoped, one row each.
+fn sign_in_query(user_id: Uuid) -> SelectStatement {
+    let reach = Alias::new(REACH);
+    let mut query = user::Entity::find_by_id(user_id)
+        .filter(user::Column::DeletedAt.is_null())
+        .filter(user::Column::Status.eq(super::lifecycle::Status::Active.as_str()))
+        .into_query();
+    query
+        .join(
+            JoinType::InnerJoin,
+            role::Entity,
+            Expr::col((role::Entity, role::Column::Id))
+                .equals((user::Entity, user::Column::RoleId)),
+        )
+        .join(
+            JoinType::LeftJoin,
+            team::Entity,
+            Expr::col((team::Entity, team::Column::Id))
+                .equals((user::Entity, user::Column::TeamId)),
+        )
+        .join_as(
+            JoinType::LeftJoin,
+            team::Entity,
+            reach.clone(),
+            Condition::all()
+                .add(
+                    Expr::col((role::Entity, role::Column::Scope))
+                        .eq(RoleScope::Department.as_str()),
+                )
+                .add(
+                    Expr::col((reach.clone(), team::Column::AccountId))
+                        .equals((user::Entity, user::Column::AccountId)),
+                )
+                .add(
+                    Expr::col((reach.clone(), team::Column::DepartmentId))
+                        .equals((team::Entity, team::Column::DepartmentId)),
+                ),
+        )
+        .expr_as(Expr::col((reach, team::Column::Id)), Alias::new(REACH_TEAM));
+    super::db::select_prefixed::<role::Entity>(&mut query, role::Entity.into_iden(), ROLE);
+    super::db::select_prefixed::<team::Entity>(&mut query, team::Entity.into_iden(), TEAM);
+    query
+}
+
+/// `sign_in`'s statement on `backend`: its SQL text is built once (it is the same for every
+/// user), the user's id is bound for each request.
+fn sign_in_statement(backend: DatabaseBackend, user_id: Uuid) -> Statement {
+    static POSTGRES: OnceLock<Statement> = OnceLock::new();
+    static SQLITE: OnceLock<Statement> = OnceLock::new();
+    let cell = match backend {
+        DatabaseBackend::Postgres => &POSTGRES,
+        _ => &SQLITE,
+    };
+    // Built for the nil id, which no user has; the one value that is that id is replaced.
+    let mut statement = cell
+        .get_or_init(|| backend.build(&sign_in_query(Uuid::nil())))
+        .clone();
+    let placeholder = Value::from(Uuid::nil());
+    if let Some(values) = &mut statement.values {
+        for value in values.0.iter_mut().filter(|v| **v == placeholder) {
+            *value = Value::from(user_id);
+        }
+    }
+    statement
 }
 
 /// The principal of a live (not revoked) SCIM token: the directory acts with the token's

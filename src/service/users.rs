@@ -3,10 +3,10 @@
 
 use std::collections::{HashMap, HashSet};
 
-use sea_orm::sea_query::{Expr, ExprTrait, Query, SelectStatement};
+use sea_orm::sea_query::{Expr, ExprTrait, IntoIden, JoinType, Query, SelectStatement};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseBackend, DatabaseTransaction, EntityTrait,
-    PaginatorTrait, QueryFilter, QuerySelect, Select,
+    FromQueryResult, PaginatorTrait, QueryFilter, QuerySelect, QueryTrait, Select,
 };
 use serde_json::{Value as Json, json};
 use uuid::Uuid;
@@ -107,6 +107,22 @@ pub async fn viewer<C: ConnectionTrait>(db: &C, actor: &Principal) -> Result<use
     get(db, actor, actor.user_id).await
 }
 
+/// Which related rows a page of users reads with it, joined in the page's statement.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Include {
+    pub roles: bool,
+    pub teams: bool,
+}
+
+/// The roles and teams of a page's users, read with the page (`Include`), each once. Only
+/// rows of the users' own account: a user whose stored role or team is not in their
+/// account finds none here, as the loaders find none.
+#[derive(Debug, Default)]
+pub struct Related {
+    pub roles: Vec<role::Model>,
+    pub teams: Vec<team::Model>,
+}
+
 /// The `users` list.
 pub async fn list<C: ConnectionTrait>(
     db: &C,
@@ -115,6 +131,21 @@ pub async fn list<C: ConnectionTrait>(
     order: Order,
     page: &PageArgs,
 ) -> Result<Listing<user::Entity>> {
+    list_with(db, actor, filter, order, page, Include::default())
+        .await
+        .map(|(listing, _)| listing)
+}
+
+/// The `users` list, with the page's roles and teams read in the same statement when
+/// `include` asks for them (a left join each: the page's rows and order are the same).
+pub async fn list_with<C: ConnectionTrait>(
+    db: &C,
+    actor: &Principal,
+    filter: &Filter,
+    order: Order,
+    page: &PageArgs,
+    include: Include,
+) -> Result<(Listing<user::Entity>, Related)> {
     require_view(actor)?;
     page.validate()?;
     let search = filter.search.as_deref().filter(|q| !q.is_empty());
@@ -158,14 +189,17 @@ pub async fn list<C: ConnectionTrait>(
             user::Column::Status.is_in(statuses.iter().map(|s| s.as_str()).collect::<Vec<_>>()),
         );
     }
-    let listing = list_sorted(db, select, order, page).await?;
+    let (listing, related) = list_sorted(db, select, order, page, include).await?;
     // Without a search every filter is a set of teams or roles, which the kept counts
     // answer exactly; a search has to count its matches, and the kept counts count active
     // users only.
-    Ok(match (search, only_active, kept_count(actor, filter)) {
+    // Any other count (a search, other statuses) is counted once per count version of the
+    // account (`service::counts`): repeated while nothing changed, it is not recounted.
+    let listing = match (search, only_active, kept_count(actor, filter)) {
         (None, true, Some(count)) => listing.counted_by(count),
-        _ => listing,
-    })
+        _ => listing.counted_per_version(actor.account_id),
+    };
+    Ok((listing, related))
 }
 
 /// The number of users the actor sees through `filter` (its search aside), from
@@ -256,7 +290,8 @@ async fn list_sorted<C: ConnectionTrait>(
     select: Select<user::Entity>,
     order: Order,
     page: &PageArgs,
-) -> Result<Listing<user::Entity>> {
+    include: Include,
+) -> Result<(Listing<user::Entity>, Related)> {
     let (tag, key) = match order.field {
         OrderField::Name => ("name", user::Column::NameKey),
         OrderField::Email => ("email", user::Column::Email),
@@ -269,15 +304,94 @@ async fn list_sorted<C: ConnectionTrait>(
         ascending: order.ascending,
     };
     let field = order.field;
-    Listing::fetch(db, select, &sort, page, move |u| {
+    let key_of = move |u: &user::Model| {
         let key = match field {
             OrderField::Name => SortValue::Text(u.name_key.clone()),
             OrderField::Email => SortValue::Text(u.email.clone()),
             OrderField::CreatedAt => SortValue::Int(u.created_at),
         };
         (key, u.id)
-    })
-    .await
+    };
+    if include == Include::default() {
+        let listing = Listing::fetch(db, select, &sort, page, key_of).await?;
+        return Ok((listing, Related::default()));
+    }
+    // The users' own columns keep their names; a role's and a team's columns, prefixed, are
+    // decoded once per distinct role or team of the page (a page has a few of each).
+    type Row = (user::Model, Option<role::Model>, Option<team::Model>);
+    const ROLE: &str = "r_";
+    const TEAM: &str = "t_";
+    let joined = page::fetch_with(
+        select.clone(),
+        &sort,
+        page,
+        |row: &Row| key_of(&row.0),
+        |rows| async move {
+            let mut query = rows.into_query();
+            if include.roles {
+                query.join(
+                    JoinType::LeftJoin,
+                    role::Entity,
+                    Expr::col((role::Entity, role::Column::Id))
+                        .equals((user::Entity, user::Column::RoleId)),
+                );
+                super::db::select_prefixed::<role::Entity>(
+                    &mut query,
+                    role::Entity.into_iden(),
+                    ROLE,
+                );
+            }
+            if include.teams {
+                query.join(
+                    JoinType::LeftJoin,
+                    team::Entity,
+                    Expr::col((team::Entity, team::Column::Id))
+                        .equals((user::Entity, user::Column::TeamId)),
+                );
+                super::db::select_prefixed::<team::Entity>(
+                    &mut query,
+                    team::Entity.into_iden(),
+                    TEAM,
+                );
+            }
+            let (mut roles, mut teams) = (HashSet::new(), HashSet::new());
+            let mut out = Vec::new();
+            for row in db.query_all(&query).await? {
+                let user = user::Model::from_query_result(&row, "")?;
+                let once = |id: &str, seen: &mut HashSet<Uuid>| {
+                    row.try_get::<Option<Uuid>>("", id)
+                        .map(|id| id.is_some_and(|id| seen.insert(id)))
+                };
+                let role = match include.roles && once("r_id", &mut roles)? {
+                    true => Some(role::Model::from_query_result(&row, ROLE)?),
+                    false => None,
+                };
+                let team = match include.teams && once("t_id", &mut teams)? {
+                    true => Some(team::Model::from_query_result(&row, TEAM)?),
+                    false => None,
+                };
+                out.push((user, role, team));
+            }
+            Ok(out)
+        },
+    )
+    .await?;
+    let mut related = Related::default();
+    let (mut roles, mut teams) = (HashSet::new(), HashSet::new());
+    let page = joined.map(|(user, role, team)| {
+        if let Some(role) = role.filter(|r| r.account_id == user.account_id)
+            && roles.insert(role.id)
+        {
+            related.roles.push(role);
+        }
+        if let Some(team) = team.filter(|t| t.account_id == user.account_id)
+            && teams.insert(team.id)
+        {
+            related.teams.push(team);
+        }
+        user
+    });
+    Ok((Listing::of_select(page, select), related))
 }
 
 // ---- Bulk changes: role, team, delete ----------------------------------------------------
@@ -750,10 +864,11 @@ async fn select_targets(
     wanted.sort_unstable();
     wanted.dedup();
     let mut found: HashMap<Uuid, user::Model> = HashMap::with_capacity(wanted.len());
+    let backend = txn.get_database_backend();
     for chunk in wanted.chunks(CHUNK) {
         let mut select = user::Entity::find()
             .filter(user::Column::AccountId.eq(actor.account_id))
-            .filter(user::Column::Id.is_in(chunk.to_vec()));
+            .filter(super::db::id_in(backend, user::Column::Id, chunk));
         if !include_deleted {
             select = select.filter(user::Column::DeletedAt.is_null());
         }
@@ -857,7 +972,8 @@ fn token_cutoff(now: i64) -> i64 {
     now - now.rem_euclid(1000) + 1000
 }
 
-/// The set-based write: one `UPDATE … WHERE id IN (…)` per chunk of ids.
+/// The set-based write: one `UPDATE … WHERE id IN (…)` per chunk of ids (`= ANY($1)` with
+/// one array parameter on PostgreSQL).
 async fn write(
     txn: &DatabaseTransaction,
     account_id: Uuid,
@@ -865,12 +981,19 @@ async fn write(
     target: &Target<'_>,
     now: i64,
 ) -> Result<()> {
+    let backend = txn.get_database_backend();
     for chunk in ids.chunks(CHUNK) {
+        // Raising `version` here spares the row-version trigger one call per row (its `WHEN`
+        // skips rows whose version the statement already raised).
         let update = user::Entity::update_many()
             .col_expr(user::Column::UpdatedAt, Expr::value(now))
+            .col_expr(
+                user::Column::Version,
+                Expr::col(user::Column::Version).add(1),
+            )
             .filter(user::Column::AccountId.eq(account_id))
             .filter(user::Column::DeletedAt.is_null())
-            .filter(user::Column::Id.is_in(chunk.to_vec()));
+            .filter(super::db::id_in(backend, user::Column::Id, chunk));
         let update = match target {
             Target::Role(role) => update.col_expr(user::Column::RoleId, Expr::value(role.id)),
             Target::Team(team) => update.col_expr(user::Column::TeamId, Expr::value(team.id)),

@@ -24,6 +24,8 @@ pub struct TestApp {
     pub db: Db,
     pub keys: Arc<JwtKeys>,
     pub http: reqwest::Client,
+    /// The database's URL, for a second instance over the same database.
+    pub database_url: String,
     /// Last, so the database goes after the pool above it.
     _scratch: Scratch,
 }
@@ -41,7 +43,12 @@ pub fn on_postgres() -> bool {
 /// keeps PostgreSQL databases for a post-mortem; CI drops leftovers before each run.
 pub enum Scratch {
     Sqlite(tempfile::TempDir),
-    Postgres { server: String, name: String },
+    Postgres {
+        server: String,
+        name: String,
+    },
+    /// Another instance's database: the first instance removes it.
+    Shared,
 }
 
 impl Drop for Scratch {
@@ -135,6 +142,33 @@ impl TestApp {
         let (url, scratch) = fresh_database().await;
         let db = Db::connect(&url).await.expect("connect");
         db.migrate().await.expect("migrate");
+        Self::serve(url, db, limits, http, keys, scratch).await
+    }
+
+    /// A second server over this one's database, with its own connection pool and caches
+    /// (as another process would have), default limits and the same token keys. Keep this
+    /// app alive while the second one is used.
+    pub async fn another_instance(&self) -> Self {
+        let db = Db::connect(&self.database_url).await.expect("connect");
+        Self::serve(
+            self.database_url.clone(),
+            db,
+            Limits::default(),
+            HttpSettings::default(),
+            test_keys(),
+            Scratch::Shared,
+        )
+        .await
+    }
+
+    async fn serve(
+        database_url: String,
+        db: Db,
+        limits: Limits,
+        http: HttpSettings,
+        keys: JwtKeys,
+        scratch: Scratch,
+    ) -> Self {
         let keys = Arc::new(keys);
         let state = AppState::new(db.clone(), keys.clone(), limits, http);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
@@ -154,6 +188,7 @@ impl TestApp {
                 .timeout(Duration::from_secs(30))
                 .build()
                 .expect("client"),
+            database_url,
             _scratch: scratch,
         }
     }
