@@ -34,7 +34,7 @@ use super::{Error, Result, access, now_ms};
 use crate::auth::{Permission, Principal};
 use crate::entity::event;
 
-/// The event types Roster emits (DESIGN.md "Additions"; `user.created` is an extension: a
+/// The event types Roster emits (docs/ARCHITECTURE.md, "Invariants"; `user.created` is a
 /// new user made by accepting an invitation).
 pub const TYPES: &[&str] = &[
     "user.invited",
