@@ -6,8 +6,8 @@ use serde_json::{Map, Value as Json, json};
 use uuid::Uuid;
 
 use super::audit::{self, Change, Operation};
+use super::dialect::{Lock, locked};
 use super::email::{Email, normalize_domain};
-use super::teams::{Lock, locked};
 use super::text::{self, Name};
 use super::{Db, Error, Result, access, now_ms};
 use crate::auth::{Permission, Principal};

@@ -8,6 +8,7 @@ use sea_orm::{
 use serde_json::Value as Json;
 use uuid::Uuid;
 
+use super::dialect;
 use super::ids::OperationId;
 use super::page::{Listing, PageArgs, Sort, SortValue};
 use super::{Error, Result, access, events, now_ms};
@@ -78,7 +79,7 @@ pub async fn record<C: ConnectionTrait>(
     if changes.is_empty() {
         return Ok(());
     }
-    if db.get_database_backend() == DatabaseBackend::Postgres {
+    if dialect::has_json_recordset(db.get_database_backend()) {
         return record_postgres(db, op, changes).await;
     }
     let rows: Vec<audit_event::ActiveModel> = changes

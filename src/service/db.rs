@@ -112,7 +112,7 @@ impl Db {
     /// Runs `statement` with at most 1,000 rows sampled per index, so it stays well under a
     /// second at a million users; on SQLite only.
     async fn sqlite_statistics(&self, statement: &'static str) -> Result<(), DbErr> {
-        if self.backend() != DatabaseBackend::Sqlite {
+        if !super::dialect::needs_planner_statistics(self.backend()) {
             return Ok(());
         }
         // Both on one connection: `analysis_limit` is a per-connection setting.

@@ -22,10 +22,10 @@ use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
 use futures_util::Stream;
-use sea_orm::DatabaseBackend;
 use tokio::sync::broadcast;
 use uuid::Uuid;
 
+use super::dialect;
 use super::events::{self, Wake};
 use super::ids::UserId;
 use super::{Db, Error, Result, principal};
@@ -101,7 +101,7 @@ impl EventHub {
         self.listening.call_once(|| {
             let hub = Arc::downgrade(self);
             let sender = self.wakes.clone();
-            if self.db.backend() == DatabaseBackend::Postgres {
+            if dialect::notifies_other_processes(self.db.backend()) {
                 let pool = self.db.conn().get_postgres_connection_pool().clone();
                 tokio::spawn(listen_postgres(hub, pool, sender, self.settings.poll));
             } else {

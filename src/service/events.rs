@@ -27,13 +27,14 @@ use sea_orm::{
 use serde_json::{Value as Json, json};
 use uuid::Uuid;
 
+use super::dialect;
 use super::ids::{EventId, OperationId, UserId};
 use super::page::{self, Listing, PageArgs, Sort, SortValue};
 use super::{Error, Result, access, now_ms};
 use crate::auth::{Permission, Principal};
 use crate::entity::event;
 
-/// The event types Roster emits (DESIGN.md "Additions"; `user.created` is an extension: a
+/// The event types Roster emits (docs/ARCHITECTURE.md, "Invariants"; `user.created` is a
 /// new user made by accepting an invitation).
 pub const TYPES: &[&str] = &[
     "user.invited",
@@ -146,7 +147,7 @@ pub async fn record<C: ConnectionTrait>(db: &C, op: &Origin, events: Vec<NewEven
     let n = events.len() as i64;
     let last = allocate(db, backend, op.account_id, n).await?;
     let first = last - n + 1;
-    if backend == DatabaseBackend::Postgres {
+    if dialect::has_json_recordset(backend) {
         insert_postgres(db, op, events, first).await?;
     } else {
         insert_rows(db, op, events, first).await?;
@@ -155,7 +156,7 @@ pub async fn record<C: ConnectionTrait>(db: &C, op: &Origin, events: Vec<NewEven
         account_id: op.account_id,
         seq: last,
     };
-    if backend == DatabaseBackend::Postgres {
+    if dialect::notifies_other_processes(backend) {
         db.execute_raw(Statement::from_sql_and_values(
             backend,
             "SELECT pg_notify($1, $2)",
@@ -252,18 +253,12 @@ async fn allocate<C: ConnectionTrait>(
     account_id: Uuid,
     n: i64,
 ) -> Result<i64> {
-    let sql = match backend {
-        DatabaseBackend::Postgres => {
-            "INSERT INTO event_sequences (account_id, last_seq) VALUES ($1, $2) \
-             ON CONFLICT (account_id) DO UPDATE SET last_seq = event_sequences.last_seq + EXCLUDED.last_seq \
-             RETURNING last_seq"
-        }
-        _ => {
-            "INSERT INTO event_sequences (account_id, last_seq) VALUES (?, ?) \
-             ON CONFLICT (account_id) DO UPDATE SET last_seq = event_sequences.last_seq + excluded.last_seq \
-             RETURNING last_seq"
-        }
-    };
+    let sql = dialect::sql(
+        backend,
+        "INSERT INTO event_sequences (account_id, last_seq) VALUES ($1, $2) \
+         ON CONFLICT (account_id) DO UPDATE SET last_seq = event_sequences.last_seq + excluded.last_seq \
+         RETURNING last_seq",
+    );
     let row = db
         .query_one_raw(Statement::from_sql_and_values(
             backend,
@@ -327,10 +322,10 @@ pub async fn after<C: ConnectionTrait>(
 /// The position of the account's newest committed event (0 when it has none).
 pub async fn latest_position<C: ConnectionTrait>(db: &C, account_id: Uuid) -> Result<i64> {
     let backend = db.get_database_backend();
-    let sql = match backend {
-        DatabaseBackend::Postgres => "SELECT last_seq FROM event_sequences WHERE account_id = $1",
-        _ => "SELECT last_seq FROM event_sequences WHERE account_id = ?",
-    };
+    let sql = dialect::sql(
+        backend,
+        "SELECT last_seq FROM event_sequences WHERE account_id = $1",
+    );
     let row = db
         .query_one_raw(Statement::from_sql_and_values(
             backend,

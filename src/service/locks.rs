@@ -3,10 +3,10 @@
 //! rows — above all "an account keeps at least one active Admin" — hold even when two
 //! server processes change users of one account at the same moment.
 
-use sea_orm::sea_query::LockType;
-use sea_orm::{DatabaseBackend, DatabaseTransaction, EntityTrait, QuerySelect};
+use sea_orm::{DatabaseTransaction, EntityTrait, QuerySelect};
 use uuid::Uuid;
 
+use super::dialect::{self, Lock};
 use super::{Error, Result};
 use crate::entity::account;
 
@@ -24,13 +24,14 @@ use crate::entity::account;
 /// writer at a time.
 pub async fn lock_account_users(txn: &DatabaseTransaction, account_id: Uuid) -> Result<()> {
     use sea_orm::ConnectionTrait;
-    if txn.get_database_backend() != DatabaseBackend::Postgres {
+    let backend = txn.get_database_backend();
+    if !dialect::has_row_locks(backend) {
         return Ok(());
     }
-    account::Entity::find_by_id(account_id)
+    let select = account::Entity::find_by_id(account_id)
         .select_only()
-        .column(account::Column::Id)
-        .lock(LockType::NoKeyUpdate)
+        .column(account::Column::Id);
+    dialect::locked(select, backend, Lock::NoKeyUpdate)
         .into_tuple::<Uuid>()
         .one(txn)
         .await?

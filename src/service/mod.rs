@@ -8,6 +8,7 @@ pub mod audit;
 pub mod bulk;
 pub mod counts;
 pub mod db;
+pub mod dialect;
 pub mod email;
 pub mod event_hub;
 pub mod events;

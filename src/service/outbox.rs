@@ -17,12 +17,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use sea_orm::sea_query::{Condition, Expr};
-use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseBackend, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect,
-};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use uuid::Uuid;
 
+use super::dialect::{self, Lock};
 use super::invite_mail::{self, delivery};
 use super::{Db, Result, events, now_ms};
 use crate::entity::{account, invite, outbox, role, team, user};
@@ -230,12 +228,11 @@ async fn delivery_failed(
 /// Locks the invite row on PostgreSQL, so the worker and the invite mutations (which lock
 /// it too) take turns; the lock order (invite, then outbox) is the same everywhere.
 fn invite_for_update(db: &impl ConnectionTrait, id: Uuid) -> sea_orm::Select<invite::Entity> {
-    let select = invite::Entity::find_by_id(id);
-    if db.get_database_backend() == DatabaseBackend::Postgres {
-        select.lock_exclusive()
-    } else {
-        select
-    }
+    dialect::locked(
+        invite::Entity::find_by_id(id),
+        db.get_database_backend(),
+        Lock::Update,
+    )
 }
 
 /// What to do with a claimed row before sending.

@@ -266,13 +266,13 @@ async fn anchor_team_locked(
         .from(scim_token::Entity)
         .and_where(scim_token::Column::Id.eq(token))
         .to_owned();
-    let team = teams::locked(
+    let team = super::dialect::locked(
         team::Entity::find()
             .filter(team::Column::AccountId.eq(actor.account_id))
             .filter(team::Column::DeletedAt.is_null())
             .filter(team::Column::Id.in_subquery(anchor)),
         txn.get_database_backend(),
-        teams::Lock::Share,
+        super::dialect::Lock::Share,
     )
     .one(txn)
     .await?;
@@ -289,13 +289,13 @@ async fn resolve_role(
     // Share-locked against a concurrent deleteRole, like every grant, in the read itself.
     let role = match wanted {
         None => {
-            teams::locked(
+            super::dialect::locked(
                 role::Entity::find()
                     .filter(role::Column::AccountId.eq(actor.account_id))
                     .filter(role::Column::DeletedAt.is_null())
                     .filter(role::Column::Key.eq("SENDER")),
                 db.backend(),
-                teams::Lock::Share,
+                super::dialect::Lock::Share,
             )
             .one(txn)
             .await?
@@ -736,12 +736,12 @@ async fn find_role(
     account_id: Uuid,
     wanted: Ref<'_>,
 ) -> Result<Option<role::Model>> {
-    let live = teams::locked(
+    let live = super::dialect::locked(
         role::Entity::find()
             .filter(role::Column::AccountId.eq(account_id))
             .filter(role::Column::DeletedAt.is_null()),
         txn.get_database_backend(),
-        teams::Lock::Share,
+        super::dialect::Lock::Share,
     );
     Ok(match wanted {
         Ref::Id(raw) => match RoleId::parse(raw) {

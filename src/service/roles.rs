@@ -9,8 +9,9 @@ use serde_json::{Map, Value as Json, json};
 use uuid::Uuid;
 
 use super::audit::{self, Change, Operation};
+use super::dialect::{Lock, locked};
 use super::ids::RoleId;
-use super::teams::{InTheWay, Lock, locked, name_race};
+use super::teams::{InTheWay, name_race};
 use super::text::Name;
 use super::{Db, Error, Result, access};
 use crate::auth::{Permission, PermissionSet, Principal, RoleScope};

@@ -10,6 +10,7 @@ use uuid::Uuid;
 
 use super::super::audit::{self, Operation};
 use super::super::bulk::{ItemError, ItemErrorCode, Outcome};
+use super::super::dialect;
 use super::super::email::Email;
 use super::super::ids::{InviteId, RoleId, TeamId};
 use super::super::{Db, Error, Result, access, accounts, is_unique_violation, now_ms, seats};
@@ -149,12 +150,12 @@ async fn plan_invites<C: ConnectionTrait>(
     let teams: HashMap<Uuid, team::Model> = find_in(
         db,
         // Live teams only, share-locked on PostgreSQL against a concurrent deleteTeam.
-        super::super::teams::locked(
+        dialect::locked(
             team::Entity::find()
                 .filter(team::Column::AccountId.eq(actor.account_id))
                 .filter(team::Column::DeletedAt.is_null()),
             db.get_database_backend(),
-            super::super::teams::Lock::Share,
+            dialect::Lock::Share,
         ),
         team::Column::Id,
         &team_ids,
@@ -166,12 +167,12 @@ async fn plan_invites<C: ConnectionTrait>(
     let roles: HashMap<Uuid, role::Model> = find_in(
         db,
         // Live roles only, share-locked on PostgreSQL against a concurrent deleteRole.
-        super::super::teams::locked(
+        dialect::locked(
             role::Entity::find()
                 .filter(role::Column::AccountId.eq(actor.account_id))
                 .filter(role::Column::DeletedAt.is_null()),
             db.get_database_backend(),
-            super::super::teams::Lock::Share,
+            dialect::Lock::Share,
         ),
         role::Column::Id,
         &role_ids,

@@ -23,13 +23,13 @@ mod token;
 
 use sea_orm::sea_query::{Condition, Expr};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseBackend, DbErr, EntityTrait,
-    QueryFilter, QueryOrder, QuerySelect, Select,
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, Select,
 };
 use serde_json::{Value as Json, json};
 use uuid::Uuid;
 
 use super::audit::Change;
+use super::dialect;
 use super::ids::{RoleId, TeamId};
 use super::{Error, Result, roles};
 use crate::auth::{Permission, PermissionSet, Principal};
@@ -132,8 +132,8 @@ fn locked<C: ConnectionTrait>(
     db: &C,
     lock: bool,
 ) -> Select<invite::Entity> {
-    if lock && db.get_database_backend() == DatabaseBackend::Postgres {
-        select.order_by_asc(invite::Column::Id).lock_exclusive()
+    if lock {
+        dialect::locked_in_order(select, db.get_database_backend(), invite::Column::Id)
     } else {
         select
     }

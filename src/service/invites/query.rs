@@ -1,9 +1,10 @@
 //! Finding invitations within the actor's reach: one by id, and the `invites` list.
 
 use sea_orm::sea_query::Condition;
-use sea_orm::{ColumnTrait, ConnectionTrait, DatabaseBackend, QueryFilter, Select};
+use sea_orm::{ColumnTrait, ConnectionTrait, QueryFilter, Select};
 use uuid::Uuid;
 
+use super::super::dialect;
 use super::super::page::{Listing, PageArgs, Sort, SortValue};
 use super::super::search::{search_condition, trigram_search_condition};
 use super::super::{Error, Result, access, now_ms};
@@ -98,12 +99,15 @@ pub async fn list<C: ConnectionTrait>(
     let now = now_ms();
     let mut select = visible(actor);
     if let Some(q) = filter.search.as_deref().filter(|q| !q.is_empty()) {
-        select = select.filter(match db.get_database_backend() {
-            // The trigram index on invites' emails is PostgreSQL's; SQLite tests the account's
-            // invitations (at most a few per cent of its users) one by one.
-            DatabaseBackend::Postgres => trigram_search_condition(invite::Column::Email, q),
-            _ => Condition::all().add(search_condition(invite::Column::Email, q)),
-        });
+        // The trigram index on invites' emails is PostgreSQL's; SQLite tests the account's
+        // invitations (at most a few per cent of its users) one by one.
+        select = select.filter(
+            if dialect::has_invite_email_trigrams(db.get_database_backend()) {
+                trigram_search_condition(invite::Column::Email, q)
+            } else {
+                Condition::all().add(search_condition(invite::Column::Email, q))
+            },
+        );
     }
     if let Some(statuses) = &filter.statuses {
         let any = statuses

@@ -28,6 +28,7 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
+use super::super::dialect;
 use super::secrets::Signer;
 use super::source::{self, SourceEvent};
 use super::{WebhookSettings, action, event_types, guard, kind, status};
@@ -666,12 +667,7 @@ async fn record<C: ConnectionTrait>(db: &C, rows: &[Recorded]) -> Result<()> {
         let mut tuples = Vec::with_capacity(chunk.len());
         for (i, r) in chunk.iter().enumerate() {
             let base = i * 8;
-            let params: Vec<String> = (1..=8)
-                .map(|k| match backend {
-                    sea_orm::DatabaseBackend::Postgres => format!("${}", base + k),
-                    _ => "?".to_owned(),
-                })
-                .collect();
+            let params: Vec<String> = (1..=8).map(|k| dialect::param(backend, base + k)).collect();
             tuples.push(format!("({})", params.join(", ")));
             values.extend([
                 Value::Uuid(Some(r.id)),
