@@ -249,6 +249,7 @@ impl QueryRoot {
     /// accepted invitation, a role or team change, a delete, a suspension, a restore, an
     /// edit) the next request counts again. So a broad search's first `totalCount` after a
     /// change costs a count of the account's users, and the ones after it cost nothing.
+    #[graphql(complexity = "page_cost(first, last, child_complexity)")]
     #[allow(clippy::too_many_arguments)] // one Rust argument per GraphQL argument
     async fn users(
         &self,
