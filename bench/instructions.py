@@ -26,6 +26,9 @@ import time
 import urllib.request
 from pathlib import Path
 
+# CPU time from /proc, the same measure bench/compare reports beside PostGraphile.
+from compare import backends, proc_cpu
+
 CASES = {
     "typename": "{ __typename }",
     "viewer": "{ viewer { id name email role { name scope permissions } team { name } } }",
@@ -113,35 +116,6 @@ def main():
                 server.terminate()
                 server.wait()
         print(f"{case:<26} {results[case]:>12,.0f} instructions per request", flush=True)
-
-
-TICK = os.sysconf("SC_CLK_TCK")
-
-
-def proc_cpu(pids):
-    total = 0
-    for pid in pids:
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-            total += int(fields[11]) + int(fields[12])  # utime, stime
-        except (OSError, IndexError, ValueError):
-            pass
-    return total / TICK
-
-
-def backends(database):
-    """PostgreSQL processes serving `database` (their command line names it)."""
-    pids = []
-    for p in Path("/proc").iterdir():
-        if not p.name.isdigit():
-            continue
-        try:
-            cmd = (p / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-        except OSError:
-            continue
-        if cmd.startswith("postgres: ") and f" {database} " in cmd:
-            pids.append(int(p.name))
-    return pids
 
 
 def cpu_per_request(args, env, url, token):
