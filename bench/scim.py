@@ -197,7 +197,8 @@ def report(a):
         "## SCIM provisioning (bench/scim)",
         "",
         f"Command: `{a.command}` on {platform.machine()}, {os.cpu_count()} cores, "
-        f"{time.strftime('%Y-%m-%d')}. Targets: ≥ 500 creates/s, lookup p99 ≤ 10 ms.",
+        f"{time.strftime('%Y-%m-%d')}. Targets: ≥ 500 creates/s, lookup p99 ≤ 10 ms. "
+        f"The server's connection to PostgreSQL: `sslmode={a.sslmode}`.",
         "",
         *(
             ["**Smoke run on a debug build** while other builds shared the 2 cores: not the "
@@ -244,6 +245,7 @@ def main():
         p.add_argument("--databases", required=True)
         p.add_argument("--report", dest="report", required=True)
         p.add_argument("--command", required=True)
+        p.add_argument("--sslmode", default="disable")
         return report(p.parse_args())
     p = argparse.ArgumentParser()
     for name in ("db", "url", "token", "out"):

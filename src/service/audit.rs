@@ -3,7 +3,7 @@
 
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseBackend, EntityTrait, QueryFilter,
-    Statement,
+    Statement, Value,
 };
 use serde_json::Value as Json;
 use uuid::Uuid;
@@ -75,13 +75,10 @@ pub async fn record<C: ConnectionTrait>(
     op: &Operation,
     changes: Vec<Change>,
 ) -> Result<()> {
-    record_events(db, op, &changes).await?;
-    if changes.is_empty() {
-        return Ok(());
-    }
     if dialect::has_json_recordset(db.get_database_backend()) {
         return record_postgres(db, op, changes).await;
     }
+    events::record(db, &origin(op), events_of(&changes)).await?;
     let rows: Vec<audit_event::ActiveModel> = changes
         .into_iter()
         .map(|c| audit_event::ActiveModel {
@@ -109,20 +106,26 @@ pub async fn record<C: ConnectionTrait>(
 }
 
 /// All rows of `op` in one `INSERT … SELECT … FROM json_to_recordset($1)`: one statement
-/// text and seven parameters whatever the number of rows, where a multi-row `VALUES` binds 13
-/// parameters a row and is parsed and planned anew for every row count.
+/// text and six parameters whatever the number of rows, where a multi-row `VALUES` binds 13
+/// parameters a row and is parsed and planned anew for every row count. When the changes are
+/// also events, the same statement records them (`events::postgres_statement`): a change's
+/// audit and events cost one round trip.
 async fn record_postgres<C: ConnectionTrait>(
     db: &C,
     op: &Operation,
     changes: Vec<Change>,
 ) -> Result<()> {
-    const SQL: &str = "INSERT INTO audit_events (id, account_id, operation_id, actor_id, action, \
-        target_type, target_id, target_label, target_team_id, before_json, after_json, created_at, \
-        actor_token_id) \
+    const INSERT: &str = "INSERT INTO audit_events (id, account_id, operation_id, actor_id, \
+        action, target_type, target_id, target_label, target_team_id, before_json, after_json, \
+        created_at, actor_token_id) \
         SELECT r.id, $2, $3, $4, r.action, r.target_type, r.target_id, r.target_label, \
         r.target_team_id, r.before_json, r.after_json, $5, $6 \
         FROM json_to_recordset(CAST($1 AS json)) AS r (id uuid, action text, target_type text, \
         target_id uuid, target_label text, target_team_id uuid, before_json text, after_json text)";
+    if changes.is_empty() {
+        return Ok(());
+    }
+    let events = events_of(&changes);
     let rows: Vec<Json> = changes
         .into_iter()
         .map(|c| {
@@ -138,37 +141,43 @@ async fn record_postgres<C: ConnectionTrait>(
             })
         })
         .collect();
-    db.execute_raw(Statement::from_sql_and_values(
-        DatabaseBackend::Postgres,
-        SQL,
-        [
-            Json::Array(rows).to_string().into(),
-            op.account_id.into(),
-            op.id.0.into(),
-            op.actor_id.into(),
-            op.at.into(),
-            op.actor_token_id.into(),
-        ],
-    ))
-    .await?;
-    Ok(())
+    let values: Vec<Value> = vec![
+        Json::Array(rows).to_string().into(),
+        op.account_id.into(),
+        op.id.0.into(),
+        op.actor_id.into(),
+        op.at.into(),
+        op.actor_token_id.into(),
+    ];
+    if events.is_empty() {
+        db.execute_raw(Statement::from_sql_and_values(
+            DatabaseBackend::Postgres,
+            INSERT,
+            values,
+        ))
+        .await?;
+        return Ok(());
+    }
+    let audit = format!("audit AS ({INSERT})");
+    let (sql, values) = events::postgres_statement(Some((&audit, values)), &origin(op), events);
+    events::run_postgres(db, sql, values).await
 }
 
-/// The domain events of the audited `changes` (issue 13), in the same transaction: one per
-/// change whose action is an event type (`events::type_of_action`), carrying the change's
-/// before/after as its data.
-async fn record_events<C: ConnectionTrait>(
-    db: &C,
-    op: &Operation,
-    changes: &[Change],
-) -> Result<()> {
-    let origin = events::Origin {
+/// The event log's view of `op`.
+fn origin(op: &Operation) -> events::Origin {
+    events::Origin {
         account_id: op.account_id,
         operation_id: Some(op.id.0),
         actor_id: op.actor_id,
         at: op.at,
-    };
-    let new: Vec<events::NewEvent> = changes
+    }
+}
+
+/// The domain events of the audited `changes` (issue 13), written in the same transaction:
+/// one per change whose action is an event type (`events::type_of_action`), carrying the
+/// change's before/after as its data.
+fn events_of(changes: &[Change]) -> Vec<events::NewEvent> {
+    changes
         .iter()
         .filter_map(|c| {
             Some(events::NewEvent {
@@ -183,8 +192,7 @@ async fn record_events<C: ConnectionTrait>(
                 }),
             })
         })
-        .collect();
-    events::record(db, &origin, new).await
+        .collect()
 }
 
 /// One audit event by id, when the actor may read it in the log (`node(id:)`).

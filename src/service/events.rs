@@ -22,7 +22,7 @@ use std::sync::OnceLock;
 
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseBackend, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect, Statement,
+    QueryOrder, QuerySelect, Statement, Value,
 };
 use serde_json::{Value as Json, json};
 use uuid::Uuid;
@@ -186,30 +186,58 @@ async fn insert_rows<C: ConnectionTrait>(
     Ok(())
 }
 
-/// `events` of `op` on PostgreSQL, in one statement: the account's sequence upsert (its row
-/// lock lasts until the caller's transaction ends, see the module's comment), an `INSERT …
-/// SELECT … FROM json_to_recordset($1)` numbering the rows after it (one statement text
-/// whatever the number of rows; a multi-row `VALUES` binds 11 parameters a row and is planned
-/// anew per row count), and the `pg_notify` wake-up other instances receive at commit.
+/// `events` of `op` on PostgreSQL, in one statement (see `postgres_statement`).
 async fn record_postgres<C: ConnectionTrait>(
     db: &C,
     op: &Origin,
     events: Vec<NewEvent>,
 ) -> Result<()> {
-    const SQL: &str = "WITH seq AS ( \
-        INSERT INTO event_sequences (account_id, last_seq) VALUES ($2, $6) \
+    let (sql, values) = postgres_statement(None, op, events);
+    run_postgres(db, sql, values).await
+}
+
+/// The one PostgreSQL statement that records `events` of `op`: the account's sequence upsert
+/// (its row lock lasts until the caller's transaction ends, see the module's comment), an
+/// `INSERT … SELECT … FROM json_to_recordset(…)` numbering the rows after it (one statement
+/// text whatever the number of rows; a multi-row `VALUES` binds 11 parameters a row and is
+/// planned anew per row count), and the `pg_notify` wake-up other instances receive at
+/// commit. `before`, when given, is another data-modifying step of the same write — a
+/// `name AS (…)` common table expression and its parameters, numbered from `$1` — run in the
+/// same statement (the audit rows: one round trip for a change's audit and events).
+pub(crate) fn postgres_statement(
+    before: Option<(&str, Vec<Value>)>,
+    op: &Origin,
+    events: Vec<NewEvent>,
+) -> (String, Vec<Value>) {
+    let (prefix, mut values) = match before {
+        Some((cte, values)) => (format!("{cte}, "), values),
+        None => (String::new(), Vec::new()),
+    };
+    let p = |i: usize| format!("${}", values.len() + i);
+    let sql = format!(
+        "WITH {prefix}seq AS ( \
+        INSERT INTO event_sequences (account_id, last_seq) VALUES ({account}, {n}) \
         ON CONFLICT (account_id) DO UPDATE SET last_seq = event_sequences.last_seq + excluded.last_seq \
         RETURNING last_seq), \
         inserted AS ( \
         INSERT INTO events (id, account_id, seq, event_type, operation_id, actor_id, target_type, \
         target_id, target_team_id, data_json, created_at) \
-        SELECT r.id, $2, seq.last_seq - $6 + r.n, r.event_type, $3, $4, r.target_type, \
-        r.target_id, r.target_team_id, r.data_json, $5 \
-        FROM seq, json_to_recordset(CAST($1 AS json)) AS r (id uuid, n bigint, event_type text, \
-        target_type text, target_id uuid, target_team_id uuid, data_json text)) \
+        SELECT r.id, {account}, seq.last_seq - {n} + r.n, r.event_type, {operation}, {actor}, \
+        r.target_type, r.target_id, r.target_team_id, r.data_json, {at} \
+        FROM seq, json_to_recordset(CAST({rows} AS json)) AS r (id uuid, n bigint, \
+        event_type text, target_type text, target_id uuid, target_team_id uuid, data_json text)) \
         SELECT seq.last_seq FROM seq \
-        CROSS JOIN LATERAL (SELECT pg_notify(CAST($7 AS text), \
-        CAST($8 AS text) || ':' || CAST(seq.last_seq AS text))) AS wake";
+        CROSS JOIN LATERAL (SELECT pg_notify(CAST({channel} AS text), \
+        CAST({wake} AS text) || ':' || CAST(seq.last_seq AS text))) AS wake",
+        rows = p(1),
+        account = p(2),
+        operation = p(3),
+        actor = p(4),
+        at = p(5),
+        n = p(6),
+        channel = p(7),
+        wake = p(8),
+    );
     let n = events.len() as i64;
     let rows: Vec<Json> = events
         .into_iter()
@@ -226,19 +254,30 @@ async fn record_postgres<C: ConnectionTrait>(
             })
         })
         .collect();
+    values.extend([
+        Json::Array(rows).to_string().into(),
+        op.account_id.into(),
+        op.operation_id.into(),
+        op.actor_id.into(),
+        op.at.into(),
+        n.into(),
+        CHANNEL.into(),
+        // The wake-up's payload is `<account id without hyphens>:<last seq>` (`Wake::parse`).
+        op.account_id.simple().to_string().into(),
+    ]);
+    (sql, values)
+}
+
+/// Runs a statement made by `postgres_statement`.
+pub(crate) async fn run_postgres<C: ConnectionTrait>(
+    db: &C,
+    sql: String,
+    values: Vec<Value>,
+) -> Result<()> {
     db.query_one_raw(Statement::from_sql_and_values(
         DatabaseBackend::Postgres,
-        SQL,
-        [
-            Json::Array(rows).to_string().into(),
-            op.account_id.into(),
-            op.operation_id.into(),
-            op.actor_id.into(),
-            op.at.into(),
-            n.into(),
-            CHANNEL.into(),
-            op.account_id.simple().to_string().into(),
-        ],
+        sql,
+        values,
     ))
     .await?
     .ok_or_else(|| Error::Internal(anyhow::anyhow!("event sequence upsert returned no row")))?;

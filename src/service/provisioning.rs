@@ -17,10 +17,10 @@
 //! Defaults for a created user: `default_team` (the directory token's anchor team, else the
 //! account's oldest team) and the built-in Sender role — the least a new person can hold.
 
-use sea_orm::sea_query::{Expr, Query};
+use sea_orm::sea_query::{Alias, Condition, Expr, ExprTrait, IntoIden, JoinType, Query};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect,
+    ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, FromQueryResult, QueryFilter,
+    QueryOrder, QuerySelect, QueryTrait,
 };
 use serde_json::{Value as Json, json};
 use uuid::Uuid;
@@ -33,7 +33,7 @@ use super::text::{self, Name};
 use super::users::{self, Request, Status};
 use super::{Db, Error, access, accounts, is_unique_violation, roles, seats, teams};
 use crate::auth::{Permission, PermissionSet, Principal};
-use crate::entity::{role, scim_token, team, user};
+use crate::entity::{account, role, scim_token, team, user};
 use sea_orm::ActiveValue::Set;
 
 /// Audit actions of this module.
@@ -283,6 +283,88 @@ async fn directory_default_team_locked(
     Ok(team.filter(|t| access::acts_in_team(actor, t.id)))
 }
 
+/// What an organization-wide directory's new user gets when the directory names neither
+/// team nor role, and the account's seat limit.
+struct DirectoryDefaults {
+    team: team::Model,
+    role: role::Model,
+    seat_limit: Option<i64>,
+}
+
+/// The prefix of the role's columns in `directory_defaults`' statement, and the alias
+/// of the seat limit.
+const DEFAULT_ROLE: &str = "r_";
+const SEAT_LIMIT: &str = "seat_limit";
+
+/// For an organization-wide directory token: the team (as `directory_default_team_locked`),
+/// the built-in Sender role and the account's seat limit, in one statement. Called under the
+/// account lock (`access::recheck`), which every change of teams and roles takes first, so
+/// neither can be deleted before the commit without locking their rows as well.
+/// `None` for any other actor, or when a default is missing (the caller then reads them one
+/// by one, to say which).
+async fn directory_defaults(
+    txn: &DatabaseTransaction,
+    actor: &Principal,
+) -> Result<Option<DirectoryDefaults>> {
+    let Some(token) = actor.scim_token_id.filter(|_| actor.team_id.is_nil()) else {
+        return Ok(None);
+    };
+    let anchor = Query::select()
+        .column(scim_token::Column::AnchorTeamId)
+        .from(scim_token::Entity)
+        .and_where(scim_token::Column::Id.eq(token))
+        .to_owned();
+    let anchor_first = Expr::case(
+        Expr::col((team::Entity, team::Column::Id)).in_subquery(anchor),
+        0,
+    )
+    .finally(1);
+    let mut query = team::Entity::find()
+        .filter(team::Column::AccountId.eq(actor.account_id))
+        .filter(team::Column::DeletedAt.is_null())
+        .order_by(Expr::expr(anchor_first), sea_orm::Order::Asc)
+        .order_by_asc(team::Column::CreatedAt)
+        .order_by_asc(team::Column::Id)
+        .limit(1)
+        .into_query();
+    query
+        .join(
+            JoinType::InnerJoin,
+            role::Entity,
+            Condition::all()
+                .add(
+                    Expr::col((role::Entity, role::Column::AccountId))
+                        .equals((team::Entity, team::Column::AccountId)),
+                )
+                .add(Expr::col((role::Entity, role::Column::DeletedAt)).is_null())
+                .add(Expr::col((role::Entity, role::Column::Key)).eq("SENDER")),
+        )
+        .join(
+            JoinType::InnerJoin,
+            account::Entity,
+            Expr::col((account::Entity, account::Column::Id))
+                .equals((team::Entity, team::Column::AccountId)),
+        )
+        .expr_as(
+            Expr::col((account::Entity, account::Column::SeatLimit)),
+            Alias::new(SEAT_LIMIT),
+        );
+    super::db::select_prefixed::<role::Entity>(&mut query, role::Entity.into_iden(), DEFAULT_ROLE);
+    let backend = txn.get_database_backend();
+    let Some(row) = txn.query_one_raw(backend.build(&query)).await? else {
+        return Ok(None);
+    };
+    let team = team::Model::from_query_result(&row, "")?;
+    if !access::acts_in_team(actor, team.id) {
+        return Ok(None);
+    }
+    Ok(Some(DirectoryDefaults {
+        team,
+        role: role::Model::from_query_result(&row, DEFAULT_ROLE)?,
+        seat_limit: row.try_get::<Option<i32>>("", SEAT_LIMIT)?.map(i64::from),
+    }))
+}
+
 /// The role of a new user: named (id, name or built-in key), or the built-in Sender.
 async fn resolve_role(
     txn: &DatabaseTransaction,
@@ -355,14 +437,37 @@ pub async fn create_user(db: &Db, actor: &Principal, new: NewUser<'_>) -> Result
     )
     .await?;
     check_domain(&txn, actor, &email).await?;
-    let team = resolve_team(&txn, db, actor, new.team).await?;
-    let role = resolve_role(&txn, db, actor, new.role).await?;
+    // A first sync's creates name no team and no role: read the directory's defaults and the
+    // seat limit in one statement. Anything else (or a missing default, to say which) reads
+    // them one by one.
+    let defaults = match (new.team, new.role) {
+        (None, None) => directory_defaults(&txn, actor).await?,
+        _ => None,
+    };
+    let (team, role, seat_limit) = match defaults {
+        Some(d) => {
+            if !grantable(actor, &d.role)? {
+                return Err(ProvisionError::Service(Error::forbidden(
+                    "this role is wider or more powerful than yours, so you cannot grant it",
+                )));
+            }
+            (d.team, d.role, Some(d.seat_limit))
+        }
+        None => (
+            resolve_team(&txn, db, actor, new.team).await?,
+            resolve_role(&txn, db, actor, new.role).await?,
+            None,
+        ),
+    };
     // Uniqueness of the email and the external id: the unique indexes answer at the insert
     // (`uniqueness_or`), one statement fewer each than asking first.
     // An active user takes a seat; a suspended one does not. `recheck` holds the account
     // lock already, so the count cannot change before the commit.
     if new.active {
-        let seats = seats::check(&txn, actor.account_id).await?;
+        let seats = match seat_limit {
+            Some(limit) => seats::check_with_limit(&txn, actor.account_id, limit).await?,
+            None => seats::check(&txn, actor.account_id).await?,
+        };
         if !seats.fits(1) {
             return Err(ProvisionError::SeatLimit(format!(
                 "the account's seat limit ({}) is reached: {} seats are in use",

@@ -100,6 +100,20 @@ pub async fn check<C: ConnectionTrait>(db: &C, account_id: Uuid) -> Result<Seats
     Ok(Seats { limit, used })
 }
 
+/// Like `check`, for a seat limit the caller has already read in its write transaction
+/// (after taking the account lock).
+pub async fn check_with_limit<C: ConnectionTrait>(
+    db: &C,
+    account_id: Uuid,
+    limit: Option<i64>,
+) -> Result<Seats> {
+    let used = match limit {
+        Some(_) => used(db, account_id, now_ms()).await?,
+        None => 0,
+    };
+    Ok(Seats { limit, used })
+}
+
 /// For the directory (SCIM): checks, inside the caller's write transaction, that `n` more
 /// seats fit, taking the account lock first so a concurrent reservation on another
 /// instance is counted. `Ok(Err(_))` when they do not fit (nothing is written; roll back);
