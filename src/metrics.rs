@@ -15,7 +15,6 @@ use sea_orm::{DatabaseBackend, EntityTrait, QuerySelect};
 
 use crate::entity::outbox;
 use crate::service::Db;
-use crate::service::outbox::status;
 
 /// Most distinct operation names kept as labels.
 pub const MAX_OPERATIONS: usize = 100;
@@ -176,7 +175,7 @@ fn pool_size(db: &Db) -> (usize, usize) {
 /// Pending and failed emails, in one grouped COUNT.
 async fn outbox_counts(db: &Db) -> Result<(i64, i64), sea_orm::DbErr> {
     use sea_orm::sea_query::{Expr, ExprTrait};
-    let rows: Vec<(String, i64)> = outbox::Entity::find()
+    let rows: Vec<(outbox::Status, i64)> = outbox::Entity::find()
         .select_only()
         .column(outbox::Column::Status)
         .column_as(Expr::col(outbox::Column::Id).count(), "n")
@@ -184,12 +183,15 @@ async fn outbox_counts(db: &Db) -> Result<(i64, i64), sea_orm::DbErr> {
         .into_tuple()
         .all(db.conn())
         .await?;
-    let count = |s: &str| {
+    let count = |s: outbox::Status| {
         rows.iter()
-            .find(|(status, _)| status == s)
+            .find(|(status, _)| *status == s)
             .map_or(0, |(_, n)| *n)
     };
-    Ok((count(status::PENDING), count(status::FAILED)))
+    Ok((
+        count(outbox::Status::Pending),
+        count(outbox::Status::Failed),
+    ))
 }
 
 /// The operation a request names: `operationName`, else the name of the document's first

@@ -80,8 +80,7 @@ pub async fn sign_in<C: ConnectionTrait>(
             return Err(Error::Unauthenticated);
         }
     }
-    let scope = RoleScope::parse(&role.scope)
-        .ok_or_else(|| anyhow::anyhow!("role {} has an unknown scope {:?}", role.id, role.scope))?;
+    let scope = role.scope;
     let department = team.as_ref().and_then(|t| t.department_id);
     let (department_id, reach) = match (scope, department) {
         (RoleScope::Organization, _) => (None, Reach::All),
@@ -105,7 +104,7 @@ pub async fn sign_in<C: ConnectionTrait>(
         team_id: user.team_id,
         department_id,
         role_id: role.id,
-        role_key: role.key.clone(),
+        role_key: role.key,
         scope,
         permissions: PermissionSet::from_bits(role.permissions),
         reach,
@@ -125,7 +124,7 @@ fn sign_in_query(user_id: Uuid) -> SelectStatement {
     let reach = Alias::new(REACH);
     let mut query = user::Entity::find_by_id(user_id)
         .filter(user::Column::DeletedAt.is_null())
-        .filter(user::Column::Status.eq(super::lifecycle::Status::Active.as_str()))
+        .filter(user::Column::Status.eq(user::Status::Active))
         .into_query();
     query
         .join(
@@ -202,8 +201,7 @@ pub async fn load_for_scim_token<C: ConnectionTrait>(db: &C, token_id: Uuid) -> 
         .one(db)
         .await?
         .ok_or(Error::Unauthenticated)?;
-    let scope = RoleScope::parse(&role.scope)
-        .ok_or_else(|| anyhow::anyhow!("role {} has an unknown scope {:?}", role.id, role.scope))?;
+    let scope = role.scope;
     let (team_id, (department_id, reach)) = match (scope, token.anchor_team_id) {
         (RoleScope::Organization, _) => (Uuid::nil(), (None, Reach::All)),
         (RoleScope::Self_, _) | (_, None) => (Uuid::nil(), (None, Reach::Teams(Vec::new()))),
@@ -226,7 +224,7 @@ pub async fn load_for_scim_token<C: ConnectionTrait>(db: &C, token_id: Uuid) -> 
         team_id,
         department_id,
         role_id: role.id,
-        role_key: role.key.clone(),
+        role_key: role.key,
         scope,
         permissions: PermissionSet::from_bits(role.permissions),
         reach,

@@ -16,11 +16,11 @@ use super::bulk::{ItemError, ItemErrorCode, Outcome};
 use super::ids::{RoleId, TeamId, UserId};
 use super::page::{self, KEPT_SUM, Listing, Page, PageArgs, Sort, SortValue};
 use super::search::trigram_search_condition;
-use super::{Db, Error, Result, access, roles, text};
-use crate::auth::{Permission, PermissionSet, Principal, Reach};
+use super::{Db, Error, Result, access, text};
+use crate::auth::{BuiltInRole, Permission, PermissionSet, Principal, Reach};
 use crate::entity::{role, team, user, user_count};
 
-pub use super::lifecycle::Status;
+pub use crate::entity::user::Status;
 
 /// Filters of the `users` list; all given filters must match.
 #[derive(Clone, Debug, Default)]
@@ -263,7 +263,7 @@ pub async fn members_of_teams<C: ConnectionTrait>(
     let pages = page::fetch_each(
         db,
         // Active members only, as `Team.memberCount` counts them.
-        access::visible_users(actor).filter(user::Column::Status.eq(Status::Active.as_str())),
+        access::visible_users(actor).filter(user::Column::Status.eq(Status::Active)),
         (user::Column::TeamId, team_ids, |u: &user::Model| u.team_id),
         &sort,
         page,
@@ -672,14 +672,14 @@ pub(crate) async fn apply_in(
             Target::Role(role) => s.user.role_id == role.id,
             Target::Team(team) => s.user.team_id == team.id,
             Target::Delete => false,
-            Target::Status(status) => Status::of(&s.user) == *status,
+            Target::Status(status) => s.user.status == *status,
         };
         if unchanged {
             continue;
         }
         // Only an active Admin counts: a suspended one keeps nobody in charge.
         let loses_admin = is_admin(current)
-            && Status::of(&s.user) == Status::Active
+            && s.user.status == Status::Active
             && match &target {
                 Target::Role(role) => !is_admin(role),
                 Target::Team(_) => false,
@@ -750,7 +750,7 @@ pub(crate) async fn apply_in(
                     Target::Team(team) => u.team_id = team.id,
                     Target::Delete => u.deleted_at = Some(op.at),
                     Target::Status(status) => {
-                        u.status = status.as_str().to_owned();
+                        u.status = *status;
                         if *status == Status::Suspended {
                             u.tokens_valid_after = Some(token_cutoff(op.at));
                         }
@@ -835,7 +835,7 @@ pub(crate) async fn apply_in(
                         action,
                         &s.user,
                         s.user.team_id,
-                        Some(json!({ "status": Status::of(&s.user).as_str() })),
+                        Some(json!({ "status": s.user.status.as_str() })),
                         Some(json!({ "status": status.as_str() })),
                     )
                 })
@@ -958,14 +958,11 @@ fn role_of<'a>(
 
 /// Whether the actor may grant `role` (and so also act on a holder of it).
 fn grantable(actor: &Principal, role: &role::Model) -> Result<bool> {
-    Ok(actor.can_grant(
-        roles::scope_of(role)?,
-        PermissionSet::from_bits(role.permissions),
-    ))
+    Ok(actor.can_grant(role.scope, PermissionSet::from_bits(role.permissions)))
 }
 
 fn is_admin(role: &role::Model) -> bool {
-    role.key.as_deref() == Some(roles::ADMIN_KEY)
+    role.key == Some(BuiltInRole::Admin)
 }
 
 /// Active users of the account holding the Admin role.
@@ -982,7 +979,7 @@ async fn count_active_admins(
     Ok(user::Entity::find()
         .filter(user::Column::AccountId.eq(account_id))
         .filter(user::Column::DeletedAt.is_null())
-        .filter(user::Column::Status.eq(Status::Active.as_str()))
+        .filter(user::Column::Status.eq(Status::Active))
         .filter(user::Column::RoleId.is_in(admin_roles))
         .count(txn)
         .await?)
