@@ -11,7 +11,7 @@ use std::fmt::Write;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use sea_orm::{DatabaseBackend, EntityTrait, QuerySelect};
+use sea_orm::{EntityTrait, QuerySelect};
 
 use crate::entity::outbox;
 use crate::service::Db;
@@ -158,18 +158,7 @@ impl Metrics {
 
 /// Open and idle connections of the pool (cheap: read from the pool's counters).
 fn pool_size(db: &Db) -> (usize, usize) {
-    let conn = db.conn();
-    match db.backend() {
-        DatabaseBackend::Sqlite => {
-            let pool = conn.get_sqlite_connection_pool();
-            (pool.size() as usize, pool.num_idle())
-        }
-        DatabaseBackend::Postgres => {
-            let pool = conn.get_postgres_connection_pool();
-            (pool.size() as usize, pool.num_idle())
-        }
-        _ => (0, 0),
-    }
+    crate::service::dialect::pool_size(db.conn())
 }
 
 /// Pending and failed emails, in one grouped COUNT.

@@ -14,7 +14,7 @@ use sea_orm::{
 use uuid::Uuid;
 
 use super::ids::UserId;
-use super::{Error, Result};
+use super::{Error, Result, dialect};
 use crate::auth::{PermissionSet, Principal, Reach, RoleScope};
 use crate::entity::{role, scim_token, team, user};
 
@@ -168,10 +168,7 @@ fn sign_in_query(user_id: Uuid) -> SelectStatement {
 fn sign_in_statement(backend: DatabaseBackend, user_id: Uuid) -> Statement {
     static POSTGRES: OnceLock<Statement> = OnceLock::new();
     static SQLITE: OnceLock<Statement> = OnceLock::new();
-    let cell = match backend {
-        DatabaseBackend::Postgres => &POSTGRES,
-        _ => &SQLITE,
-    };
+    let cell = dialect::per_backend(backend, &POSTGRES, &SQLITE);
     // Built for the nil id, which no user has; the one value that is that id is replaced.
     let mut statement = cell
         .get_or_init(|| backend.build(&sign_in_query(Uuid::nil())))

@@ -5,8 +5,8 @@ use std::collections::{HashMap, HashSet};
 
 use sea_orm::sea_query::{Expr, ExprTrait, IntoIden, JoinType, Query, SelectStatement};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseBackend, DatabaseTransaction, EntityTrait,
-    FromQueryResult, PaginatorTrait, QueryFilter, QuerySelect, QueryTrait, Select,
+    ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, FromQueryResult,
+    PaginatorTrait, QueryFilter, QuerySelect, QueryTrait, Select,
 };
 use serde_json::{Value as Json, json};
 use uuid::Uuid;
@@ -15,8 +15,7 @@ use super::audit::{self, Operation};
 use super::bulk::{ItemError, ItemErrorCode, Outcome};
 use super::ids::{RoleId, TeamId, UserId};
 use super::page::{self, KEPT_SUM, Listing, Page, PageArgs, Sort, SortValue};
-use super::search::trigram_search_condition;
-use super::{Db, Error, Result, access, text};
+use super::{Db, Error, Result, access, dialect};
 use crate::auth::{BuiltInRole, Permission, PermissionSet, Principal, Reach};
 use crate::entity::{role, team, user, user_count};
 
@@ -151,24 +150,7 @@ pub async fn list_with<C: ConnectionTrait>(
     let search = filter.search.as_deref().filter(|q| !q.is_empty());
     let mut select = access::users(actor);
     if let Some(q) = search {
-        if db.get_database_backend() == DatabaseBackend::Sqlite {
-            // The search text and the query are folded alike, so a plain substring test is
-            // the same match as `LIKE '%q%'`, and SQLite's `instr` runs several times faster
-            // than its `LIKE` (a broad search's `totalCount` tests every user of the
-            // account). Candidates come from the trigram index first when the query has one.
-            select = select.filter(Expr::cust_with_values(
-                "instr(users.search_text, ?) > 0",
-                [text::fold(q)],
-            ));
-            if let Some(pattern) = text::trigram_pattern(q) {
-                select = select.filter(Expr::cust_with_values(
-                    "users.rowid IN (SELECT rowid FROM users_search WHERE search_text LIKE ?)",
-                    [pattern],
-                ));
-            }
-        } else {
-            select = select.filter(trigram_search_condition(user::Column::SearchText, q));
-        }
+        select = dialect::users_search(db.get_database_backend(), select, q);
     }
     if let Some(teams) = &filter.team_ids {
         select = select.filter(user::Column::TeamId.is_in(teams.clone()));
@@ -891,7 +873,7 @@ async fn select_targets(
     for chunk in wanted.chunks(CHUNK) {
         let mut select = user::Entity::find()
             .filter(user::Column::AccountId.eq(actor.account_id))
-            .filter(super::db::id_in(backend, user::Column::Id, chunk));
+            .filter(super::dialect::id_in(backend, user::Column::Id, chunk));
         if !include_deleted {
             select = select.filter(user::Column::DeletedAt.is_null());
         }
@@ -1013,7 +995,7 @@ async fn write(
             )
             .filter(user::Column::AccountId.eq(account_id))
             .filter(user::Column::DeletedAt.is_null())
-            .filter(super::db::id_in(backend, user::Column::Id, chunk));
+            .filter(super::dialect::id_in(backend, user::Column::Id, chunk));
         let update = match target {
             Target::Role(role) => update.col_expr(user::Column::RoleId, Expr::value(role.id)),
             Target::Team(team) => update.col_expr(user::Column::TeamId, Expr::value(team.id)),
