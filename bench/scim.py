@@ -2,6 +2,7 @@
 and writes the "SCIM provisioning" section of BENCHMARKS.md."""
 
 import argparse
+import http.client
 import json
 import os
 import platform
@@ -17,6 +18,9 @@ START = "<!-- scim-bench:start -->"
 END = "<!-- scim-bench:end -->"
 
 
+TICK = os.sysconf("SC_CLK_TCK")
+
+
 def request(url, token, method="GET", body=None):
     data = json.dumps(body).encode() if body is not None else None
     req = urllib.request.Request(url, data=data, method=method, headers={
@@ -25,6 +29,67 @@ def request(url, token, method="GET", body=None):
     })
     with urllib.request.urlopen(req, timeout=60) as res:
         return res.status, json.load(res)
+
+
+class Client:
+    """One kept-alive HTTP/1.1 connection, as an IdP's provisioning worker holds one (a new
+    TCP connection per request would mostly measure connection set-up, on both sides)."""
+
+    def __init__(self, url, token):
+        parts = urllib.parse.urlsplit(url)
+        self.host, self.port, self.base = parts.hostname, parts.port, parts.path
+        self.headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/scim+json"}
+        self.conn = http.client.HTTPConnection(self.host, self.port, timeout=60)
+
+    def call(self, path, method="GET", body=None):
+        data = json.dumps(body).encode() if body is not None else None
+        for attempt in (0, 1):
+            try:
+                self.conn.request(method, self.base + path, body=data, headers=self.headers)
+                res = self.conn.getresponse()
+                return res.status, json.loads(res.read())
+            except (http.client.HTTPException, ConnectionError):
+                # The server closed an idle connection: reconnect once.
+                self.conn.close()
+                self.conn = http.client.HTTPConnection(self.host, self.port, timeout=60)
+                if attempt:
+                    raise
+
+
+def proc_cpu(pids):
+    """CPU seconds (user + system) the processes `pids` have used so far."""
+    total = 0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])
+        except (OSError, IndexError, ValueError):
+            pass
+    return total / TICK
+
+
+def backends(database):
+    """PostgreSQL processes serving `database` (their command line names it)."""
+    pids = []
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/cmdline", "rb") as f:
+                cmd = f.read().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if cmd.startswith("postgres: ") and f" {database} " in cmd:
+            pids.append(int(name))
+    return pids
+
+
+def cpu_now(a):
+    """(server, PostgreSQL, this client) CPU seconds so far."""
+    pg = proc_cpu(backends(a.pg_db)) if a.pg_db else 0.0
+    own = os.times()
+    return proc_cpu([a.pid]) if a.pid else 0.0, pg, own.user + own.system
 
 
 def measure(a):
@@ -36,6 +101,7 @@ def measure(a):
     failures = []
 
     def worker():
+        client = Client(a.url, a.token)
         while True:
             with lock:
                 if not queue:
@@ -51,16 +117,17 @@ def measure(a):
             try:
                 # Okta's sequence: look the user up by userName, create them when absent.
                 q = urllib.parse.quote(f'userName eq "{body["userName"]}"')
-                _, found = request(f"{a.url}/Users?filter={q}&startIndex=1&count=100", a.token)
+                _, found = client.call(f"/Users?filter={q}&startIndex=1&count=100")
                 if found["totalResults"] != 0:
                     failures.append("already there")
                     continue
-                status, _ = request(f"{a.url}/Users", a.token, "POST", body)
+                status, _ = client.call("/Users", "POST", body)
                 if status != 201:
                     failures.append(status)
             except Exception as e:  # noqa: BLE001 - counted and reported
                 failures.append(str(e))
 
+    cpu_before = cpu_now(a)
     started = time.perf_counter()
     threads = [threading.Thread(target=worker) for _ in range(a.concurrency)]
     for t in threads:
@@ -68,6 +135,8 @@ def measure(a):
     for t in threads:
         t.join()
     elapsed = time.perf_counter() - started
+    cpu_after = cpu_now(a)
+    per_create = [round((y - x) * 1000 / a.creates, 2) for x, y in zip(cpu_before, cpu_after)]
     if failures:
         sys.exit(f"{len(failures)} creates failed, e.g. {failures[:3]}")
     creates_per_s = a.creates / elapsed
@@ -83,10 +152,11 @@ def measure(a):
     random.shuffle(names)
     names = names[: a.lookups]
     latencies = []
+    client = Client(a.url, a.token)
     for name in names:
         q = urllib.parse.quote(f'userName eq "{name}"')
         t0 = time.perf_counter()
-        _, page = request(f"{a.url}/Users?filter={q}", a.token)
+        _, page = client.call(f"/Users?filter={q}")
         latencies.append((time.perf_counter() - t0) * 1000)
         if page["totalResults"] != 1:
             sys.exit(f"lookup of {name} found {page['totalResults']}")
@@ -100,6 +170,11 @@ def measure(a):
         "concurrency": a.concurrency,
         "create_seconds": round(elapsed, 2),
         "creates_per_s": round(creates_per_s, 1),
+        # CPU per create (its lookup included), milliseconds: the server process, the
+        # PostgreSQL backends serving the database (0 on SQLite: in the server), this client.
+        "cpu_server_ms": per_create[0],
+        "cpu_postgres_ms": per_create[1],
+        "cpu_client_ms": per_create[2],
         "lookups": len(latencies),
         "lookup_p50_ms": round(p(0.50), 2),
         "lookup_p99_ms": round(p(0.99), 2),
@@ -132,16 +207,19 @@ def report(a):
             else []
         ),
         "Creates: Okta's first-sync sequence per user (`GET /Users?filter=userName eq \"…\"`, "
-        "then `POST /Users`), timed end to end. Lookups: `filter=userName eq` of existing users "
-        "spread over the account, one at a time. Load average: at the end of the run (the "
-        "machine is shared with other builds).",
+        "then `POST /Users`), timed end to end, each worker on one kept-alive connection. "
+        "CPU per create (its lookup included) from `/proc`: the server process, the PostgreSQL "
+        "backends serving the database (SQLite runs inside the server), and the Python client "
+        "itself, which shares the 2 cores. Lookups: `filter=userName eq` of existing users "
+        "spread over the account, one at a time. Load average: at the end of the run.",
         "",
-        "| database | users in the account | creates (concurrency) | creates/s | userName lookups | p50 ms | p99 ms | load average |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| database | users in the account | creates (concurrency) | creates/s | CPU per create: server + PostgreSQL (client) ms | userName lookups | p50 ms | p99 ms | load average |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for r in rows:
         lines.append(
             f"| {r['db']} | {r['users']:,} | {r['creates']:,} ({r['concurrency']}) | {r['creates_per_s']} "
+            f"| {r.get('cpu_server_ms', '—')} + {r.get('cpu_postgres_ms', '—')} ({r.get('cpu_client_ms', '—')}) "
             f"| {r['lookups']:,} | {r['lookup_p50_ms']} | {r['lookup_p99_ms']} | {r.get('load_average', '')} |"
         )
     lines.append(END)
@@ -170,6 +248,8 @@ def main():
     p = argparse.ArgumentParser()
     for name in ("db", "url", "token", "out"):
         p.add_argument(f"--{name}", required=True)
+    p.add_argument("--pid", type=int, help="the server's pid, for its CPU")
+    p.add_argument("--pg-db", help="the PostgreSQL database, for its backends' CPU")
     for name in ("creates", "lookups", "concurrency", "users"):
         p.add_argument(f"--{name}", type=int, required=True)
     measure(p.parse_args())

@@ -105,10 +105,6 @@ impl Wake {
             seq: seq.parse().ok()?,
         })
     }
-
-    fn payload(&self) -> String {
-        format!("{}:{}", self.account_id.simple(), self.seq)
-    }
 }
 
 fn local_sender() -> &'static tokio::sync::broadcast::Sender<Wake> {
@@ -144,29 +140,19 @@ pub async fn record<C: ConnectionTrait>(db: &C, op: &Origin, events: Vec<NewEven
         return Ok(());
     }
     let backend = db.get_database_backend();
+    if dialect::has_json_recordset(backend) {
+        // Numbering, rows and wake-up in one statement (one round trip per write).
+        return record_postgres(db, op, events).await;
+    }
     let n = events.len() as i64;
     let last = allocate(db, backend, op.account_id, n).await?;
     let first = last - n + 1;
-    if dialect::has_json_recordset(backend) {
-        insert_postgres(db, op, events, first).await?;
-    } else {
-        insert_rows(db, op, events, first).await?;
-    }
-    let wake = Wake {
+    insert_rows(db, op, events, first).await?;
+    // No receivers is fine: nobody subscribes.
+    let _ = local_sender().send(Wake {
         account_id: op.account_id,
         seq: last,
-    };
-    if dialect::notifies_other_processes(backend) {
-        db.execute_raw(Statement::from_sql_and_values(
-            backend,
-            "SELECT pg_notify($1, $2)",
-            [CHANNEL.into(), wake.payload().into()],
-        ))
-        .await?;
-    } else {
-        // No receivers is fine: nobody subscribes.
-        let _ = local_sender().send(wake);
-    }
+    });
     Ok(())
 }
 
@@ -200,28 +186,38 @@ async fn insert_rows<C: ConnectionTrait>(
     Ok(())
 }
 
-/// The rows of `events`, numbered from `first`, in one `INSERT … SELECT … FROM
-/// json_to_recordset($1)` (PostgreSQL): one statement text and five parameters whatever the
-/// number of rows (a multi-row `VALUES` binds 11 a row and is planned anew per row count).
-async fn insert_postgres<C: ConnectionTrait>(
+/// `events` of `op` on PostgreSQL, in one statement: the account's sequence upsert (its row
+/// lock lasts until the caller's transaction ends, see the module's comment), an `INSERT …
+/// SELECT … FROM json_to_recordset($1)` numbering the rows after it (one statement text
+/// whatever the number of rows; a multi-row `VALUES` binds 11 parameters a row and is planned
+/// anew per row count), and the `pg_notify` wake-up other instances receive at commit.
+async fn record_postgres<C: ConnectionTrait>(
     db: &C,
     op: &Origin,
     events: Vec<NewEvent>,
-    first: i64,
 ) -> Result<()> {
-    const SQL: &str = "INSERT INTO events (id, account_id, seq, event_type, operation_id, \
-        actor_id, target_type, target_id, target_team_id, data_json, created_at) \
-        SELECT r.id, $2, r.seq, r.event_type, $3, $4, r.target_type, r.target_id, \
-        r.target_team_id, r.data_json, $5 \
-        FROM json_to_recordset(CAST($1 AS json)) AS r (id uuid, seq bigint, event_type text, \
-        target_type text, target_id uuid, target_team_id uuid, data_json text)";
+    const SQL: &str = "WITH seq AS ( \
+        INSERT INTO event_sequences (account_id, last_seq) VALUES ($2, $6) \
+        ON CONFLICT (account_id) DO UPDATE SET last_seq = event_sequences.last_seq + excluded.last_seq \
+        RETURNING last_seq), \
+        inserted AS ( \
+        INSERT INTO events (id, account_id, seq, event_type, operation_id, actor_id, target_type, \
+        target_id, target_team_id, data_json, created_at) \
+        SELECT r.id, $2, seq.last_seq - $6 + r.n, r.event_type, $3, $4, r.target_type, \
+        r.target_id, r.target_team_id, r.data_json, $5 \
+        FROM seq, json_to_recordset(CAST($1 AS json)) AS r (id uuid, n bigint, event_type text, \
+        target_type text, target_id uuid, target_team_id uuid, data_json text)) \
+        SELECT seq.last_seq FROM seq \
+        CROSS JOIN LATERAL (SELECT pg_notify(CAST($7 AS text), \
+        CAST($8 AS text) || ':' || CAST(seq.last_seq AS text))) AS wake";
+    let n = events.len() as i64;
     let rows: Vec<Json> = events
         .into_iter()
-        .zip(first..)
-        .map(|(e, seq)| {
+        .zip(1_i64..)
+        .map(|(e, n)| {
             json!({
                 "id": Uuid::now_v7(),
-                "seq": seq,
+                "n": n,
                 "event_type": e.event_type,
                 "target_type": e.target_type,
                 "target_id": e.target_id,
@@ -230,7 +226,7 @@ async fn insert_postgres<C: ConnectionTrait>(
             })
         })
         .collect();
-    db.execute_raw(Statement::from_sql_and_values(
+    db.query_one_raw(Statement::from_sql_and_values(
         DatabaseBackend::Postgres,
         SQL,
         [
@@ -239,9 +235,13 @@ async fn insert_postgres<C: ConnectionTrait>(
             op.operation_id.into(),
             op.actor_id.into(),
             op.at.into(),
+            n.into(),
+            CHANNEL.into(),
+            op.account_id.simple().to_string().into(),
         ],
     ))
-    .await?;
+    .await?
+    .ok_or_else(|| Error::Internal(anyhow::anyhow!("event sequence upsert returned no row")))?;
     Ok(())
 }
 
@@ -480,7 +480,9 @@ mod tests {
             account_id: Uuid::now_v7(),
             seq: 42,
         };
-        assert_eq!(Wake::parse(&w.payload()), Some(w));
+        // As `record_postgres` writes it: the account's id without hyphens, a colon, the seq.
+        let payload = format!("{}:{}", w.account_id.simple(), w.seq);
+        assert_eq!(Wake::parse(&payload), Some(w));
         assert_eq!(Wake::parse("nope"), None);
     }
 }

@@ -223,15 +223,13 @@ async fn resolve_team(
     wanted: Option<Ref<'_>>,
 ) -> Result<team::Model> {
     let id = match wanted {
-        // A directory's anchor team, read and share-locked in one statement (the common case
-        // of a first sync: thousands of creates naming no team).
+        // An organization-wide directory token: its anchor team, or else the account's
+        // oldest team, read and share-locked in one statement (the common case of a first
+        // sync: thousands of creates naming no team).
         None if actor.team_id.is_nil() && actor.scim_token_id.is_some() => {
-            if let Some(team) = anchor_team_locked(txn, actor).await? {
-                return Ok(team);
-            }
-            default_team(txn, actor)
+            return directory_default_team_locked(txn, actor)
                 .await?
-                .ok_or_else(|| ProvisionError::Invalid("team", "the account has no team".into()))?
+                .ok_or_else(|| ProvisionError::Invalid("team", "the account has no team".into()));
         }
         None => default_team(txn, actor)
             .await?
@@ -251,10 +249,11 @@ async fn resolve_team(
     }
 }
 
-/// The live anchor team of the actor's SCIM token, share-locked on PostgreSQL like
-/// `teams::lock_for_reference` (every team of the account is within an organization-wide
-/// token's reach).
-async fn anchor_team_locked(
+/// The team a new user of an organization-wide directory token joins when the directory
+/// names none — the token's live anchor team, or else the account's oldest live team (as
+/// `default_team`) — share-locked on PostgreSQL like `teams::lock_for_reference`, in one
+/// statement. Every team of the account is within such a token's reach.
+async fn directory_default_team_locked(
     txn: &DatabaseTransaction,
     actor: &Principal,
 ) -> Result<Option<team::Model>> {
@@ -266,11 +265,16 @@ async fn anchor_team_locked(
         .from(scim_token::Entity)
         .and_where(scim_token::Column::Id.eq(token))
         .to_owned();
+    // `CASE` rather than the bare `IN`: a token without an anchor makes it NULL, which
+    // PostgreSQL would sort first.
+    let anchor_first = Expr::case(team::Column::Id.in_subquery(anchor), 0).finally(1);
     let team = super::dialect::locked(
         team::Entity::find()
             .filter(team::Column::AccountId.eq(actor.account_id))
             .filter(team::Column::DeletedAt.is_null())
-            .filter(team::Column::Id.in_subquery(anchor)),
+            .order_by(Expr::expr(anchor_first), sea_orm::Order::Asc)
+            .order_by_asc(team::Column::CreatedAt)
+            .order_by_asc(team::Column::Id),
         txn.get_database_backend(),
         super::dialect::Lock::Share,
     )

@@ -254,13 +254,9 @@ pub async fn authenticate<C: ConnectionTrait>(db: &C, secret: &str) -> Result<Pr
     if !secret.starts_with(SECRET_PREFIX) {
         return Err(Error::Unauthenticated);
     }
-    let token = scim_token::Entity::find()
-        .filter(scim_token::Column::TokenHash.eq(secret_hash(secret)))
-        .filter(scim_token::Column::RevokedAt.is_null())
-        .one(db)
-        .await?
-        .ok_or(Error::Unauthenticated)?;
-    let principal = principal::load_for_scim_token(db, token.id).await?;
+    let hash = secret_hash(secret);
+    let (token, principal) =
+        principal::sign_in_scim(db, principal::ScimTokenKey::Hash(&hash)).await?;
     let now = now_ms();
     if token
         .last_used_at
