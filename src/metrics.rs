@@ -11,11 +11,10 @@ use std::fmt::Write;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use sea_orm::{DatabaseBackend, EntityTrait, QuerySelect};
+use sea_orm::{EntityTrait, QuerySelect};
 
 use crate::entity::outbox;
 use crate::service::Db;
-use crate::service::outbox::status;
 
 /// Most distinct operation names kept as labels.
 pub const MAX_OPERATIONS: usize = 100;
@@ -159,24 +158,13 @@ impl Metrics {
 
 /// Open and idle connections of the pool (cheap: read from the pool's counters).
 fn pool_size(db: &Db) -> (usize, usize) {
-    let conn = db.conn();
-    match db.backend() {
-        DatabaseBackend::Sqlite => {
-            let pool = conn.get_sqlite_connection_pool();
-            (pool.size() as usize, pool.num_idle())
-        }
-        DatabaseBackend::Postgres => {
-            let pool = conn.get_postgres_connection_pool();
-            (pool.size() as usize, pool.num_idle())
-        }
-        _ => (0, 0),
-    }
+    crate::service::dialect::pool_size(db.conn())
 }
 
 /// Pending and failed emails, in one grouped COUNT.
 async fn outbox_counts(db: &Db) -> Result<(i64, i64), sea_orm::DbErr> {
     use sea_orm::sea_query::{Expr, ExprTrait};
-    let rows: Vec<(String, i64)> = outbox::Entity::find()
+    let rows: Vec<(outbox::Status, i64)> = outbox::Entity::find()
         .select_only()
         .column(outbox::Column::Status)
         .column_as(Expr::col(outbox::Column::Id).count(), "n")
@@ -184,12 +172,15 @@ async fn outbox_counts(db: &Db) -> Result<(i64, i64), sea_orm::DbErr> {
         .into_tuple()
         .all(db.conn())
         .await?;
-    let count = |s: &str| {
+    let count = |s: outbox::Status| {
         rows.iter()
-            .find(|(status, _)| status == s)
+            .find(|(status, _)| *status == s)
             .map_or(0, |(_, n)| *n)
     };
-    Ok((count(status::PENDING), count(status::FAILED)))
+    Ok((
+        count(outbox::Status::Pending),
+        count(outbox::Status::Failed),
+    ))
 }
 
 /// The operation a request names: `operationName`, else the name of the document's first

@@ -92,7 +92,7 @@ async fn admin_invites_users_and_queues_their_emails_in_one_operation() {
     assert!(
         outbox
             .iter()
-            .all(|o| o.status == "PENDING" && o.kind == "invite")
+            .all(|o| o.status.as_str() == "PENDING" && o.kind == "invite")
     );
     let mut recipients: Vec<&str> = outbox.iter().map(|o| o.recipient.as_str()).collect();
     recipients.sort();
@@ -395,8 +395,8 @@ async fn an_expired_invitation_is_superseded_by_a_new_one() {
     assert!(old_now["withdrawnAt"].is_string());
     let old_mail = outbox_of(&app, &old).await;
     assert_eq!(old_mail.len(), 1);
-    assert_eq!(old_mail[0].status, "CANCELLED");
-    assert_eq!(outbox_of(&app, &new).await[0].status, "PENDING");
+    assert_eq!(old_mail[0].status.as_str(), "CANCELLED");
+    assert_eq!(outbox_of(&app, &new).await[0].status.as_str(), "PENDING");
 
     let op = p["operationId"].as_str().unwrap();
     let events = app
@@ -653,7 +653,7 @@ async fn resend_renews_the_invitation_and_replaces_its_email() {
     deliver_and_take_token(&app, &mail).await;
     let before = invite_row(&app, &id).await;
     assert!(before.token_hash.is_some());
-    assert_eq!(before.delivery, "SENT");
+    assert_eq!(before.delivery.as_str(), "SENT");
 
     let body = on_ids(&app, Some(&admin), "resendInvites", &[&id], false).await;
     let p = &data(&body)["resendInvites"];
@@ -669,7 +669,7 @@ async fn resend_renews_the_invitation_and_replaces_its_email() {
     let mails: Vec<String> = outbox_of(&app, &id)
         .await
         .into_iter()
-        .map(|o| o.status)
+        .map(|o| o.status.as_str().to_owned())
         .collect();
     assert_eq!(mails, ["SENT", "PENDING"]);
 
@@ -679,7 +679,7 @@ async fn resend_renews_the_invitation_and_replaces_its_email() {
     let mails: Vec<String> = outbox_of(&app, &id)
         .await
         .into_iter()
-        .map(|o| o.status)
+        .map(|o| o.status.as_str().to_owned())
         .collect();
     assert_eq!(mails, ["SENT", "CANCELLED", "PENDING"]);
     let resent = audit_rows(&app)
@@ -715,7 +715,7 @@ async fn withdraw_is_idempotent_and_cancels_the_email() {
     assert_eq!(p["invites"][0]["status"], "WITHDRAWN");
     let row = invite_row(&app, &id).await;
     assert!(row.withdrawn_at.is_some());
-    assert_eq!(outbox_of(&app, &id).await[0].status, "CANCELLED");
+    assert_eq!(outbox_of(&app, &id).await[0].status.as_str(), "CANCELLED");
 
     let body = on_ids(&app, Some(&admin), "withdrawInvites", &[&id], false).await;
     let p = &data(&body)["withdrawInvites"];

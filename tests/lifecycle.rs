@@ -155,7 +155,7 @@ async fn suspended_user_is_locked_out_hidden_and_comes_back_as_they_were() {
     assert_eq!(p["changedCount"], 1, "{body}");
     assert!(p["operationId"].is_string());
     let suspended = row(&t, o.alice).await;
-    assert_eq!(suspended.status, "SUSPENDED");
+    assert_eq!(suspended.status.as_str(), "SUSPENDED");
     assert_eq!(
         (suspended.team_id, suspended.role_id),
         (before.team_id, before.role_id)
@@ -224,7 +224,7 @@ async fn suspended_user_is_locked_out_hidden_and_comes_back_as_they_were() {
     assert_eq!(p["users"][0]["status"], "ACTIVE");
     assert_eq!(p["users"][0]["team"]["id"], gid::team(o.mobile));
     let back = row(&t, o.alice).await;
-    assert_eq!(back.status, "ACTIVE");
+    assert_eq!(back.status.as_str(), "ACTIVE");
     assert_eq!(
         (back.team_id, back.role_id, back.email.clone()),
         (before.team_id, before.role_id, before.email.clone())
@@ -296,7 +296,7 @@ async fn suspend_applies_reach_escalation_permission_and_all_or_nothing() {
         "{body}"
     );
     assert!(p["users"].as_array().expect("users").is_empty());
-    assert_eq!(row(&t, o.alice).await.status, "ACTIVE");
+    assert_eq!(row(&t, o.alice).await.status.as_str(), "ACTIVE");
 
     // No escalation: the Department Admin cannot suspend the Admin (outranks them) — and
     // cannot suspend themselves.
@@ -328,7 +328,7 @@ async fn suspend_applies_reach_escalation_permission_and_all_or_nothing() {
         vec![(0, "FORBIDDEN".into())],
         "{body}"
     );
-    assert_eq!(row(&t, dora).await.status, "ACTIVE");
+    assert_eq!(row(&t, dora).await.status.as_str(), "ACTIVE");
 
     // Without USERS_SUSPEND: refused outright.
     for who in [o.manager, o.sender] {
@@ -423,7 +423,7 @@ async fn an_account_always_keeps_an_active_admin() {
         outcome.errors[0].code,
         roster::service::bulk::ItemErrorCode::LastAdmin
     );
-    assert_eq!(row(&t, o.admin).await.status, "ACTIVE");
+    assert_eq!(row(&t, o.admin).await.status.as_str(), "ACTIVE");
     // With the second Admin back, the directory may suspend the first.
     let back = users::reactivate_users(&t.app.db, &directory, &[gid::user(second)], false, 100)
         .await
@@ -433,7 +433,7 @@ async fn an_account_always_keeps_an_active_admin() {
         .await
         .expect("suspend");
     assert!(outcome.errors.is_empty(), "{:?}", outcome.errors);
-    assert_eq!(row(&t, o.admin).await.status, "SUSPENDED");
+    assert_eq!(row(&t, o.admin).await.status.as_str(), "SUSPENDED");
 }
 
 #[tokio::test]
@@ -584,7 +584,7 @@ async fn scim_tokens_are_shown_once_capped_at_two_and_revoked_at_once() {
         users::reactivate_users(&t.app.db, &directory, &[gid::user(o.alice)], false, 100).await,
         Err(Error::Unauthenticated)
     ));
-    assert_eq!(row(&t, o.alice).await.status, "SUSPENDED");
+    assert_eq!(row(&t, o.alice).await.status.as_str(), "SUSPENDED");
     assert!(matches!(
         scim_tokens::authenticate(t.app.db.conn(), "roster_scim_made-up").await,
         Err(Error::Unauthenticated)

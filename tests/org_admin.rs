@@ -666,7 +666,7 @@ async fn role_manager_cannot_widen_or_empower_a_role_beyond_their_own() {
     assert_code(&body, "FORBIDDEN");
     assert!(message(&body).contains("USERS_CHANGE_ROLE"), "{body:#}");
     let row = t.role_row(uuid_of(&helper)).await.unwrap();
-    assert_eq!(row.scope, "TEAM");
+    assert_eq!(row.scope.as_str(), "TEAM");
     assert_eq!(row.permissions, 1); // USERS_VIEW
 
     // A role she could not grant as it is now is out of her hands, even to narrow it.

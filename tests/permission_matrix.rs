@@ -506,7 +506,7 @@ impl World {
         let roles_x = t.roles_of(o.other_account).await;
         let role_x = roles_x
             .iter()
-            .find(|r| r.key.as_deref() == Some("SENDER"))
+            .find(|r| r.key.map(|b| b.as_str()) == Some("SENDER"))
             .expect("other account's Sender role")
             .id;
         let other_admin = t.app.token_for(o.other_admin);
@@ -745,7 +745,7 @@ impl World {
             .roles_of(account)
             .await
             .into_iter()
-            .find(|r| r.key.as_deref() == Some("ADMIN"))
+            .find(|r| r.key.map(|b| b.as_str()) == Some("ADMIN"))
             .expect("admin role");
         let created = roster::service::scim_tokens::create(
             db,
@@ -780,7 +780,7 @@ impl World {
             accepted_user_id: sea_orm::Set(None),
             withdrawn_at: sea_orm::Set(None),
             deleted_at: sea_orm::Set(None),
-            delivery: sea_orm::Set("SENT".into()),
+            delivery: sea_orm::Set(invite::Delivery::Sent),
             delivery_error: sea_orm::Set(None),
             updated_at: sea_orm::Set(now),
         };

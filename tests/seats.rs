@@ -119,7 +119,7 @@ async fn invite_row(
         accepted_user_id: Set(None),
         withdrawn_at: Set(None),
         deleted_at: Set(None),
-        delivery: Set("SENT".into()),
+        delivery: Set(invite::Delivery::Sent),
         delivery_error: Set(None),
         updated_at: Set(now),
     })
@@ -228,7 +228,7 @@ async fn seat_limit_caps_invitations_reactivations_and_acceptances() {
         .await
         .expect("read")
         .expect("alice");
-    assert_eq!(alice.status, "SUSPENDED");
+    assert_eq!(alice.status.as_str(), "SUSPENDED");
 
     // Lowering the limit below the seats in use is allowed; nobody loses access, but an
     // acceptance (which keeps the invitation's seat) waits until the account is within it.

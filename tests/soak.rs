@@ -468,7 +468,7 @@ async fn organization(db: &Db) -> Vec<Account> {
                         created
                             .roles
                             .iter()
-                            .find(|r| r.key.as_deref() == Some(k))
+                            .find(|r| r.key.map(|b| b.as_str()) == Some(k))
                             .expect("role")
                             .id,
                     )
@@ -722,7 +722,7 @@ async fn concurrent_bulk_mutations_on_two_servers_keep_every_invariant() {
     // No email was sent twice: one .eml per sent outbox row, recipient by recipient.
     let rows = outbox::Entity::find().all(db.conn()).await.expect("outbox");
     let mut sent: BTreeMap<String, usize> = BTreeMap::new();
-    for r in rows.iter().filter(|r| r.status == "SENT") {
+    for r in rows.iter().filter(|r| r.status.as_str() == "SENT") {
         *sent.entry(r.recipient.clone()).or_default() += 1;
     }
     let mut files: BTreeMap<String, usize> = BTreeMap::new();

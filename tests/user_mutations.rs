@@ -892,7 +892,7 @@ async fn a_deleted_user_disappears_and_their_token_stops_working() {
         accepted_user_id: Set(None),
         withdrawn_at: Set(None),
         deleted_at: Set(None),
-        delivery: Set("SENT".into()),
+        delivery: Set(invite::Delivery::Sent),
         delivery_error: Set(None),
         updated_at: Set(now),
     })

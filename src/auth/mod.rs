@@ -103,8 +103,24 @@ impl FromIterator<Permission> for PermissionSet {
     }
 }
 
+// Stored as its name in `roles.scope` (the entity field's type): a value type over its
+// stored string (`Display`/`FromStr`) rather than `DeriveActiveEnum`, whose generated
+// identifiers cannot spell `SELF` (`Self` is a keyword). The doc comment below is the
+// schema's description: keep it as it is.
 /// How far a role reaches. Declared narrowest first, so "not wider than" is `<=`.
-#[derive(async_graphql::Enum, Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(
+    async_graphql::Enum,
+    sea_orm::DeriveValueType,
+    Copy,
+    Clone,
+    Debug,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+)]
+#[sea_orm(value_type = "String")]
 pub enum RoleScope {
     /// Only the holder themselves.
     #[graphql(name = "SELF")]
@@ -115,6 +131,32 @@ pub enum RoleScope {
     Department,
     /// Every team of the account.
     Organization,
+}
+
+/// A stored value that names no variant of the enum read.
+#[derive(Debug)]
+pub struct UnknownValue(pub String);
+
+impl std::fmt::Display for UnknownValue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "unknown stored value {:?}", self.0)
+    }
+}
+
+impl std::error::Error for UnknownValue {}
+
+impl std::fmt::Display for RoleScope {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for RoleScope {
+    type Err = UnknownValue;
+
+    fn from_str(s: &str) -> Result<Self, UnknownValue> {
+        RoleScope::parse(s).ok_or_else(|| UnknownValue(s.to_owned()))
+    }
 }
 
 impl RoleScope {
@@ -137,6 +179,39 @@ impl RoleScope {
             "ORGANIZATION" => RoleScope::Organization,
             _ => return None,
         })
+    }
+}
+
+/// The stable key of a built-in role (`roles.key`, `Role.key`); custom roles have none.
+#[derive(sea_orm::DeriveActiveEnum, sea_orm::EnumIter, Copy, Clone, Debug, PartialEq, Eq, Hash)]
+#[sea_orm(
+    rs_type = "String",
+    db_type = "String(sea_orm::sea_query::StringLen::None)"
+)]
+pub enum BuiltInRole {
+    /// Admin: every permission over the whole account; an account always keeps one.
+    #[sea_orm(string_value = "ADMIN")]
+    Admin,
+    /// Department Admin.
+    #[sea_orm(string_value = "DEPARTMENT_ADMIN")]
+    DepartmentAdmin,
+    /// Manager.
+    #[sea_orm(string_value = "MANAGER")]
+    Manager,
+    /// Sender: no permission at all.
+    #[sea_orm(string_value = "SENDER")]
+    Sender,
+}
+
+impl BuiltInRole {
+    /// The stored (and client-visible) form.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BuiltInRole::Admin => "ADMIN",
+            BuiltInRole::DepartmentAdmin => "DEPARTMENT_ADMIN",
+            BuiltInRole::Manager => "MANAGER",
+            BuiltInRole::Sender => "SENDER",
+        }
     }
 }
 
@@ -170,7 +245,7 @@ pub struct Principal {
     pub team_id: Uuid,
     pub department_id: Option<Uuid>,
     pub role_id: Uuid,
-    pub role_key: Option<String>,
+    pub role_key: Option<BuiltInRole>,
     pub scope: RoleScope,
     pub permissions: PermissionSet,
     pub reach: Reach,

@@ -21,7 +21,7 @@ pub struct Model {
     pub accepted_user_id: Option<Uuid>,
     pub withdrawn_at: Option<i64>,
     pub deleted_at: Option<i64>,
-    pub delivery: String,
+    pub delivery: Delivery,
     pub delivery_error: Option<String>,
     pub updated_at: i64,
 }
@@ -30,3 +30,29 @@ pub struct Model {
 pub enum Relation {}
 
 impl ActiveModelBehavior for ActiveModel {}
+
+/// Where the invitation email stands (`invites.delivery`), as the mail worker records it.
+#[derive(DeriveActiveEnum, EnumIter, Copy, Clone, Debug, PartialEq, Eq, Hash)]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::None)")]
+pub enum Delivery {
+    /// Waiting to be sent or retried.
+    #[sea_orm(string_value = "QUEUED")]
+    Queued,
+    /// Handed to the mail server.
+    #[sea_orm(string_value = "SENT")]
+    Sent,
+    /// Given up on.
+    #[sea_orm(string_value = "FAILED")]
+    Failed,
+}
+
+impl Delivery {
+    /// The stored form.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Delivery::Queued => "QUEUED",
+            Delivery::Sent => "SENT",
+            Delivery::Failed => "FAILED",
+        }
+    }
+}

@@ -11,7 +11,7 @@ pub struct Model {
     pub invite_id: Uuid,
     pub kind: String,
     pub recipient: String,
-    pub status: String,
+    pub status: Status,
     pub attempts: i32,
     pub next_attempt_at: i64,
     pub locked_until: Option<i64>,
@@ -24,3 +24,33 @@ pub struct Model {
 pub enum Relation {}
 
 impl ActiveModelBehavior for ActiveModel {}
+
+/// Where an email of the outbox stands (`outbox.status`).
+#[derive(DeriveActiveEnum, EnumIter, Copy, Clone, Debug, PartialEq, Eq, Hash)]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::None)")]
+pub enum Status {
+    /// Waiting to be sent (or retried).
+    #[sea_orm(string_value = "PENDING")]
+    Pending,
+    /// Accepted by the transport.
+    #[sea_orm(string_value = "SENT")]
+    Sent,
+    /// Given up on: a permanent error, or the last attempt failed.
+    #[sea_orm(string_value = "FAILED")]
+    Failed,
+    /// Not to be sent: the invitation was resent, withdrawn, deleted or accepted.
+    #[sea_orm(string_value = "CANCELLED")]
+    Cancelled,
+}
+
+impl Status {
+    /// The stored form.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Pending => "PENDING",
+            Status::Sent => "SENT",
+            Status::Failed => "FAILED",
+            Status::Cancelled => "CANCELLED",
+        }
+    }
+}

@@ -8,10 +8,11 @@ pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
     pub id: Uuid,
     pub account_id: Uuid,
-    pub key: Option<String>,
+    /// Set on the built-in roles only.
+    pub key: Option<crate::auth::BuiltInRole>,
     pub name: String,
     pub name_key: String,
-    pub scope: String,
+    pub scope: crate::auth::RoleScope,
     pub permissions: i64,
     pub built_in: bool,
     pub created_at: i64,

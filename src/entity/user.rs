@@ -19,9 +19,8 @@ pub struct Model {
     pub deleted_at: Option<i64>,
     /// Tokens issued before this time (ms) are refused (set when a deleted user is restored).
     pub tokens_valid_after: Option<i64>,
-    /// `ACTIVE` or `SUSPENDED` (`service::users::Status`); a suspended user cannot sign in
-    /// and is not counted in `user_counts`.
-    pub status: String,
+    /// A suspended user cannot sign in and is not counted in `user_counts`.
+    pub status: Status,
     /// The directory's id for the user (SCIM `externalId`), unique per account among
     /// non-deleted users when set.
     pub external_id: Option<String>,
@@ -58,3 +57,26 @@ impl Related<super::team::Entity> for Entity {
 }
 
 impl ActiveModelBehavior for ActiveModel {}
+
+/// Where a (not deleted) user stands (`users.status`): the one vocabulary the user rules,
+/// the principal loader and the SCIM layer share. Deleted stays `deleted_at`.
+#[derive(DeriveActiveEnum, EnumIter, Copy, Clone, Debug, PartialEq, Eq, Hash)]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::None)")]
+pub enum Status {
+    /// Signs in and holds a seat.
+    #[sea_orm(string_value = "ACTIVE")]
+    Active,
+    /// Keeps team, role and history, but cannot sign in and holds no seat.
+    #[sea_orm(string_value = "SUSPENDED")]
+    Suspended,
+}
+
+impl Status {
+    /// The stored form.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Active => "ACTIVE",
+            Status::Suspended => "SUSPENDED",
+        }
+    }
+}

@@ -6,14 +6,14 @@ use std::sync::{Arc, Mutex};
 
 use async_graphql::dataloader::Loader;
 use sea_orm::sea_query::Expr;
-use sea_orm::{ColumnTrait, DatabaseBackend, DbErr, EntityTrait, QueryFilter, QuerySelect};
+use sea_orm::{ColumnTrait, DbErr, EntityTrait, QueryFilter, QuerySelect};
 use uuid::Uuid;
 
 use crate::auth::Principal;
 use crate::entity::{department, role, team, user, user_count};
 use crate::service::page::KEPT_SUM;
 use crate::service::page::{Listing, PageArgs};
-use crate::service::{self, Db};
+use crate::service::{self, Db, dialect};
 
 /// A failed batch load. No `Display`: it becomes an internal error through `service::Error`.
 /// Loaders only fail for internal reasons: resolvers check their arguments before loading.
@@ -108,14 +108,10 @@ fn by_account(keys: &[InAccount]) -> HashMap<Uuid, Vec<Uuid>> {
     grouped
 }
 
-/// `column` is one of `ids`: on PostgreSQL `= ANY($1)` with the ids as one array, so one
-/// prepared statement serves every number of ids (`IN ($1, …, $n)` would be a new statement,
-/// parsed and planned anew, for each list length); `IN (…)` on SQLite.
+/// `column` is one of `ids`, in one prepared statement for any number of ids on PostgreSQL
+/// (`dialect::one_of`).
 fn one_of<C: ColumnTrait>(db: &Db, column: C, ids: Vec<Uuid>) -> sea_orm::sea_query::SimpleExpr {
-    match db.backend() {
-        DatabaseBackend::Postgres => column.eq_any(ids),
-        _ => column.is_in(ids),
-    }
+    dialect::one_of(db.backend(), column, ids)
 }
 
 macro_rules! by_id_loader {

@@ -13,7 +13,7 @@ use super::loaders::{
     UserLoader,
 };
 use super::{actor, db, page_cost};
-use crate::auth::{Permission, RoleScope};
+use crate::auth::{BuiltInRole, Permission, RoleScope};
 use crate::entity::{
     account, audit_event, department, event, invite, role, scim_token, team, user,
 };
@@ -133,7 +133,7 @@ impl User {
     /// ACTIVE, or SUSPENDED: a suspended user keeps team, role and history but cannot sign
     /// in, holds no seat, and is left out of lists unless `statuses` asks for them.
     async fn status(&self) -> UserStatus {
-        service::users::Status::of(&self.0).into()
+        self.0.status.into()
     }
 }
 
@@ -281,10 +281,10 @@ impl Invite {
     }
     /// Delivery state of the latest email.
     async fn delivery(&self) -> DeliveryStatus {
-        match self.0.delivery.as_str() {
-            "SENT" => DeliveryStatus::Sent,
-            "FAILED" => DeliveryStatus::Failed,
-            _ => DeliveryStatus::Queued,
+        match self.0.delivery {
+            invite::Delivery::Sent => DeliveryStatus::Sent,
+            invite::Delivery::Failed => DeliveryStatus::Failed,
+            invite::Delivery::Queued => DeliveryStatus::Queued,
         }
     }
 }
@@ -397,7 +397,7 @@ impl Role {
     }
     /// The stable key of a built-in role (`ADMIN`, `DEPARTMENT_ADMIN`, `MANAGER`, `SENDER`); null for custom roles.
     async fn key(&self) -> Option<&str> {
-        self.0.key.as_deref()
+        self.0.key.map(BuiltInRole::as_str)
     }
     /// The role's display name.
     async fn name(&self) -> &str {
@@ -409,7 +409,7 @@ impl Role {
     }
     /// Which users and invites a holder acts on.
     async fn scope(&self) -> Result<RoleScope> {
-        Ok(service::roles::scope_of(&self.0)?)
+        Ok(self.0.scope)
     }
     /// What a holder may do.
     async fn permissions(&self) -> Vec<Permission> {

@@ -7,10 +7,11 @@ use chrono::{DateTime, Utc};
 
 use super::types::{PageInfo, time};
 use super::{actor, db, page_cost};
+use crate::entity::webhook_delivery::{Kind, Status};
 use crate::entity::{webhook_delivery, webhook_endpoint};
 use crate::service::ids::{WebhookDeliveryId, WebhookEndpointId};
 use crate::service::page::{Listing, PageArgs};
-use crate::service::webhooks::{self, status};
+use crate::service::webhooks;
 
 /// Where an account's events are sent, signed per Standard Webhooks.
 #[derive(Clone)]
@@ -118,14 +119,14 @@ impl WebhookDelivery {
     }
     /// Whether an administrator asked for this delivery (`redeliverWebhookEvents`).
     async fn redelivery(&self) -> bool {
-        self.0.kind == webhooks::kind::REDELIVERY
+        self.0.kind == Kind::Redelivery
     }
     /// Where it stands.
     async fn status(&self) -> WebhookDeliveryStatus {
-        match self.0.status.as_str() {
-            status::DELIVERED => WebhookDeliveryStatus::Delivered,
-            status::FAILED => WebhookDeliveryStatus::Failed,
-            _ => WebhookDeliveryStatus::Pending,
+        match self.0.status {
+            Status::Delivered => WebhookDeliveryStatus::Delivered,
+            Status::Failed => WebhookDeliveryStatus::Failed,
+            Status::Pending => WebhookDeliveryStatus::Pending,
         }
     }
     /// Attempts made so far.
@@ -142,7 +143,7 @@ impl WebhookDelivery {
     }
     /// When the next attempt is due; null once delivered or given up.
     async fn next_attempt_at(&self) -> Option<DateTime<Utc>> {
-        (self.0.status == status::PENDING).then(|| time(self.0.next_attempt_at))
+        (self.0.status == Status::Pending).then(|| time(self.0.next_attempt_at))
     }
     /// Why the last attempt failed.
     async fn last_error(&self) -> Option<&str> {

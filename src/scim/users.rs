@@ -48,7 +48,7 @@ const MAX_SCAN: u64 = 10_000;
 
 /// Whether the user is active (not suspended).
 fn is_active(u: &user::Model) -> bool {
-    Status::of(u) == Status::Active
+    u.status == Status::Active
 }
 
 /// The directory's id of the user.

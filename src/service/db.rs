@@ -7,6 +7,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use super::counts::CountCache;
+/// The id list condition lives with the other dialect differences; kept here under its old
+/// name for callers that still ask `db::id_in`.
+pub use super::dialect::id_in;
 use migration::{Migrator, MigratorTrait};
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{
@@ -209,41 +212,4 @@ pub(crate) fn select_prefixed<E: sea_orm::EntityTrait>(
             Alias::new(format!("{prefix}{}", column.as_str())),
         );
     }
-}
-
-/// `column IN (ids)` as one condition. On PostgreSQL it is `column = ANY($1::uuid[])` with
-/// all ids in one array parameter: one statement text (and one prepared statement) for any
-/// number of ids, and one parameter to bind instead of a thousand. SQLite has no arrays:
-/// `IN (…)` there.
-pub fn id_in<C: sea_orm::ColumnTrait>(
-    backend: DatabaseBackend,
-    column: C,
-    ids: &[uuid::Uuid],
-) -> sea_orm::sea_query::SimpleExpr {
-    use sea_orm::sea_query::{Expr, ExprTrait};
-    if backend == DatabaseBackend::Postgres {
-        Expr::cust_with_exprs(
-            "$1 = ANY(CAST($2 AS uuid[]))",
-            [
-                Expr::col((column.entity_name(), column)),
-                Expr::val(uuid_array(ids)),
-            ],
-        )
-    } else {
-        Expr::col((column.entity_name(), column)).is_in(ids.iter().copied())
-    }
-}
-
-/// PostgreSQL's text form of a `uuid[]`: `{…,…}` (UUIDs need no quoting).
-fn uuid_array(ids: &[uuid::Uuid]) -> String {
-    let mut out = String::with_capacity(2 + ids.len() * 37);
-    out.push('{');
-    for (i, id) in ids.iter().enumerate() {
-        if i > 0 {
-            out.push(',');
-        }
-        out.push_str(&id.hyphenated().to_string());
-    }
-    out.push('}');
-    out
 }

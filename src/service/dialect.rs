@@ -1,6 +1,7 @@
 //! What differs between the two databases Roster runs on, in one place: row locks, bind
-//! parameters, the cross-process wake-up and the indexes only PostgreSQL has. Services ask
-//! these functions instead of matching on `DatabaseBackend` themselves (docs/ARCHITECTURE.md,
+//! parameters, id lists (arrays on PostgreSQL), the users search, statements kept per
+//! dialect, the pool's type, the cross-process wake-up and the indexes only PostgreSQL has.
+//! Services ask these functions instead of matching on `DatabaseBackend` themselves (docs/ARCHITECTURE.md,
 //! "Storage and dialects").
 //!
 //! SQLite needs no row locks: every write transaction is `BEGIN IMMEDIATE` (`Db::begin_write`),
@@ -9,8 +10,16 @@
 
 use std::borrow::Cow;
 
-use sea_orm::sea_query::LockType;
-use sea_orm::{DatabaseBackend, EntityTrait, QueryOrder, QuerySelect, Select};
+use sea_orm::sea_query::{Expr, ExprTrait, LockType, SimpleExpr};
+use sea_orm::{
+    ColumnTrait, DatabaseBackend, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, Select,
+};
+use uuid::Uuid;
+
+use super::search::trigram_search_condition;
+use super::text;
+use crate::entity::user;
 
 /// Whether the database locks rows (PostgreSQL). Where it does not (SQLite), a lock-only
 /// statement has nothing to do and is not sent at all.
@@ -116,6 +125,102 @@ pub fn has_json_recordset(backend: DatabaseBackend) -> bool {
 /// optimize` on SQLite); PostgreSQL keeps its own (autovacuum).
 pub fn needs_planner_statistics(backend: DatabaseBackend) -> bool {
     backend == DatabaseBackend::Sqlite
+}
+
+/// `column IN (ids)` as one condition. On PostgreSQL it is `column = ANY($1::uuid[])` with
+/// all ids in one array parameter: one statement text (and one prepared statement) for any
+/// number of ids, and one parameter to bind instead of a thousand. SQLite has no arrays:
+/// `IN (…)` there.
+pub fn id_in<C: ColumnTrait>(backend: DatabaseBackend, column: C, ids: &[Uuid]) -> SimpleExpr {
+    if backend == DatabaseBackend::Postgres {
+        Expr::cust_with_exprs(
+            "$1 = ANY(CAST($2 AS uuid[]))",
+            [
+                Expr::col((column.entity_name(), column)),
+                Expr::val(uuid_array(ids)),
+            ],
+        )
+    } else {
+        Expr::col((column.entity_name(), column)).is_in(ids.iter().copied())
+    }
+}
+
+/// PostgreSQL's text form of a `uuid[]`: `{…,…}` (UUIDs need no quoting).
+fn uuid_array(ids: &[Uuid]) -> String {
+    let mut out = String::with_capacity(2 + ids.len() * 37);
+    out.push('{');
+    for (i, id) in ids.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str(&id.hyphenated().to_string());
+    }
+    out.push('}');
+    out
+}
+
+/// `column` is one of `ids`, as the dataloaders ask: on PostgreSQL `= ANY($1)` with the ids
+/// as one array, so one prepared statement serves every number of ids (`IN ($1, …, $n)`
+/// would be a new statement, parsed and planned anew, for each list length); `IN (…)` on
+/// SQLite.
+pub fn one_of<C: ColumnTrait>(backend: DatabaseBackend, column: C, ids: Vec<Uuid>) -> SimpleExpr {
+    match backend {
+        DatabaseBackend::Postgres => column.eq_any(ids),
+        _ => column.is_in(ids),
+    }
+}
+
+/// Of two things kept once per dialect (such as a statement built once), the one for
+/// `backend`.
+pub fn per_backend<'a, T>(backend: DatabaseBackend, postgres: &'a T, sqlite: &'a T) -> &'a T {
+    if backend == DatabaseBackend::Postgres {
+        postgres
+    } else {
+        sqlite
+    }
+}
+
+/// `users` narrowed to those whose name or email contains `q`. On PostgreSQL the trigram
+/// index (`pg_trgm`) serves the substring test (`search::trigram_search_condition`). On
+/// SQLite the search text and the query are folded alike, so a plain substring test is the
+/// same match as `LIKE '%q%'`, and SQLite's `instr` runs several times faster than its
+/// `LIKE` (a broad search's `totalCount` tests every user of the account); candidates come
+/// from the FTS5 trigram table first when the query has a trigram.
+pub fn users_search(
+    backend: DatabaseBackend,
+    select: Select<user::Entity>,
+    q: &str,
+) -> Select<user::Entity> {
+    if backend != DatabaseBackend::Sqlite {
+        return select.filter(trigram_search_condition(user::Column::SearchText, q));
+    }
+    let mut select = select.filter(Expr::cust_with_values(
+        "instr(users.search_text, ?) > 0",
+        [text::fold(q)],
+    ));
+    if let Some(pattern) = text::trigram_pattern(q) {
+        select = select.filter(Expr::cust_with_values(
+            "users.rowid IN (SELECT rowid FROM users_search WHERE search_text LIKE ?)",
+            [pattern],
+        ));
+    }
+    select
+}
+
+/// Open and idle connections of the pool (cheap: read from the pool's counters); `(0, 0)`
+/// for a connection that is neither SQLite nor PostgreSQL.
+pub fn pool_size(conn: &DatabaseConnection) -> (usize, usize) {
+    match conn.get_database_backend() {
+        DatabaseBackend::Sqlite => {
+            let pool = conn.get_sqlite_connection_pool();
+            (pool.size() as usize, pool.num_idle())
+        }
+        DatabaseBackend::Postgres => {
+            let pool = conn.get_postgres_connection_pool();
+            (pool.size() as usize, pool.num_idle())
+        }
+        _ => (0, 0),
+    }
 }
 
 #[cfg(test)]

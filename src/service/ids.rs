@@ -46,6 +46,81 @@ macro_rules! id_type {
                 id.0
             }
         }
+
+        impl From<Uuid> for $name {
+            fn from(id: Uuid) -> Self {
+                $name(id)
+            }
+        }
+
+        // What `#[derive(sea_orm::DeriveValueType)]` would generate for a newtype over
+        // `Uuid`: the id is stored as its UUID, so entity fields, filters and binds can carry
+        // the typed id while the SQL stays the same.
+        impl From<$name> for sea_orm::Value {
+            fn from(id: $name) -> Self {
+                id.0.into()
+            }
+        }
+
+        impl sea_orm::TryGetable for $name {
+            fn try_get_by<I: sea_orm::ColIdx>(
+                res: &sea_orm::QueryResult,
+                index: I,
+            ) -> Result<Self, sea_orm::TryGetError> {
+                <Uuid as sea_orm::TryGetable>::try_get_by(res, index).map($name)
+            }
+        }
+
+        impl sea_orm::sea_query::ValueType for $name {
+            fn try_from(
+                v: sea_orm::Value,
+            ) -> Result<Self, sea_orm::sea_query::ValueTypeErr> {
+                <Uuid as sea_orm::sea_query::ValueType>::try_from(v).map($name)
+            }
+
+            fn type_name() -> String {
+                stringify!($name).to_owned()
+            }
+
+            fn array_type() -> sea_orm::sea_query::ArrayType {
+                <Uuid as sea_orm::sea_query::ValueType>::array_type()
+            }
+
+            fn column_type() -> sea_orm::sea_query::ColumnType {
+                <Uuid as sea_orm::sea_query::ValueType>::column_type()
+            }
+        }
+
+        impl sea_orm::sea_query::Nullable for $name {
+            fn null() -> sea_orm::Value {
+                <Uuid as sea_orm::sea_query::Nullable>::null()
+            }
+        }
+
+        impl sea_orm::IntoActiveValue<$name> for $name {
+            fn into_active_value(self) -> sea_orm::ActiveValue<$name> {
+                sea_orm::ActiveValue::Set(self)
+            }
+        }
+
+        impl sea_orm::sea_query::postgres_array::NotU8 for $name {}
+
+        impl sea_orm::TryGetableArray for $name {
+            fn try_get_by<I: sea_orm::ColIdx>(
+                res: &sea_orm::QueryResult,
+                index: I,
+            ) -> Result<Vec<Self>, sea_orm::TryGetError> {
+                <Vec<Uuid> as sea_orm::TryGetable>::try_get_by(res, index)
+                    .map(|ids| ids.into_iter().map($name).collect())
+            }
+        }
+
+        /// A UUID key is never made from a number (as for `Uuid` itself).
+        impl sea_orm::TryFromU64 for $name {
+            fn try_from_u64(_: u64) -> Result<Self, sea_orm::DbErr> {
+                Err(sea_orm::DbErr::ConvertFromU64(stringify!($name)))
+            }
+        }
     };
 }
 
@@ -185,5 +260,21 @@ mod tests {
         assert_eq!(UserId::parse("user_xyz"), None);
         assert_eq!(UserId::parse(&format!("{}-", text)), None);
         assert_eq!(AnyId::parse("nope"), None);
+    }
+
+    #[test]
+    fn ids_are_stored_as_their_uuid() {
+        use sea_orm::TryFromU64;
+        use sea_orm::sea_query::{Nullable, ValueType};
+        let id = TeamId::new();
+        let value = sea_orm::Value::from(id);
+        assert_eq!(value, sea_orm::Value::from(id.0));
+        assert_eq!(<TeamId as ValueType>::try_from(value).ok(), Some(id));
+        assert_eq!(TeamId::null(), <Uuid as Nullable>::null());
+        assert_eq!(
+            <TeamId as ValueType>::column_type(),
+            <Uuid as ValueType>::column_type()
+        );
+        assert!(TeamId::try_from_u64(7).is_err());
     }
 }

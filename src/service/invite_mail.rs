@@ -7,16 +7,6 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use sha2::{Digest, Sha256};
 
-/// Values of `invites.delivery`.
-pub mod delivery {
-    /// Waiting to be sent or retried.
-    pub const QUEUED: &str = "QUEUED";
-    /// Handed to the mail server.
-    pub const SENT: &str = "SENT";
-    /// Given up on.
-    pub const FAILED: &str = "FAILED";
-}
-
 /// A new accept token: 32 random bytes, URL-safe base64 without padding.
 pub fn new_token() -> String {
     URL_SAFE_NO_PAD.encode(rand::random::<[u8; 32]>())

@@ -15,7 +15,6 @@ pub mod events;
 pub mod ids;
 pub mod invite_mail;
 pub mod invites;
-pub mod lifecycle;
 pub mod locks;
 pub mod outbox;
 pub mod page;

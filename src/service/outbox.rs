@@ -21,23 +21,13 @@ use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder
 use uuid::Uuid;
 
 use super::dialect::{self, Lock};
-use super::invite_mail::{self, delivery};
+use super::invite_mail;
 use super::{Db, Result, events, now_ms};
+use crate::entity::invite::Delivery;
+use crate::entity::outbox::Status;
 use crate::entity::{account, invite, outbox, role, team, user};
 use crate::mail::template::{self, InviteEmail};
 use crate::mail::{MailError, MailTransport};
-
-/// Values of `outbox.status`.
-pub mod status {
-    /// Waiting to be sent (or retried).
-    pub const PENDING: &str = "PENDING";
-    /// Accepted by the transport.
-    pub const SENT: &str = "SENT";
-    /// Given up on: a permanent error, or the last attempt failed.
-    pub const FAILED: &str = "FAILED";
-    /// Not to be sent: the invitation was resent, withdrawn, deleted or accepted.
-    pub const CANCELLED: &str = "CANCELLED";
-}
 
 /// Longest `last_error` / `delivery_error` kept.
 const MAX_ERROR_CHARS: usize = 1000;
@@ -143,7 +133,7 @@ pub async fn deliver_due(
 /// Rows that are due and not leased by a live claim.
 fn due_condition(now: i64) -> Condition {
     Condition::all()
-        .add(outbox::Column::Status.eq(status::PENDING))
+        .add(outbox::Column::Status.eq(Status::Pending))
         .add(outbox::Column::NextAttemptAt.lte(now))
         .add(
             Condition::any()
@@ -217,8 +207,8 @@ async fn delivery_failed(
         target_id: invite.id,
         target_team_id: Some(invite.team_id),
         data: serde_json::json!({
-            "before": { "delivery": invite.delivery },
-            "after": { "delivery": delivery::FAILED, "deliveryError": error },
+            "before": { "delivery": invite.delivery.as_str() },
+            "after": { "delivery": Delivery::Failed.as_str(), "deliveryError": error },
             "targetLabel": invite.email,
         }),
     };
@@ -273,7 +263,7 @@ async fn prepare(db: &Db, id: Uuid, lease_until: i64) -> Result<Prepared> {
     let Some(row) = outbox::Entity::find_by_id(id).one(&txn).await? else {
         return Ok(Prepared::Skip);
     };
-    if row.status != status::PENDING || row.locked_until != Some(lease_until) {
+    if row.status != Status::Pending || row.locked_until != Some(lease_until) {
         txn.rollback().await?;
         return Ok(Prepared::Skip);
     }
@@ -288,7 +278,7 @@ async fn prepare(db: &Db, id: Uuid, lease_until: i64) -> Result<Prepared> {
     };
     if let Some(reason) = reason {
         outbox::Entity::update_many()
-            .col_expr(outbox::Column::Status, Expr::value(status::CANCELLED))
+            .col_expr(outbox::Column::Status, Expr::value(Status::Cancelled))
             .col_expr(
                 outbox::Column::LockedUntil,
                 Expr::value(Option::<i64>::None),
@@ -304,7 +294,7 @@ async fn prepare(db: &Db, id: Uuid, lease_until: i64) -> Result<Prepared> {
             // An expired invitation's email is never coming: say so where admins look.
             if i.accepted_at.is_none() && i.withdrawn_at.is_none() {
                 invite::Entity::update_many()
-                    .col_expr(invite::Column::Delivery, Expr::value(delivery::FAILED))
+                    .col_expr(invite::Column::Delivery, Expr::value(Delivery::Failed))
                     .col_expr(invite::Column::DeliveryError, Expr::value(reason))
                     .filter(invite::Column::Id.eq(i.id))
                     .exec(&txn)
@@ -401,7 +391,7 @@ async fn record(
     }
     // A resend during the send cancelled this row: its result no longer describes the
     // invitation's delivery.
-    let latest = row.status == status::PENDING;
+    let latest = row.status == Status::Pending;
     let attempts = row.attempts.saturating_add(1);
     let now = now_ms();
     let release = outbox::Entity::update_many()
@@ -414,7 +404,7 @@ async fn record(
     let (invite_delivery, invite_error) = match &result {
         Ok(()) => {
             release
-                .col_expr(outbox::Column::Status, Expr::value(status::SENT))
+                .col_expr(outbox::Column::Status, Expr::value(Status::Sent))
                 .col_expr(outbox::Column::SentAt, Expr::value(now))
                 .col_expr(
                     outbox::Column::LastError,
@@ -422,7 +412,7 @@ async fn record(
                 )
                 .exec(&txn)
                 .await?;
-            (delivery::SENT, None)
+            (Delivery::Sent, None)
         }
         Err(e) if e.is_transient() && (attempts as u32) < settings.max_attempts && latest => {
             let next = now.saturating_add(millis(settings.backoff(attempts as u32)));
@@ -437,9 +427,9 @@ async fn record(
         }
         Err(e) => {
             let final_status = if latest {
-                status::FAILED
+                Status::Failed
             } else {
-                status::CANCELLED
+                Status::Cancelled
             };
             release
                 .col_expr(outbox::Column::Status, Expr::value(final_status))
@@ -447,7 +437,7 @@ async fn record(
                 .exec(&txn)
                 .await?;
             tracing::warn!(outbox_id = %id, attempts, error = %e, "email not sent; giving up");
-            (delivery::FAILED, Some(clip(&e.to_string())))
+            (Delivery::Failed, Some(clip(&e.to_string())))
         }
     };
     if latest {

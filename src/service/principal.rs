@@ -14,7 +14,7 @@ use sea_orm::{
 use uuid::Uuid;
 
 use super::ids::UserId;
-use super::{Error, Result};
+use super::{Error, Result, dialect};
 use crate::auth::{PermissionSet, Principal, Reach, RoleScope};
 use crate::entity::{role, scim_token, team, user};
 
@@ -80,8 +80,7 @@ pub async fn sign_in<C: ConnectionTrait>(
             return Err(Error::Unauthenticated);
         }
     }
-    let scope = RoleScope::parse(&role.scope)
-        .ok_or_else(|| anyhow::anyhow!("role {} has an unknown scope {:?}", role.id, role.scope))?;
+    let scope = role.scope;
     let department = team.as_ref().and_then(|t| t.department_id);
     let (department_id, reach) = match (scope, department) {
         (RoleScope::Organization, _) => (None, Reach::All),
@@ -105,7 +104,7 @@ pub async fn sign_in<C: ConnectionTrait>(
         team_id: user.team_id,
         department_id,
         role_id: role.id,
-        role_key: role.key.clone(),
+        role_key: role.key,
         scope,
         permissions: PermissionSet::from_bits(role.permissions),
         reach,
@@ -125,7 +124,7 @@ fn sign_in_query(user_id: Uuid) -> SelectStatement {
     let reach = Alias::new(REACH);
     let mut query = user::Entity::find_by_id(user_id)
         .filter(user::Column::DeletedAt.is_null())
-        .filter(user::Column::Status.eq(super::lifecycle::Status::Active.as_str()))
+        .filter(user::Column::Status.eq(user::Status::Active))
         .into_query();
     query
         .join(
@@ -169,10 +168,7 @@ fn sign_in_query(user_id: Uuid) -> SelectStatement {
 fn sign_in_statement(backend: DatabaseBackend, user_id: Uuid) -> Statement {
     static POSTGRES: OnceLock<Statement> = OnceLock::new();
     static SQLITE: OnceLock<Statement> = OnceLock::new();
-    let cell = match backend {
-        DatabaseBackend::Postgres => &POSTGRES,
-        _ => &SQLITE,
-    };
+    let cell = dialect::per_backend(backend, &POSTGRES, &SQLITE);
     // Built for the nil id, which no user has; the one value that is that id is replaced.
     let mut statement = cell
         .get_or_init(|| backend.build(&sign_in_query(Uuid::nil())))
@@ -219,8 +215,7 @@ pub async fn sign_in_scim<C: ConnectionTrait>(
     let token = scim_token::Model::from_query_result(first, "")?;
     let role = role::Model::from_query_result(first, ROLE)?;
     let anchor = team::Model::from_query_result_optional(first, TEAM)?;
-    let scope = RoleScope::parse(&role.scope)
-        .ok_or_else(|| anyhow::anyhow!("role {} has an unknown scope {:?}", role.id, role.scope))?;
+    let scope = role.scope;
     let (team_id, department_id, reach) = match (scope, token.anchor_team_id) {
         (RoleScope::Organization, _) => (Uuid::nil(), None, Reach::All),
         (RoleScope::Self_, _) | (_, None) => (Uuid::nil(), None, Reach::Teams(Vec::new())),
@@ -247,7 +242,7 @@ pub async fn sign_in_scim<C: ConnectionTrait>(
         team_id,
         department_id,
         role_id: role.id,
-        role_key: role.key.clone(),
+        role_key: role.key,
         scope,
         permissions: PermissionSet::from_bits(role.permissions),
         reach,

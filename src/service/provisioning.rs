@@ -31,7 +31,7 @@ use super::email::Email;
 use super::ids::{RoleId, TeamId, UserId};
 use super::text::{self, Name};
 use super::users::{self, Request, Status};
-use super::{Db, Error, access, accounts, is_unique_violation, roles, seats, teams};
+use super::{Db, Error, access, accounts, is_unique_violation, seats, teams};
 use crate::auth::{Permission, PermissionSet, Principal};
 use crate::entity::{account, role, scim_token, team, user};
 use sea_orm::ActiveValue::Set;
@@ -398,10 +398,7 @@ async fn resolve_role(
 }
 
 fn grantable(actor: &Principal, role: &role::Model) -> Result<bool> {
-    Ok(actor.can_grant(
-        roles::scope_of(role)?,
-        PermissionSet::from_bits(role.permissions),
-    ))
+    Ok(actor.can_grant(role.scope, PermissionSet::from_bits(role.permissions)))
 }
 
 fn snapshot(u: &user::Model, team: Option<&team::Model>, role: Option<&role::Model>) -> Json {
@@ -495,7 +492,7 @@ pub async fn create_user(db: &Db, actor: &Principal, new: NewUser<'_>) -> Result
         updated_at: Set(op.at),
         deleted_at: Set(None),
         tokens_valid_after: Set(None),
-        status: Set(status.as_str().to_owned()),
+        status: Set(status),
         external_id: Set(new.external_id.map(str::to_owned)),
         version: Set(1),
     })

@@ -14,12 +14,12 @@ use super::ids::RoleId;
 use super::teams::{InTheWay, name_race};
 use super::text::Name;
 use super::{Db, Error, Result, access};
-use crate::auth::{Permission, PermissionSet, Principal, RoleScope};
+use crate::auth::{BuiltInRole, Permission, PermissionSet, Principal, RoleScope};
 use crate::entity::{invite, role, user};
 
 /// A built-in role's definition.
 pub struct BuiltIn {
-    pub key: &'static str,
+    pub key: BuiltInRole,
     pub name: &'static str,
     pub scope: RoleScope,
     pub permissions: &'static [Permission],
@@ -28,13 +28,13 @@ pub struct BuiltIn {
 /// The built-in roles (docs/ARCHITECTURE.md), widest first.
 pub const BUILT_INS: [BuiltIn; 4] = [
     BuiltIn {
-        key: "ADMIN",
+        key: BuiltInRole::Admin,
         name: "Admin",
         scope: RoleScope::Organization,
         permissions: &Permission::ALL,
     },
     BuiltIn {
-        key: "DEPARTMENT_ADMIN",
+        key: BuiltInRole::DepartmentAdmin,
         name: "Department Admin",
         scope: RoleScope::Department,
         permissions: &[
@@ -48,7 +48,7 @@ pub const BUILT_INS: [BuiltIn; 4] = [
         ],
     },
     BuiltIn {
-        key: "MANAGER",
+        key: BuiltInRole::Manager,
         name: "Manager",
         scope: RoleScope::Team,
         permissions: &[
@@ -58,15 +58,12 @@ pub const BUILT_INS: [BuiltIn; 4] = [
         ],
     },
     BuiltIn {
-        key: "SENDER",
+        key: BuiltInRole::Sender,
         name: "Sender",
         scope: RoleScope::Self_,
         permissions: &[],
     },
 ];
-
-/// The key of the Admin role, the one an account must always keep a holder of.
-pub const ADMIN_KEY: &str = "ADMIN";
 
 /// The rows of an account's built-in roles, in `BUILT_INS` order, with fresh ids; the one
 /// place their stored shape is spelled out (`create_built_ins` and `roster seed` insert them).
@@ -76,10 +73,10 @@ pub fn built_in_rows(account_id: Uuid, now: i64) -> Vec<role::Model> {
         .map(|b| role::Model {
             id: Uuid::now_v7(),
             account_id,
-            key: Some(b.key.to_owned()),
+            key: Some(b.key),
             name: b.name.to_owned(),
             name_key: super::text::fold(b.name),
-            scope: b.scope.as_str().to_owned(),
+            scope: b.scope,
             permissions: b
                 .permissions
                 .iter()
@@ -108,17 +105,6 @@ pub async fn create_built_ins<C: ConnectionTrait>(
     Ok(created)
 }
 
-/// The scope stored on a role row.
-pub fn scope_of(role: &role::Model) -> Result<RoleScope> {
-    RoleScope::parse(&role.scope).ok_or_else(|| {
-        Error::Internal(anyhow::anyhow!(
-            "role {} has unknown scope {:?}",
-            role.id,
-            role.scope
-        ))
-    })
-}
-
 /// The account's roles that are not deleted.
 fn live(account_id: Uuid) -> Select<role::Entity> {
     role::Entity::find()
@@ -143,7 +129,7 @@ pub async fn list<C: ConnectionTrait>(db: &C, actor: &Principal) -> Result<Vec<r
     let rank = |r: &role::Model| {
         BUILT_INS
             .iter()
-            .position(|b| Some(b.key) == r.key.as_deref())
+            .position(|b| Some(b.key) == r.key)
             .unwrap_or(BUILT_INS.len())
     };
     roles.sort_by_key(|r| rank(r));
@@ -196,7 +182,7 @@ fn role_json(r: &role::Model) -> Json {
     json!({
         "id": RoleId(r.id).to_string(),
         "name": r.name,
-        "scope": r.scope,
+        "scope": r.scope.as_str(),
         "permissions": permission_names(PermissionSet::from_bits(r.permissions)),
     })
 }
@@ -394,7 +380,7 @@ pub async fn create(
         key: Set(None),
         name: Set(name.as_str().to_owned()),
         name_key: Set(name.key()),
-        scope: Set(scope.as_str().to_owned()),
+        scope: Set(scope),
         permissions: Set(permissions.bits()),
         built_in: Set(false),
         created_at: Set(op.at),
@@ -451,7 +437,7 @@ pub async fn update(
             role.name
         )));
     }
-    let (scope, permissions) = (scope_of(&role)?, PermissionSet::from_bits(role.permissions));
+    let (scope, permissions) = (role.scope, PermissionSet::from_bits(role.permissions));
     ensure_grantable(
         actor,
         scope,
@@ -487,7 +473,7 @@ pub async fn update(
     if new_scope != scope {
         before.insert("scope".into(), json!(scope.as_str()));
         after.insert("scope".into(), json!(new_scope.as_str()));
-        row.scope = Set(new_scope.as_str().to_owned());
+        row.scope = Set(new_scope);
     }
     if new_permissions != permissions {
         before.insert("permissions".into(), json!(permission_names(permissions)));
@@ -532,7 +518,7 @@ pub async fn delete(db: &Db, actor: &Principal, id: &str) -> Result<RoleId> {
     ensure_custom(&role, "deleted")?;
     ensure_grantable(
         actor,
-        scope_of(&role)?,
+        role.scope,
         PermissionSet::from_bits(role.permissions),
         &format!(
             "you cannot delete `{}`, a role wider or more powerful than your own",

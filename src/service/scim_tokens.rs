@@ -93,7 +93,7 @@ pub async fn create(
     let actor = &access::recheck(&txn, actor, Permission::AccountManage, REFUSAL).await?;
     let role_id = RoleId::parse(role_id).ok_or(Error::NotFound("role"))?;
     let role = roles::lock_for_reference(&txn, db.backend(), actor.account_id, role_id.0).await?;
-    let scope = roles::scope_of(&role)?;
+    let scope = role.scope;
     if !actor.can_grant(scope, PermissionSet::from_bits(role.permissions)) {
         return Err(Error::forbidden(
             "this role is wider or more powerful than yours, so a token cannot act with it",

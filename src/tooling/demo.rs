@@ -129,7 +129,7 @@ pub async fn seed(db: &Db) -> Result<Demo> {
         key: Set(None),
         name: Set("Recruiter".into()),
         name_key: Set("recruiter".into()),
-        scope: Set(RoleScope::Department.as_str().into()),
+        scope: Set(RoleScope::Department),
         permissions: Set([Permission::UsersView, Permission::UsersInvite]
             .into_iter()
             .collect::<PermissionSet>()
@@ -175,7 +175,7 @@ pub async fn seed(db: &Db) -> Result<Demo> {
                 updated_at: now - offset,
                 deleted_at: None,
                 tokens_valid_after: None,
-                status: "ACTIVE".into(),
+                status: user::Status::Active,
                 external_id: None,
                 version: 1,
             };
@@ -269,7 +269,7 @@ pub async fn seed(db: &Db) -> Result<Demo> {
             accepted_user_id: Set(accepted_user.map(|u| u.id)),
             withdrawn_at: Set(withdrawn),
             deleted_at: Set(None),
-            delivery: Set("SENT".into()),
+            delivery: Set(invite::Delivery::Sent),
             delivery_error: Set(None),
             updated_at: Set(created_at),
         });

@@ -25,6 +25,7 @@ use sea_orm::DatabaseBackend;
 use sea_orm::sqlx::{self, AssertSqlSafe};
 use uuid::Uuid;
 
+use crate::auth::BuiltInRole;
 use crate::entity::{account, department, invite, role, team, user};
 use crate::service::accounts::DEFAULT_INVITE_EXPIRY_DAYS;
 use crate::service::roles::{self, BUILT_INS};
@@ -485,7 +486,7 @@ fn generate_account(
         scim_deprovision: "DELETE".into(),
     });
     let built_ins = roles::built_in_rows(account_id, created);
-    let role_of = |key: &str| {
+    let role_of = |key: BuiltInRole| {
         BUILT_INS
             .iter()
             .position(|b| b.key == key)
@@ -493,8 +494,13 @@ fn generate_account(
             .map(|r| r.id)
             .unwrap_or_default()
     };
-    let [admin_role, department_admin_role, manager_role, sender_role] =
-        ["ADMIN", "DEPARTMENT_ADMIN", "MANAGER", "SENDER"].map(role_of);
+    let [admin_role, department_admin_role, manager_role, sender_role] = [
+        BuiltInRole::Admin,
+        BuiltInRole::DepartmentAdmin,
+        BuiltInRole::Manager,
+        BuiltInRole::Sender,
+    ]
+    .map(role_of);
     batch.roles.extend(built_ins.iter().cloned());
 
     // Organization: departments, and teams spread over them; some teams have none.
@@ -579,7 +585,7 @@ fn generate_account(
             updated_at: at,
             deleted_at: None,
             tokens_valid_after: None,
-            status: "ACTIVE".into(),
+            status: user::Status::Active,
             external_id: None,
             version: 1,
         });
@@ -620,7 +626,7 @@ fn generate_account(
             accepted_user_id: None,
             withdrawn_at: None,
             deleted_at: None,
-            delivery: "SENT".into(),
+            delivery: invite::Delivery::Sent,
             delivery_error: None,
             updated_at: 0,
         };
@@ -735,10 +741,10 @@ impl Row for role::Model {
         vec![
             Val::Uuid(Some(self.id)),
             Val::Uuid(Some(self.account_id)),
-            Val::Text(self.key.as_deref()),
+            Val::Text(self.key.map(BuiltInRole::as_str)),
             Val::Text(Some(&self.name)),
             Val::Text(Some(&self.name_key)),
-            Val::Text(Some(&self.scope)),
+            Val::Text(Some(self.scope.as_str())),
             Val::Int(Some(self.permissions)),
             Val::Bool(self.built_in),
             Val::Int(Some(self.created_at)),
@@ -869,7 +875,7 @@ impl Row for invite::Model {
             Val::Uuid(self.accepted_user_id),
             Val::Int(self.withdrawn_at),
             Val::Int(self.deleted_at),
-            Val::Text(Some(&self.delivery)),
+            Val::Text(Some(self.delivery.as_str())),
             Val::Text(self.delivery_error.as_deref()),
             Val::Int(Some(self.updated_at)),
         ]

@@ -438,7 +438,7 @@ pub async fn insert_users(
                 updated_at: now,
                 deleted_at: None,
                 tokens_valid_after: None,
-                status: "ACTIVE".into(),
+                status: user::Status::Active,
                 external_id: None,
                 version: 1,
             }
@@ -489,7 +489,7 @@ pub async fn insert_invite(
         accepted_user_id: None,
         withdrawn_at: withdrawn.then_some(now),
         deleted_at: None,
-        delivery: "SENT".into(),
+        delivery: invite::Delivery::Sent,
         delivery_error: None,
         updated_at: now,
     };

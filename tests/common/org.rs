@@ -170,7 +170,7 @@ impl OrgApp {
             accepted_user_id: sea_orm::Set(None),
             withdrawn_at: sea_orm::Set((state == InviteState::Withdrawn).then_some(now)),
             deleted_at: sea_orm::Set((state == InviteState::Deleted).then_some(now)),
-            delivery: sea_orm::Set("SENT".into()),
+            delivery: sea_orm::Set(invite::Delivery::Sent),
             delivery_error: sea_orm::Set(None),
             updated_at: sea_orm::Set(now),
         };

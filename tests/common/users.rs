@@ -101,7 +101,7 @@ pub async fn seed_users(
                 updated_at: Set(now),
                 deleted_at: Set(None),
                 tokens_valid_after: Set(None),
-                status: Set("ACTIVE".into()),
+                status: Set(user::Status::Active),
                 external_id: Set(None),
                 version: Set(1),
             }

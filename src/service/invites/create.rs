@@ -15,9 +15,9 @@ use super::super::email::Email;
 use super::super::ids::{InviteId, RoleId, TeamId};
 use super::super::{Db, Error, Result, access, accounts, is_unique_violation, now_ms, seats};
 use super::{
-    INVITE_REFUSAL, READ_CHUNK, Status, WRITE_CHUNK, cancel_emails, check_size, delivery, expiry,
-    find_in, grantable, invite_change, locked, open_condition, queue_emails, require_invite,
-    snapshot, status,
+    INVITE_REFUSAL, READ_CHUNK, Status, WRITE_CHUNK, cancel_emails, check_size, expiry, find_in,
+    grantable, invite_change, locked, open_condition, queue_emails, require_invite, snapshot,
+    status,
 };
 use crate::auth::{Permission, Principal};
 use crate::entity::{invite, role, team, user};
@@ -304,7 +304,7 @@ async fn plan_invites<C: ConnectionTrait>(
             accepted_user_id: None,
             withdrawn_at: None,
             deleted_at: None,
-            delivery: delivery::QUEUED.to_owned(),
+            delivery: invite::Delivery::Queued,
             delivery_error: None,
             updated_at: now,
         });
@@ -398,7 +398,7 @@ async fn write_invites<C: ConnectionTrait>(
             accepted_user_id: Set(None),
             withdrawn_at: Set(None),
             deleted_at: Set(None),
-            delivery: Set(i.delivery.clone()),
+            delivery: Set(i.delivery),
             delivery_error: Set(None),
             updated_at: Set(i.updated_at),
         });

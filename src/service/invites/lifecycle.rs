@@ -13,8 +13,8 @@ use super::super::ids::InviteId;
 use super::super::{Db, Result, access, accounts, now_ms, seats};
 use super::query::{reachable, visible};
 use super::{
-    INVITE_REFUSAL, READ_CHUNK, Status, cancel_emails, check_size, delivery, expiry, find_in,
-    grantable, invite_change, locked, queue_emails, require_invite, snapshot, status,
+    INVITE_REFUSAL, READ_CHUNK, Status, cancel_emails, check_size, expiry, find_in, grantable,
+    invite_change, locked, queue_emails, require_invite, snapshot, status,
 };
 use crate::auth::{Permission, Principal};
 use crate::entity::{invite, role};
@@ -63,7 +63,7 @@ impl Action {
                 after.expires_at = expires_at;
                 after.send_count += 1;
                 after.last_sent_at = Some(now);
-                after.delivery = delivery::QUEUED.to_owned();
+                after.delivery = invite::Delivery::Queued;
                 after.delivery_error = None;
             }
             Action::Withdraw => after.withdrawn_at = Some(now),
@@ -271,7 +271,10 @@ async fn write_ids<C: ConnectionTrait>(
                         Expr::col(invite::Column::SendCount).add(1),
                     )
                     .col_expr(invite::Column::LastSentAt, Expr::value(now))
-                    .col_expr(invite::Column::Delivery, Expr::value(delivery::QUEUED))
+                    .col_expr(
+                        invite::Column::Delivery,
+                        Expr::value(invite::Delivery::Queued),
+                    )
                     .col_expr(
                         invite::Column::DeliveryError,
                         Expr::value(Option::<String>::None),

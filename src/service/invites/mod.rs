@@ -31,7 +31,7 @@ use uuid::Uuid;
 use super::audit::Change;
 use super::dialect;
 use super::ids::{RoleId, TeamId};
-use super::{Error, Result, roles};
+use super::{Error, Result};
 use crate::auth::{Permission, PermissionSet, Principal};
 use crate::entity::{account, invite, outbox, role, user};
 
@@ -89,7 +89,7 @@ const WRITE_CHUNK: usize = 200;
 /// The outbox `kind` of invitation emails.
 pub const OUTBOX_KIND: &str = "invite";
 
-pub use super::invite_mail::{delivery, new_token, token_hash};
+pub use super::invite_mail::{new_token, token_hash};
 
 /// When an invitation made or resent at `now` stops working.
 fn expiry(account: &account::Model, now: i64) -> i64 {
@@ -178,7 +178,7 @@ fn snapshot(i: &invite::Model, now: i64) -> Json {
         "status": status(i, now).as_str(),
         "expiresAt": iso(i.expires_at),
         "sendCount": i.send_count,
-        "delivery": i.delivery,
+        "delivery": i.delivery.as_str(),
         "deleted": i.deleted_at.is_some(),
     })
 }
@@ -219,7 +219,7 @@ fn outbox_row(i: &invite::Model, now: i64) -> outbox::ActiveModel {
         invite_id: Set(i.id),
         kind: Set(OUTBOX_KIND.to_owned()),
         recipient: Set(i.email.clone()),
-        status: Set(super::outbox::status::PENDING.to_owned()),
+        status: Set(outbox::Status::Pending),
         attempts: Set(0),
         next_attempt_at: Set(now),
         locked_until: Set(None),
@@ -244,12 +244,14 @@ async fn queue_emails<C: ConnectionTrait>(
 
 /// Cancels the not-yet-sent emails of these invites (a resend queues a fresh one).
 async fn cancel_emails<C: ConnectionTrait>(db: &C, invite_ids: &[Uuid]) -> Result<()> {
-    use super::outbox::status;
     for chunk in invite_ids.chunks(READ_CHUNK) {
         outbox::Entity::update_many()
-            .col_expr(outbox::Column::Status, Expr::value(status::CANCELLED))
+            .col_expr(
+                outbox::Column::Status,
+                Expr::value(outbox::Status::Cancelled),
+            )
             .filter(outbox::Column::InviteId.is_in(chunk.to_vec()))
-            .filter(outbox::Column::Status.eq(status::PENDING))
+            .filter(outbox::Column::Status.eq(outbox::Status::Pending))
             .exec(db)
             .await?;
     }
@@ -258,8 +260,5 @@ async fn cancel_emails<C: ConnectionTrait>(db: &C, invite_ids: &[Uuid]) -> Resul
 
 /// Whether the actor may grant `role` (and so act on invitations carrying it).
 fn grantable(actor: &Principal, role: &role::Model) -> Result<bool> {
-    Ok(actor.can_grant(
-        roles::scope_of(role)?,
-        PermissionSet::from_bits(role.permissions),
-    ))
+    Ok(actor.can_grant(role.scope, PermissionSet::from_bits(role.permissions)))
 }

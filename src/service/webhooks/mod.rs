@@ -29,6 +29,7 @@ use super::ids::{WebhookDeliveryId, WebhookEndpointId};
 use super::page::{Listing, PageArgs, Sort, SortValue};
 use super::{Db, Error, Result, access, now_ms};
 use crate::auth::{Permission, Principal};
+use crate::entity::webhook_delivery::Kind;
 use crate::entity::{webhook_delivery, webhook_endpoint};
 pub use secrets::SecretBox;
 
@@ -44,24 +45,6 @@ pub mod action {
     pub const REDELIVERY_REQUESTED: &str = "webhook_endpoint.redelivery_requested";
     /// Written by the worker (no actor) when repeated failure disables an endpoint.
     pub const DISABLED: &str = "webhook_endpoint.disabled";
-}
-
-/// Values of `webhook_deliveries.status`.
-pub mod status {
-    /// Queued, or waiting for its next attempt.
-    pub const PENDING: &str = "PENDING";
-    /// The endpoint answered 2xx.
-    pub const DELIVERED: &str = "DELIVERED";
-    /// Every attempt failed; given up.
-    pub const FAILED: &str = "FAILED";
-}
-
-/// Values of `webhook_deliveries.kind`.
-pub mod kind {
-    /// Queued from the event log.
-    pub const EVENT: &str = "EVENT";
-    /// Asked for with `redeliverWebhookEvents`.
-    pub const REDELIVERY: &str = "REDELIVERY";
 }
 
 /// Longest description.
@@ -558,7 +541,7 @@ pub async fn redeliver(
     };
     let op = Operation::start(actor);
     let count = events.len() as u64;
-    worker::queue(&txn, &endpoint, &events, kind::REDELIVERY, op.at).await?;
+    worker::queue(&txn, &endpoint, &events, Kind::Redelivery, op.at).await?;
     // Due now, whatever backoff the endpoint was in: the redelivered events go first.
     webhook_endpoint::Entity::update_many()
         .col_expr(webhook_endpoint::Column::NextAttemptAt, Expr::value(0i64))

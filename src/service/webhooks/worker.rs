@@ -31,7 +31,8 @@ use uuid::Uuid;
 use super::super::dialect;
 use super::secrets::Signer;
 use super::source::{self, SourceEvent};
-use super::{WebhookSettings, action, event_types, guard, kind, status};
+use super::{WebhookSettings, action, event_types, guard};
+use crate::entity::webhook_delivery::{Kind, Status};
 use crate::entity::{webhook_delivery, webhook_endpoint};
 use crate::service::audit::{self, Change, Operation};
 use crate::service::{Db, Error, Result, now_ms};
@@ -75,7 +76,7 @@ pub async fn queue<C: ConnectionTrait>(
     db: &C,
     endpoint: &webhook_endpoint::Model,
     events: &[SourceEvent],
-    kind: &str,
+    kind: Kind,
     now: i64,
 ) -> Result<()> {
     let rows: Vec<webhook_delivery::ActiveModel> = events
@@ -84,12 +85,12 @@ pub async fn queue<C: ConnectionTrait>(
             id: Set(Uuid::now_v7()),
             account_id: Set(endpoint.account_id),
             endpoint_id: Set(endpoint.id),
-            kind: Set(kind.to_owned()),
+            kind: Set(kind),
             event_id: Set(e.id.clone()),
             event_position: Set(e.position),
             event_type: Set(e.event_type.clone()),
             payload: Set(e.payload.clone()),
-            status: Set(status::PENDING.to_owned()),
+            status: Set(Status::Pending),
             attempts: Set(0),
             next_attempt_at: Set(now),
             response_code: Set(None),
@@ -165,7 +166,7 @@ const PRUNE_EVERY: Duration = Duration::from_secs(3600);
 pub async fn prune(db: &Db, retention: Duration) -> Result<u64> {
     let cutoff = now_ms().saturating_sub(millis(retention));
     Ok(webhook_delivery::Entity::delete_many()
-        .filter(webhook_delivery::Column::Status.ne(status::PENDING))
+        .filter(webhook_delivery::Column::Status.ne(Status::Pending))
         .filter(webhook_delivery::Column::FinishedAt.lt(cutoff))
         .exec(db.conn())
         .await?
@@ -191,7 +192,7 @@ struct Attempt {
 /// A delivery's new state after an attempt.
 struct Recorded {
     id: Uuid,
-    status: &'static str,
+    status: Status,
     attempts: i32,
     attempt: Attempt,
     next_attempt_at: i64,
@@ -401,7 +402,7 @@ impl Worker {
                 txn.rollback().await?;
                 return Ok(RoundEnd::Stop);
             }
-            queue(&txn, endpoint, &events, kind::EVENT, now).await?;
+            queue(&txn, endpoint, &events, Kind::Event, now).await?;
             txn.commit().await?;
             endpoint.cursor = last.position;
         }
@@ -409,7 +410,7 @@ impl Worker {
         // 2. Send the pending ones, oldest event first, until one fails.
         let pending = webhook_delivery::Entity::find()
             .filter(webhook_delivery::Column::EndpointId.eq(endpoint.id))
-            .filter(webhook_delivery::Column::Status.eq(status::PENDING))
+            .filter(webhook_delivery::Column::Status.eq(Status::Pending))
             .order_by_asc(webhook_delivery::Column::EventPosition)
             .order_by_asc(webhook_delivery::Column::Id)
             .limit(batch)
@@ -446,7 +447,7 @@ impl Worker {
                 failed_events = 0;
                 recorded.push(Recorded {
                     id: d.id,
-                    status: status::DELIVERED,
+                    status: Status::Delivered,
                     attempts,
                     attempt,
                     next_attempt_at: d.next_attempt_at,
@@ -462,7 +463,7 @@ impl Worker {
                 let next = now.saturating_add(self.jittered(*wait));
                 recorded.push(Recorded {
                     id: d.id,
-                    status: status::PENDING,
+                    status: Status::Pending,
                     attempts,
                     attempt,
                     next_attempt_at: next,
@@ -477,7 +478,7 @@ impl Worker {
             let error = attempt.error.clone().unwrap_or_default();
             recorded.push(Recorded {
                 id: d.id,
-                status: status::FAILED,
+                status: Status::Failed,
                 attempts,
                 attempt,
                 next_attempt_at: d.next_attempt_at,
@@ -671,7 +672,7 @@ async fn record<C: ConnectionTrait>(db: &C, rows: &[Recorded]) -> Result<()> {
             tuples.push(format!("({})", params.join(", ")));
             values.extend([
                 Value::Uuid(Some(r.id)),
-                Value::String(Some(r.status.to_owned())),
+                Value::String(Some(r.status.as_str().to_owned())),
                 Value::Int(Some(r.attempts)),
                 Value::Int(r.attempt.response_code),
                 Value::BigInt(r.attempt.latency_ms),

@@ -1,404 +1,24 @@
-//! Users: finding them within the actor's reach, and the bulk changes an administrator makes
-//! to them (role, team, delete, suspend, reactivate).
+//! The bulk changes an administrator makes to users (role, team, delete, suspend,
+//! reactivate): permission, reach, no escalation, the last Admin, seats, the plan of who
+//! changes, and the audit records; the write itself is `write.rs`.
 
 use std::collections::{HashMap, HashSet};
 
-use sea_orm::sea_query::{Expr, ExprTrait, IntoIden, JoinType, Query, SelectStatement};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseBackend, DatabaseTransaction, EntityTrait,
-    FromQueryResult, PaginatorTrait, QueryFilter, QuerySelect, QueryTrait, Select,
+    ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, PaginatorTrait, QueryFilter,
+    QuerySelect,
 };
 use serde_json::{Value as Json, json};
 use uuid::Uuid;
 
-use super::audit::{self, Operation};
-use super::bulk::{ItemError, ItemErrorCode, Outcome};
-use super::ids::{RoleId, TeamId, UserId};
-use super::page::{self, KEPT_SUM, Listing, Page, PageArgs, Sort, SortValue};
-use super::search::trigram_search_condition;
-use super::{Db, Error, Result, access, roles, text};
-use crate::auth::{Permission, PermissionSet, Principal, Reach};
-use crate::entity::{role, team, user, user_count};
-
-pub use super::lifecycle::Status;
-
-/// Filters of the `users` list; all given filters must match.
-#[derive(Clone, Debug, Default)]
-pub struct Filter {
-    pub search: Option<String>,
-    pub team_ids: Option<Vec<Uuid>>,
-    pub role_ids: Option<Vec<Uuid>>,
-    pub department_ids: Option<Vec<Uuid>>,
-    /// `None` (or empty): active users only.
-    pub statuses: Option<Vec<Status>>,
-}
-
-impl Filter {
-    /// The statuses listed: the given ones, or only ACTIVE.
-    fn statuses(&self) -> Vec<Status> {
-        let mut statuses = match &self.statuses {
-            Some(s) if !s.is_empty() => s.clone(),
-            _ => vec![Status::Active],
-        };
-        statuses.sort_by_key(|s| s.as_str());
-        statuses.dedup();
-        statuses
-    }
-}
-
-/// What the `users` list is ordered by.
-#[derive(Copy, Clone, Debug, PartialEq, Eq, Default)]
-pub enum OrderField {
-    #[default]
-    Name,
-    Email,
-    CreatedAt,
-}
-
-/// The order of the `users` list.
-#[derive(Copy, Clone, Debug, Default)]
-pub struct Order {
-    pub field: OrderField,
-    pub ascending: bool,
-}
-
-/// Teams of the given departments, as a subquery.
-pub(crate) fn teams_of_departments(
-    account_id: Uuid,
-    departments: Vec<Uuid>,
-) -> sea_orm::sea_query::SelectStatement {
-    Query::select()
-        .column(team::Column::Id)
-        .from(team::Entity)
-        .and_where(Expr::col(team::Column::AccountId).eq(account_id))
-        .and_where(Expr::col(team::Column::DepartmentId).is_in(departments))
-        .to_owned()
-}
-
-fn require_view(actor: &Principal) -> Result<()> {
-    if actor.can(Permission::UsersView) {
-        Ok(())
-    } else {
-        Err(Error::forbidden("your role may not list users"))
-    }
-}
-
-/// One user by id, when the actor may see them (themselves always).
-pub async fn get<C: ConnectionTrait>(db: &C, actor: &Principal, id: Uuid) -> Result<user::Model> {
-    if id != actor.user_id && !actor.can(Permission::UsersView) {
-        return Err(Error::NotFound("user"));
-    }
-    let select = if id == actor.user_id {
-        user::Entity::find()
-            .filter(user::Column::AccountId.eq(actor.account_id))
-            .filter(user::Column::DeletedAt.is_null())
-    } else {
-        access::users(actor)
-    };
-    select
-        .filter(user::Column::Id.eq(id))
-        .one(db)
-        .await?
-        .ok_or(Error::NotFound("user"))
-}
-
-/// The actor themselves.
-pub async fn viewer<C: ConnectionTrait>(db: &C, actor: &Principal) -> Result<user::Model> {
-    get(db, actor, actor.user_id).await
-}
-
-/// Which related rows a page of users reads with it, joined in the page's statement.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Include {
-    pub roles: bool,
-    pub teams: bool,
-}
-
-/// The roles and teams of a page's users, read with the page (`Include`), each once. Only
-/// rows of the users' own account: a user whose stored role or team is not in their
-/// account finds none here, as the loaders find none.
-#[derive(Debug, Default)]
-pub struct Related {
-    pub roles: Vec<role::Model>,
-    pub teams: Vec<team::Model>,
-}
-
-/// The `users` list.
-pub async fn list<C: ConnectionTrait>(
-    db: &C,
-    actor: &Principal,
-    filter: &Filter,
-    order: Order,
-    page: &PageArgs,
-) -> Result<Listing<user::Entity>> {
-    list_with(db, actor, filter, order, page, Include::default())
-        .await
-        .map(|(listing, _)| listing)
-}
-
-/// The `users` list, with the page's roles and teams read in the same statement when
-/// `include` asks for them (a left join each: the page's rows and order are the same).
-pub async fn list_with<C: ConnectionTrait>(
-    db: &C,
-    actor: &Principal,
-    filter: &Filter,
-    order: Order,
-    page: &PageArgs,
-    include: Include,
-) -> Result<(Listing<user::Entity>, Related)> {
-    require_view(actor)?;
-    page.validate()?;
-    let search = filter.search.as_deref().filter(|q| !q.is_empty());
-    let mut select = access::users(actor);
-    if let Some(q) = search {
-        if db.get_database_backend() == DatabaseBackend::Sqlite {
-            // The search text and the query are folded alike, so a plain substring test is
-            // the same match as `LIKE '%q%'`, and SQLite's `instr` runs several times faster
-            // than its `LIKE` (a broad search's `totalCount` tests every user of the
-            // account). Candidates come from the trigram index first when the query has one.
-            select = select.filter(Expr::cust_with_values(
-                "instr(users.search_text, ?) > 0",
-                [text::fold(q)],
-            ));
-            if let Some(pattern) = text::trigram_pattern(q) {
-                select = select.filter(Expr::cust_with_values(
-                    "users.rowid IN (SELECT rowid FROM users_search WHERE search_text LIKE ?)",
-                    [pattern],
-                ));
-            }
-        } else {
-            select = select.filter(trigram_search_condition(user::Column::SearchText, q));
-        }
-    }
-    if let Some(teams) = &filter.team_ids {
-        select = select.filter(user::Column::TeamId.is_in(teams.clone()));
-    }
-    if let Some(roles) = &filter.role_ids {
-        select = select.filter(user::Column::RoleId.is_in(roles.clone()));
-    }
-    if let Some(departments) = &filter.department_ids {
-        select = select.filter(
-            user::Column::TeamId
-                .in_subquery(teams_of_departments(actor.account_id, departments.clone())),
-        );
-    }
-    let statuses = filter.statuses();
-    let only_active = statuses == [Status::Active];
-    if statuses.len() < 2 {
-        select = select.filter(
-            user::Column::Status.is_in(statuses.iter().map(|s| s.as_str()).collect::<Vec<_>>()),
-        );
-    }
-    let (listing, related) = list_sorted(db, select, order, page, include).await?;
-    // Without a search every filter is a set of teams or roles, which the kept counts
-    // answer exactly; a search has to count its matches, and the kept counts count active
-    // users only.
-    // Any other count (a search, other statuses) is counted once per count version of the
-    // account (`service::counts`): repeated while nothing changed, it is not recounted.
-    let listing = match (search, only_active, kept_count(actor, filter)) {
-        (None, true, Some(count)) => listing.counted_by(count),
-        _ => listing.counted_per_version(actor.account_id),
-    };
-    Ok((listing, related))
-}
-
-/// The number of users the actor sees through `filter` (its search aside), from
-/// `user_counts`: a sum over at most (teams × roles) counter rows instead of a count of
-/// the account's users. `None` for a reach of the actor alone, which counts one row anyway.
-fn kept_count(actor: &Principal, filter: &Filter) -> Option<SelectStatement> {
-    let mut query = Query::select()
-        .expr_as(Expr::cust(KEPT_SUM), "n")
-        .from(user_count::Entity)
-        .and_where(user_count::Column::AccountId.eq(actor.account_id))
-        .to_owned();
-    match &actor.reach {
-        Reach::All => {}
-        Reach::Teams(teams) => {
-            query.and_where(user_count::Column::TeamId.is_in(teams.clone()));
-        }
-        Reach::OnlySelf => return None,
-    }
-    if let Some(teams) = &filter.team_ids {
-        query.and_where(user_count::Column::TeamId.is_in(teams.clone()));
-    }
-    if let Some(roles) = &filter.role_ids {
-        query.and_where(user_count::Column::RoleId.is_in(roles.clone()));
-    }
-    if let Some(departments) = &filter.department_ids {
-        query.and_where(
-            user_count::Column::TeamId
-                .in_subquery(teams_of_departments(actor.account_id, departments.clone())),
-        );
-    }
-    Some(query)
-}
-
-/// The order of `Team.members`.
-fn members_sort() -> Sort<user::Column> {
-    Sort {
-        tag: "members",
-        key: user::Column::NameKey,
-        id: user::Column::Id,
-        ascending: true,
-    }
-}
-
-/// Checks the arguments of `Team.members` (sizes, cursor) without running a query: a
-/// batching loader can then only fail internally. Anyone may ask; the list holds only whom
-/// the caller may see (`access::visible_users`).
-pub fn check_members_request(page: &PageArgs) -> Result<()> {
-    page::check(&members_sort(), page)
-}
-
-/// The same page of members, by name, of each of `team_ids`, in one statement. A team
-/// outside the actor's reach shows only what the actor may see of it (nothing, or the
-/// actor alone for a reach of oneself).
-pub async fn members_of_teams<C: ConnectionTrait>(
-    db: &C,
-    actor: &Principal,
-    team_ids: &[Uuid],
-    page: &PageArgs,
-) -> Result<std::collections::HashMap<Uuid, Listing<user::Entity>>> {
-    let sort = members_sort();
-    let pages = page::fetch_each(
-        db,
-        // Active members only, as `Team.memberCount` counts them.
-        access::visible_users(actor).filter(user::Column::Status.eq(Status::Active.as_str())),
-        (user::Column::TeamId, team_ids, |u: &user::Model| u.team_id),
-        &sort,
-        page,
-        |u| (SortValue::Text(u.name_key.clone()), u.id),
-    )
-    .await?;
-    Ok(pages
-        .into_iter()
-        .map(|(team, page): (Uuid, Page<user::Model>)| {
-            // The same answer as `Team.memberCount` (one rule: `access::member_count`).
-            let listing = match access::member_count(actor, team) {
-                access::MemberCount::All => Listing::of_team_members(page, team),
-                access::MemberCount::Exactly(n) => {
-                    Listing::with_total(page, u64::try_from(n).unwrap_or(0))
-                }
-            };
-            (team, listing)
-        })
-        .collect())
-}
-
-async fn list_sorted<C: ConnectionTrait>(
-    db: &C,
-    select: Select<user::Entity>,
-    order: Order,
-    page: &PageArgs,
-    include: Include,
-) -> Result<(Listing<user::Entity>, Related)> {
-    let (tag, key) = match order.field {
-        OrderField::Name => ("name", user::Column::NameKey),
-        OrderField::Email => ("email", user::Column::Email),
-        OrderField::CreatedAt => ("created", user::Column::CreatedAt),
-    };
-    let sort = Sort {
-        tag,
-        key,
-        id: user::Column::Id,
-        ascending: order.ascending,
-    };
-    let field = order.field;
-    let key_of = move |u: &user::Model| {
-        let key = match field {
-            OrderField::Name => SortValue::Text(u.name_key.clone()),
-            OrderField::Email => SortValue::Text(u.email.clone()),
-            OrderField::CreatedAt => SortValue::Int(u.created_at),
-        };
-        (key, u.id)
-    };
-    if include == Include::default() {
-        let listing = Listing::fetch(db, select, &sort, page, key_of).await?;
-        return Ok((listing, Related::default()));
-    }
-    // The users' own columns keep their names; a role's and a team's columns, prefixed, are
-    // decoded once per distinct role or team of the page (a page has a few of each).
-    type Row = (user::Model, Option<role::Model>, Option<team::Model>);
-    const ROLE: &str = "r_";
-    const TEAM: &str = "t_";
-    let joined = page::fetch_with(
-        select.clone(),
-        &sort,
-        page,
-        |row: &Row| key_of(&row.0),
-        |rows| async move {
-            let mut query = rows.into_query();
-            if include.roles {
-                query.join(
-                    JoinType::LeftJoin,
-                    role::Entity,
-                    Expr::col((role::Entity, role::Column::Id))
-                        .equals((user::Entity, user::Column::RoleId)),
-                );
-                super::db::select_prefixed::<role::Entity>(
-                    &mut query,
-                    role::Entity.into_iden(),
-                    ROLE,
-                );
-            }
-            if include.teams {
-                query.join(
-                    JoinType::LeftJoin,
-                    team::Entity,
-                    Expr::col((team::Entity, team::Column::Id))
-                        .equals((user::Entity, user::Column::TeamId)),
-                );
-                super::db::select_prefixed::<team::Entity>(
-                    &mut query,
-                    team::Entity.into_iden(),
-                    TEAM,
-                );
-            }
-            let (mut roles, mut teams) = (HashSet::new(), HashSet::new());
-            let mut out = Vec::new();
-            for row in db.query_all(&query).await? {
-                let user = user::Model::from_query_result(&row, "")?;
-                let once = |id: &str, seen: &mut HashSet<Uuid>| {
-                    row.try_get::<Option<Uuid>>("", id)
-                        .map(|id| id.is_some_and(|id| seen.insert(id)))
-                };
-                let role = match include.roles && once("r_id", &mut roles)? {
-                    true => Some(role::Model::from_query_result(&row, ROLE)?),
-                    false => None,
-                };
-                let team = match include.teams && once("t_id", &mut teams)? {
-                    true => Some(team::Model::from_query_result(&row, TEAM)?),
-                    false => None,
-                };
-                out.push((user, role, team));
-            }
-            Ok(out)
-        },
-    )
-    .await?;
-    let mut related = Related::default();
-    let (mut roles, mut teams) = (HashSet::new(), HashSet::new());
-    let page = joined.map(|(user, role, team)| {
-        if let Some(role) = role.filter(|r| r.account_id == user.account_id)
-            && roles.insert(role.id)
-        {
-            related.roles.push(role);
-        }
-        if let Some(team) = team.filter(|t| t.account_id == user.account_id)
-            && teams.insert(team.id)
-        {
-            related.teams.push(team);
-        }
-        user
-    });
-    Ok((Listing::of_select(page, select), related))
-}
-
-// ---- Bulk changes: role, team, delete ----------------------------------------------------
-
-/// Ids per `IN (…)` list: a whole default-sized bulk change (1,000 users) in one statement,
-/// well under SQLite's and PostgreSQL's bound-parameter limits.
-const CHUNK: usize = 1_000;
+use super::super::audit::{self, Operation};
+use super::super::bulk::{ItemError, ItemErrorCode, Outcome};
+use super::super::ids::{RoleId, TeamId, UserId};
+use super::super::{Db, Error, Result, access};
+use super::write::write;
+use super::{CHUNK, Status};
+use crate::auth::{BuiltInRole, Permission, PermissionSet, Principal};
+use crate::entity::{role, team, user};
 
 /// Audit actions of the user changes.
 pub const ROLE_CHANGED: &str = "user.role_changed";
@@ -524,7 +144,7 @@ impl Request<'_> {
 }
 
 /// The checked parameter of a request.
-enum Target<'a> {
+pub(super) enum Target<'a> {
     Role(&'a role::Model),
     Team(team::Model),
     Delete,
@@ -615,7 +235,8 @@ pub(crate) async fn apply_in(
             // A live role, share-locked on PostgreSQL so a concurrent deleteRole cannot
             // remove it under the users it is being granted to.
             let live =
-                super::roles::lock_for_reference(txn, backend, actor.account_id, id.0).await?;
+                super::super::roles::lock_for_reference(txn, backend, actor.account_id, id.0)
+                    .await?;
             Target::Role(roles.get(&live.id).ok_or(Error::NotFound("role"))?)
         }
         Request::Team(id) => Target::Team(destination_team(txn, backend, actor, id).await?),
@@ -672,14 +293,14 @@ pub(crate) async fn apply_in(
             Target::Role(role) => s.user.role_id == role.id,
             Target::Team(team) => s.user.team_id == team.id,
             Target::Delete => false,
-            Target::Status(status) => Status::of(&s.user) == *status,
+            Target::Status(status) => s.user.status == *status,
         };
         if unchanged {
             continue;
         }
         // Only an active Admin counts: a suspended one keeps nobody in charge.
         let loses_admin = is_admin(current)
-            && Status::of(&s.user) == Status::Active
+            && s.user.status == Status::Active
             && match &target {
                 Target::Role(role) => !is_admin(role),
                 Target::Team(_) => false,
@@ -708,7 +329,7 @@ pub(crate) async fn apply_in(
     // against every other seat taker); the ones past the free seats are refused.
     let mut seats_remaining = None;
     if matches!(target, Target::Status(Status::Active)) {
-        let seats = super::seats::check(txn, actor.account_id).await?;
+        let seats = super::super::seats::check(txn, actor.account_id).await?;
         if let Some(free) = seats.free() {
             let free = usize::try_from(free).unwrap_or(0);
             for s in changing.iter().skip(free) {
@@ -750,7 +371,7 @@ pub(crate) async fn apply_in(
                     Target::Team(team) => u.team_id = team.id,
                     Target::Delete => u.deleted_at = Some(op.at),
                     Target::Status(status) => {
-                        u.status = status.as_str().to_owned();
+                        u.status = *status;
                         if *status == Status::Suspended {
                             u.tokens_valid_after = Some(token_cutoff(op.at));
                         }
@@ -835,7 +456,7 @@ pub(crate) async fn apply_in(
                         action,
                         &s.user,
                         s.user.team_id,
-                        Some(json!({ "status": Status::of(&s.user).as_str() })),
+                        Some(json!({ "status": s.user.status.as_str() })),
                         Some(json!({ "status": status.as_str() })),
                     )
                 })
@@ -868,7 +489,7 @@ async fn destination_team(
         return Err(Error::NotFound("team"));
     }
     // A live team, share-locked on PostgreSQL against a concurrent deleteTeam.
-    super::teams::lock_for_reference(txn, backend, actor.account_id, id.0).await
+    super::super::teams::lock_for_reference(txn, backend, actor.account_id, id.0).await
 }
 
 /// Loads the requested users with set-based queries and sorts the items into the users
@@ -891,7 +512,11 @@ async fn select_targets(
     for chunk in wanted.chunks(CHUNK) {
         let mut select = user::Entity::find()
             .filter(user::Column::AccountId.eq(actor.account_id))
-            .filter(super::db::id_in(backend, user::Column::Id, chunk));
+            .filter(super::super::dialect::id_in(
+                backend,
+                user::Column::Id,
+                chunk,
+            ));
         if !include_deleted {
             select = select.filter(user::Column::DeletedAt.is_null());
         }
@@ -958,14 +583,11 @@ fn role_of<'a>(
 
 /// Whether the actor may grant `role` (and so also act on a holder of it).
 fn grantable(actor: &Principal, role: &role::Model) -> Result<bool> {
-    Ok(actor.can_grant(
-        roles::scope_of(role)?,
-        PermissionSet::from_bits(role.permissions),
-    ))
+    Ok(actor.can_grant(role.scope, PermissionSet::from_bits(role.permissions)))
 }
 
 fn is_admin(role: &role::Model) -> bool {
-    role.key.as_deref() == Some(roles::ADMIN_KEY)
+    role.key == Some(BuiltInRole::Admin)
 }
 
 /// Active users of the account holding the Admin role.
@@ -982,7 +604,7 @@ async fn count_active_admins(
     Ok(user::Entity::find()
         .filter(user::Column::AccountId.eq(account_id))
         .filter(user::Column::DeletedAt.is_null())
-        .filter(user::Column::Status.eq(Status::Active.as_str()))
+        .filter(user::Column::Status.eq(Status::Active))
         .filter(user::Column::RoleId.is_in(admin_roles))
         .count(txn)
         .await?)
@@ -991,61 +613,8 @@ async fn count_active_admins(
 /// The token cutoff a suspension at `now` sets: the next whole second, so every token
 /// issued before the suspension (JWT `iat` has whole seconds) stays refused after a
 /// reactivation, and a token issued after the reactivation works.
-fn token_cutoff(now: i64) -> i64 {
+pub(super) fn token_cutoff(now: i64) -> i64 {
     now - now.rem_euclid(1000) + 1000
-}
-
-/// The set-based write: one `UPDATE … WHERE id IN (…)` per chunk of ids (`= ANY($1)` with
-/// one array parameter on PostgreSQL).
-async fn write(
-    txn: &DatabaseTransaction,
-    account_id: Uuid,
-    ids: &[Uuid],
-    target: &Target<'_>,
-    now: i64,
-) -> Result<()> {
-    let backend = txn.get_database_backend();
-    for chunk in ids.chunks(CHUNK) {
-        // Raising `version` here spares the row-version trigger one call per row (its `WHEN`
-        // skips rows whose version the statement already raised).
-        let update = user::Entity::update_many()
-            .col_expr(user::Column::UpdatedAt, Expr::value(now))
-            .col_expr(
-                user::Column::Version,
-                Expr::col(user::Column::Version).add(1),
-            )
-            .filter(user::Column::AccountId.eq(account_id))
-            .filter(user::Column::DeletedAt.is_null())
-            .filter(super::db::id_in(backend, user::Column::Id, chunk));
-        let update = match target {
-            Target::Role(role) => update.col_expr(user::Column::RoleId, Expr::value(role.id)),
-            Target::Team(team) => update.col_expr(user::Column::TeamId, Expr::value(team.id)),
-            Target::Delete => update.col_expr(user::Column::DeletedAt, Expr::value(now)),
-            Target::Status(Status::Suspended) => update
-                .col_expr(
-                    user::Column::Status,
-                    Expr::value(Status::Suspended.as_str()),
-                )
-                .col_expr(
-                    user::Column::TokensValidAfter,
-                    Expr::value(token_cutoff(now)),
-                ),
-            Target::Status(Status::Active) => {
-                update.col_expr(user::Column::Status, Expr::value(Status::Active.as_str()))
-            }
-        };
-        let result = update.exec(txn).await?;
-        // The account lock keeps the rows as checked; a mismatch means something changed
-        // users without it, and the audit log must not claim changes that did not happen.
-        if result.rows_affected != chunk.len() as u64 {
-            return Err(Error::Internal(anyhow::anyhow!(
-                "updated {} of {} users: rows changed outside the account lock",
-                result.rows_affected,
-                chunk.len()
-            )));
-        }
-    }
-    Ok(())
 }
 
 /// Names of the given teams, for audit snapshots.
