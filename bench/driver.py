@@ -172,6 +172,8 @@ def timed(results, case, runs, one, server_pid=None, pg_db=None):
     procs = ([server_pid] if server_pid else []) + pg_backends(pg_db)
     before = {p: cpu_seconds([p]) for p in procs}
     samples = [one(i) * 1000 for i in range(runs)]
+    print(f"  {case}, each run in ms, sorted: " + " ".join(f"{x:.0f}" for x in sorted(samples)),
+          flush=True)
     mean = sum(samples) / len(samples)
     note = f"{runs} sequential runs, mean {mean:.1f} ms"
     if server_pid:
