@@ -105,6 +105,36 @@ def proc_cpu(pids):
     return total / TICK
 
 
+def reaped_cpu(pids):
+    """CPU seconds of the exited children the parents of `pids` have reaped (the postmaster's
+    `cutime` + `cstime`): where a backend's time goes when it exits."""
+    parents = set()
+    for pid in pids:
+        try:
+            parents.add(int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1]))
+        except (OSError, IndexError, ValueError):
+            pass
+    total = 0
+    for pid in parents:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += int(fields[13]) + int(fields[14])  # cutime, cstime
+        except (OSError, IndexError, ValueError):
+            pass
+    return total / TICK
+
+
+def pg_cpu(database, pids=None):
+    """CPU seconds so far of the PostgreSQL backends serving `database` (or of `pids`), plus
+    those of every backend of the server that has exited. The difference of two readings is
+    the backends' CPU in between, also when a pool closes a connection meanwhile (its backend's
+    whole time moves into the postmaster's reaped-children time; counting only live
+    backends made such a run's figure negative). Backends of other databases that exit in
+    between (autovacuum workers) are counted too."""
+    pids = backends(database) if pids is None else pids
+    return proc_cpu(pids) + reaped_cpu(pids)
+
+
 def backends(database):
     """PostgreSQL processes serving `database` (their command line names it)."""
     pids = []
@@ -155,11 +185,9 @@ def ceiling(args, case, body):
 
 
 def run_one(args, server, body, token):
-    pg_pids = backends(args.database)
-    before = (proc_cpu([server["pid"]]), proc_cpu(pg_pids))
+    before = (proc_cpu([server["pid"]]), pg_cpu(args.database))
     r = wrk(args, server["url"], body, token)
-    pg_pids = sorted(set(pg_pids) | set(backends(args.database)))
-    after = (proc_cpu([server["pid"]]), proc_cpu(pg_pids))
+    after = (proc_cpu([server["pid"]]), pg_cpu(args.database))
     if r["non2xx"] or r["socket_errors"]:
         sys.exit(f"{server['name']}: {int(r['non2xx'])} non-2xx answers, "
                  f"{int(r['socket_errors'])} socket errors")
@@ -264,9 +292,11 @@ def write_report(args, bodies, samples, ceilings):
         f"{args.rounds} rounds alternating A B / B A; medians of the rounds; wrk, both servers and "
         "PostgreSQL share the machine",
         f"- CPU per request: the server process's user+system time and that of the PostgreSQL "
-        f"backends serving `{args.database}` (from `/proc/<pid>/stat`), over the run, divided by "
-        "its requests",
-        f"- load average when the report was written: {' '.join(load)}",
+        f"backends serving `{args.database}` (from `/proc/<pid>/stat`; a backend that exits "
+        "during the run is counted through the postmaster's reaped-children time, as is any "
+        "autovacuum worker that exits meanwhile), over the run, divided by its requests",
+        f"- load average when the report was written: {' '.join(load)} (the benchmark's own: "
+        "wrk's connections keep the servers' threads and PostgreSQL's backends runnable)",
         "- the ceiling: pgbench (`-M prepared`, the same concurrency, one run) replaying the SQL "
         "statements one Roster request of the case sends (`roster statements`, values inlined): "
         "what PostgreSQL alone could answer on this machine if Roster's process cost nothing",

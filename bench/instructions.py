@@ -27,7 +27,7 @@ import urllib.request
 from pathlib import Path
 
 # CPU time from /proc, the same measure bench/compare reports beside PostGraphile.
-from compare import backends, proc_cpu
+from compare import pg_cpu, proc_cpu
 
 CASES = {
     "typename": "{ __typename }",
@@ -132,11 +132,10 @@ def cpu_per_request(args, env, url, token):
         for case in args.cases.split(","):
             for _ in range(50):
                 post(url, CASES[case], token)
-            pg = backends(database)
-            before = (proc_cpu([server.pid]), proc_cpu(pg))
+            before = (proc_cpu([server.pid]), pg_cpu(database))
             for _ in range(args.cpu):
                 post(url, CASES[case], token)
-            after = (proc_cpu([server.pid]), proc_cpu(pg))
+            after = (proc_cpu([server.pid]), pg_cpu(database))
             roster, postgres = ((a - b) * 1000 / args.cpu for a, b in zip(after, before))
             print(f"{case:<26} {roster:6.3f} ms Roster + {postgres:6.3f} ms PostgreSQL "
                   f"CPU per request ({args.cpu} sequential requests)", flush=True)

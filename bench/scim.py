@@ -14,11 +14,11 @@ import time
 import urllib.parse
 import urllib.request
 
+# CPU time from /proc, measured as bench/compare measures it beside PostGraphile.
+from compare import pg_cpu, proc_cpu
+
 START = "<!-- scim-bench:start -->"
 END = "<!-- scim-bench:end -->"
-
-
-TICK = os.sysconf("SC_CLK_TCK")
 
 
 def request(url, token, method="GET", body=None):
@@ -56,38 +56,9 @@ class Client:
                     raise
 
 
-def proc_cpu(pids):
-    """CPU seconds (user + system) the processes `pids` have used so far."""
-    total = 0
-    for pid in pids:
-        try:
-            with open(f"/proc/{pid}/stat") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-            total += int(fields[11]) + int(fields[12])
-        except (OSError, IndexError, ValueError):
-            pass
-    return total / TICK
-
-
-def backends(database):
-    """PostgreSQL processes serving `database` (their command line names it)."""
-    pids = []
-    for name in os.listdir("/proc"):
-        if not name.isdigit():
-            continue
-        try:
-            with open(f"/proc/{name}/cmdline", "rb") as f:
-                cmd = f.read().replace(b"\0", b" ").decode(errors="replace")
-        except OSError:
-            continue
-        if cmd.startswith("postgres: ") and f" {database} " in cmd:
-            pids.append(int(name))
-    return pids
-
-
 def cpu_now(a):
     """(server, PostgreSQL, this client) CPU seconds so far."""
-    pg = proc_cpu(backends(a.pg_db)) if a.pg_db else 0.0
+    pg = pg_cpu(a.pg_db) if a.pg_db else 0.0
     own = os.times()
     return proc_cpu([a.pid]) if a.pid else 0.0, pg, own.user + own.system
 

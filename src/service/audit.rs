@@ -76,7 +76,7 @@ pub async fn record<C: ConnectionTrait>(
     changes: Vec<Change>,
 ) -> Result<()> {
     if dialect::has_json_recordset(db.get_database_backend()) {
-        return record_postgres(db, op, changes).await;
+        return record_postgres(db, op, changes, None).await;
     }
     events::record(db, &origin(op), events_of(&changes)).await?;
     let rows: Vec<audit_event::ActiveModel> = changes
@@ -105,15 +105,36 @@ pub async fn record<C: ConnectionTrait>(
     Ok(())
 }
 
+/// A change that is a single data-modifying statement (an `INSERT` without `RETURNING`, its
+/// parameters `$1…` its own), for `record_with` to run in the statement that writes the
+/// change's audit rows and events.
+pub struct Write<'a> {
+    pub sql: &'a str,
+    pub values: Vec<Value>,
+}
+
+/// Like `record`, on PostgreSQL, with the change itself written in the same statement (a
+/// data-modifying CTE): the change, its audit rows, its events and their wake-up in one round
+/// trip. Errors of the change (a unique violation) are this statement's.
+pub async fn record_with<C: ConnectionTrait>(
+    db: &C,
+    op: &Operation,
+    changes: Vec<Change>,
+    write: Write<'_>,
+) -> Result<()> {
+    record_postgres(db, op, changes, Some(write)).await
+}
+
 /// All rows of `op` in one `INSERT … SELECT … FROM json_to_recordset($1)`: one statement
 /// text and six parameters whatever the number of rows, where a multi-row `VALUES` binds 13
 /// parameters a row and is parsed and planned anew for every row count. When the changes are
 /// also events, the same statement records them (`events::postgres_statement`): a change's
-/// audit and events cost one round trip.
+/// audit and events cost one round trip; with `write`, the change itself too.
 async fn record_postgres<C: ConnectionTrait>(
     db: &C,
     op: &Operation,
     changes: Vec<Change>,
+    write: Option<Write<'_>>,
 ) -> Result<()> {
     const INSERT: &str = "INSERT INTO audit_events (id, account_id, operation_id, actor_id, \
         action, target_type, target_id, target_label, target_team_id, before_json, after_json, \
@@ -122,9 +143,6 @@ async fn record_postgres<C: ConnectionTrait>(
         r.target_team_id, r.before_json, r.after_json, $5, $6 \
         FROM json_to_recordset(CAST($1 AS json)) AS r (id uuid, action text, target_type text, \
         target_id uuid, target_label text, target_team_id uuid, before_json text, after_json text)";
-    if changes.is_empty() {
-        return Ok(());
-    }
     let events = events_of(&changes);
     let rows: Vec<Json> = changes
         .into_iter()
@@ -141,7 +159,8 @@ async fn record_postgres<C: ConnectionTrait>(
             })
         })
         .collect();
-    let values: Vec<Value> = vec![
+    let audited = !rows.is_empty();
+    let mut values: Vec<Value> = vec![
         Json::Array(rows).to_string().into(),
         op.account_id.into(),
         op.id.0.into(),
@@ -149,18 +168,63 @@ async fn record_postgres<C: ConnectionTrait>(
         op.at.into(),
         op.actor_token_id.into(),
     ];
+    // The change's own statement, its parameters numbered after the audit's six.
+    let written = write.map(|w| {
+        let cte = format!("written AS ({})", renumber(w.sql, values.len()));
+        values.extend(w.values);
+        cte
+    });
+    if !audited {
+        return match written {
+            Some(_) => Err(Error::Internal(anyhow::anyhow!(
+                "a change written with its audit has no audit row"
+            ))),
+            None => Ok(()),
+        };
+    }
     if events.is_empty() {
+        let sql = match &written {
+            Some(cte) => format!("WITH {cte} {INSERT}"),
+            None => INSERT.to_owned(),
+        };
         db.execute_raw(Statement::from_sql_and_values(
             DatabaseBackend::Postgres,
-            INSERT,
+            sql,
             values,
         ))
         .await?;
         return Ok(());
     }
-    let audit = format!("audit AS ({INSERT})");
-    let (sql, values) = events::postgres_statement(Some((&audit, values)), &origin(op), events);
+    let steps = match &written {
+        Some(cte) => format!("audit AS ({INSERT}), {cte}"),
+        None => format!("audit AS ({INSERT})"),
+    };
+    let (sql, values) = events::postgres_statement(Some((&steps, values)), &origin(op), events);
     events::run_postgres(db, sql, values).await
+}
+
+/// `sql` with each parameter `$n` renumbered `$(n + by)`, to run it after `by` other
+/// parameters in one statement. For Roster's own statement texts, which hold no `$` in
+/// literals.
+fn renumber(sql: &str, by: usize) -> String {
+    let mut out = String::with_capacity(sql.len() + 8);
+    let mut chars = sql.char_indices().peekable();
+    while let Some((_, c)) = chars.next() {
+        out.push(c);
+        if c != '$' {
+            continue;
+        }
+        let mut digits = String::new();
+        while let Some(&(_, d)) = chars.peek().filter(|(_, d)| d.is_ascii_digit()) {
+            digits.push(d);
+            chars.next();
+        }
+        match digits.parse::<usize>() {
+            Ok(n) => out.push_str(&(n + by).to_string()),
+            Err(_) => out.push_str(&digits),
+        }
+    }
+    out
 }
 
 /// The event log's view of `op`.
@@ -260,4 +324,18 @@ pub async fn list<C: ConnectionTrait>(
         (SortValue::Int(e.created_at), e.id)
     })
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::renumber;
+
+    #[test]
+    fn renumber_shifts_every_parameter() {
+        assert_eq!(
+            renumber("SELECT $1, $2 FROM t WHERE a = $10 AND b = 'x'", 6),
+            "SELECT $7, $8 FROM t WHERE a = $16 AND b = 'x'"
+        );
+        assert_eq!(renumber("no parameters", 3), "no parameters");
+    }
 }

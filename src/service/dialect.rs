@@ -180,6 +180,13 @@ pub fn per_backend<'a, T>(backend: DatabaseBackend, postgres: &'a T, sqlite: &'a
     }
 }
 
+/// Whether a users search is written with its values in the statement (PostgreSQL: the
+/// pattern and the account, so its plan is made for them; see `search::trigram_search_condition`
+/// and `access::users_for_planning`). SQLite binds them.
+pub fn inlines_search(backend: DatabaseBackend) -> bool {
+    backend == DatabaseBackend::Postgres
+}
+
 /// `users` narrowed to those whose name or email contains `q`. On PostgreSQL the trigram
 /// index (`pg_trgm`) serves the substring test (`search::trigram_search_condition`). On
 /// SQLite the search text and the query are folded alike, so a plain substring test is the

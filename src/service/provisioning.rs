@@ -31,10 +31,9 @@ use super::email::Email;
 use super::ids::{RoleId, TeamId, UserId};
 use super::text::{self, Name};
 use super::users::{self, Request, Status};
-use super::{Db, Error, access, accounts, is_unique_violation, seats, teams};
+use super::{Db, Error, access, accounts, dialect, is_unique_violation, seats, teams};
 use crate::auth::{Permission, PermissionSet, Principal};
 use crate::entity::{account, role, scim_token, team, user};
-use sea_orm::ActiveValue::Set;
 
 /// Audit actions of this module.
 pub const CREATED: &str = "user.created";
@@ -414,6 +413,38 @@ fn snapshot(u: &user::Model, team: Option<&team::Model>, role: Option<&role::Mod
     s
 }
 
+/// The insert of `user` as one statement with its row as one JSON parameter
+/// (`json_populate_record`, PostgreSQL), for `audit::record_with`.
+fn insert_user(user: &user::Model) -> audit::Write<'static> {
+    const SQL: &str = "INSERT INTO users (id, account_id, email, name, name_key, search_text, \
+        team_id, role_id, created_at, updated_at, deleted_at, tokens_valid_after, status, \
+        external_id, version) \
+        SELECT id, account_id, email, name, name_key, search_text, team_id, role_id, created_at, \
+        updated_at, deleted_at, tokens_valid_after, status, external_id, version \
+        FROM json_populate_record(NULL::users, CAST($1 AS json))";
+    let row = json!({
+        "id": user.id,
+        "account_id": user.account_id,
+        "email": user.email,
+        "name": user.name,
+        "name_key": user.name_key,
+        "search_text": user.search_text,
+        "team_id": user.team_id,
+        "role_id": user.role_id,
+        "created_at": user.created_at,
+        "updated_at": user.updated_at,
+        "deleted_at": user.deleted_at,
+        "tokens_valid_after": user.tokens_valid_after,
+        "status": user.status.as_str(),
+        "external_id": user.external_id,
+        "version": user.version,
+    });
+    audit::Write {
+        sql: SQL,
+        values: vec![row.to_string().into()],
+    }
+}
+
 /// Creates an active user directly (no invitation), in one transaction, audited as
 /// `user.created` with the actor.
 pub async fn create_user(db: &Db, actor: &Principal, new: NewUser<'_>) -> Result<Created> {
@@ -456,8 +487,6 @@ pub async fn create_user(db: &Db, actor: &Principal, new: NewUser<'_>) -> Result
             None,
         ),
     };
-    // Uniqueness of the email and the external id: the unique indexes answer at the insert
-    // (`uniqueness_or`), one statement fewer each than asking first.
     // An active user takes a seat; a suspended one does not. `recheck` holds the account
     // lock already, so the count cannot change before the commit.
     if new.active {
@@ -479,45 +508,52 @@ pub async fn create_user(db: &Db, actor: &Principal, new: NewUser<'_>) -> Result
     } else {
         Status::Suspended
     };
-    let created = user::Entity::insert(user::ActiveModel {
-        id: Set(Uuid::now_v7()),
-        account_id: Set(actor.account_id),
-        email: Set(email.as_str().to_owned()),
-        name: Set(name.as_str().to_owned()),
-        name_key: Set(name.key()),
-        search_text: Set(text::search_text(name.as_str(), email.as_str())),
-        team_id: Set(team.id),
-        role_id: Set(role.id),
-        created_at: Set(op.at),
-        updated_at: Set(op.at),
-        deleted_at: Set(None),
-        tokens_valid_after: Set(None),
-        status: Set(status),
-        external_id: Set(new.external_id.map(str::to_owned)),
-        version: Set(1),
-    })
-    .exec_with_returning(&txn)
-    .await
-    .map_err(|e| uniqueness_or(e.into(), &email))?;
+    let created = user::Model {
+        id: Uuid::now_v7(),
+        account_id: actor.account_id,
+        email: email.as_str().to_owned(),
+        name: name.as_str().to_owned(),
+        name_key: name.key(),
+        search_text: text::search_text(name.as_str(), email.as_str()),
+        team_id: team.id,
+        role_id: role.id,
+        created_at: op.at,
+        updated_at: op.at,
+        deleted_at: None,
+        tokens_valid_after: None,
+        status,
+        external_id: new.external_id.map(str::to_owned),
+        version: 1,
+    };
     let mut after = snapshot(&created, Some(&team), Some(&role));
     after["status"] = json!(status.as_str());
     if let Some(x) = &created.external_id {
         after["externalId"] = json!(x);
     }
-    audit::record(
-        &txn,
-        &op,
-        vec![Change {
-            action: CREATED,
-            target_type: "User",
-            target_id: created.id,
-            target_label: Some(created.email.clone()),
-            target_team_id: Some(team.id),
-            before: None,
-            after: Some(after),
-        }],
-    )
-    .await?;
+    let changes = vec![Change {
+        action: CREATED,
+        target_type: "User",
+        target_id: created.id,
+        target_label: Some(created.email.clone()),
+        target_team_id: Some(team.id),
+        before: None,
+        after: Some(after),
+    }];
+    // Uniqueness of the email and the external id: the unique indexes answer at the insert
+    // (`uniqueness_or`), one statement fewer each than asking first.
+    if dialect::has_json_recordset(txn.get_database_backend()) {
+        // The user, its audit row and its event in one statement (every column is known
+        // here, so nothing needs to be returned).
+        audit::record_with(&txn, &op, changes, insert_user(&created))
+            .await
+            .map_err(|e| uniqueness_or(e, &email))?;
+    } else {
+        user::Entity::insert(user::ActiveModel::from(created.clone()))
+            .exec_without_returning(&txn)
+            .await
+            .map_err(|e| uniqueness_or(e.into(), &email))?;
+        audit::record(&txn, &op, changes).await?;
+    }
     txn.commit().await?;
     Ok(Created {
         user: created,

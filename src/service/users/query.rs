@@ -142,9 +142,14 @@ pub async fn list_with<C: ConnectionTrait>(
     require_view(actor)?;
     page.validate()?;
     let search = filter.search.as_deref().filter(|q| !q.is_empty());
-    let mut select = access::users(actor);
+    let backend = db.get_database_backend();
+    let mut select = match search {
+        // The search's statement is planned for its values (see `users_for_planning`).
+        Some(_) if dialect::inlines_search(backend) => access::users_for_planning(actor),
+        _ => access::users(actor),
+    };
     if let Some(q) = search {
-        select = dialect::users_search(db.get_database_backend(), select, q);
+        select = dialect::users_search(backend, select, q);
     }
     if let Some(teams) = &filter.team_ids {
         select = select.filter(user::Column::TeamId.is_in(teams.clone()));
