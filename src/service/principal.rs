@@ -121,7 +121,6 @@ pub async fn sign_in<C: ConnectionTrait>(
 /// `sign_in`'s statement for `user_id`: the user, their role (required), their team and the
 /// teams of that team's department when the role is DEPARTMENT-scoped, one row each.
 fn sign_in_query(user_id: Uuid) -> SelectStatement {
-    let reach = Alias::new(REACH);
     let mut query = user::Entity::find_by_id(user_id)
         .filter(user::Column::DeletedAt.is_null())
         .filter(user::Column::Status.eq(user::Status::Active))
@@ -138,7 +137,19 @@ fn sign_in_query(user_id: Uuid) -> SelectStatement {
             team::Entity,
             Expr::col((team::Entity, team::Column::Id))
                 .equals((user::Entity, user::Column::TeamId)),
-        )
+        );
+    with_department_reach(&mut query, (user::Entity, user::Column::AccountId));
+    query
+}
+
+/// The end of both sign-in statements, whose `FROM` already joins `roles` and `teams` (the
+/// caller's team, or a token's anchor): the teams of that team's department when the role is
+/// DEPARTMENT-scoped (aliased `reach`, one row each, their ids as `reach_team`), and the role's
+/// and the team's columns, prefixed.
+fn with_department_reach(query: &mut SelectStatement, account: (impl IntoIden, impl IntoIden)) {
+    let reach = Alias::new(REACH);
+    let (table, column) = (account.0.into_iden(), account.1.into_iden());
+    query
         .join_as(
             JoinType::LeftJoin,
             team::Entity,
@@ -148,19 +159,15 @@ fn sign_in_query(user_id: Uuid) -> SelectStatement {
                     Expr::col((role::Entity, role::Column::Scope))
                         .eq(RoleScope::Department.as_str()),
                 )
-                .add(
-                    Expr::col((reach.clone(), team::Column::AccountId))
-                        .equals((user::Entity, user::Column::AccountId)),
-                )
+                .add(Expr::col((reach.clone(), team::Column::AccountId)).equals((table, column)))
                 .add(
                     Expr::col((reach.clone(), team::Column::DepartmentId))
                         .equals((team::Entity, team::Column::DepartmentId)),
                 ),
         )
         .expr_as(Expr::col((reach, team::Column::Id)), Alias::new(REACH_TEAM));
-    super::db::select_prefixed::<role::Entity>(&mut query, role::Entity.into_iden(), ROLE);
-    super::db::select_prefixed::<team::Entity>(&mut query, team::Entity.into_iden(), TEAM);
-    query
+    super::db::select_prefixed::<role::Entity>(query, role::Entity.into_iden(), ROLE);
+    super::db::select_prefixed::<team::Entity>(query, team::Entity.into_iden(), TEAM);
 }
 
 /// `sign_in`'s statement on `backend`: its SQL text is built once (it is the same for every
@@ -256,7 +263,6 @@ pub async fn sign_in_scim<C: ConnectionTrait>(
 /// its anchor team when live and of the same account, and the teams of the anchor's
 /// department when the role is DEPARTMENT-scoped, one row each.
 fn scim_sign_in_query(key: ScimTokenKey<'_>) -> SelectStatement {
-    let reach = Alias::new(REACH);
     let find = scim_token::Entity::find().filter(scim_token::Column::RevokedAt.is_null());
     let mut query = match key {
         ScimTokenKey::Hash(hash) => find.filter(scim_token::Column::TokenHash.eq(hash.to_vec())),
@@ -291,27 +297,10 @@ fn scim_sign_in_query(key: ScimTokenKey<'_>) -> SelectStatement {
                         .equals((scim_token::Entity, scim_token::Column::AccountId)),
                 )
                 .add(Expr::col((team::Entity, team::Column::DeletedAt)).is_null()),
-        )
-        .join_as(
-            JoinType::LeftJoin,
-            team::Entity,
-            reach.clone(),
-            Condition::all()
-                .add(
-                    Expr::col((role::Entity, role::Column::Scope))
-                        .eq(RoleScope::Department.as_str()),
-                )
-                .add(
-                    Expr::col((reach.clone(), team::Column::AccountId))
-                        .equals((scim_token::Entity, scim_token::Column::AccountId)),
-                )
-                .add(
-                    Expr::col((reach.clone(), team::Column::DepartmentId))
-                        .equals((team::Entity, team::Column::DepartmentId)),
-                ),
-        )
-        .expr_as(Expr::col((reach, team::Column::Id)), Alias::new(REACH_TEAM));
-    super::db::select_prefixed::<role::Entity>(&mut query, role::Entity.into_iden(), ROLE);
-    super::db::select_prefixed::<team::Entity>(&mut query, team::Entity.into_iden(), TEAM);
+        );
+    with_department_reach(
+        &mut query,
+        (scim_token::Entity, scim_token::Column::AccountId),
+    );
     query
 }

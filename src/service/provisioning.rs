@@ -32,7 +32,7 @@ use super::ids::{RoleId, TeamId, UserId};
 use super::text::{self, Name};
 use super::users::{self, Request, Status};
 use super::{Db, Error, access, accounts, dialect, is_unique_violation, seats, teams};
-use crate::auth::{Permission, PermissionSet, Principal};
+use crate::auth::{BuiltInRole, Permission, PermissionSet, Principal};
 use crate::entity::{account, role, scim_token, team, user};
 
 /// Audit actions of this module.
@@ -248,6 +248,28 @@ async fn resolve_team(
     }
 }
 
+/// The account's live teams as an organization-wide directory picks its default from them:
+/// the token's anchor team first, then the oldest. `CASE` rather than the bare `IN`: a token
+/// without an anchor makes it NULL, which PostgreSQL would sort first.
+fn directory_teams(actor: &Principal, token: Uuid) -> sea_orm::Select<team::Entity> {
+    let anchor = Query::select()
+        .column(scim_token::Column::AnchorTeamId)
+        .from(scim_token::Entity)
+        .and_where(scim_token::Column::Id.eq(token))
+        .to_owned();
+    let anchor_first = Expr::case(
+        Expr::col((team::Entity, team::Column::Id)).in_subquery(anchor),
+        0,
+    )
+    .finally(1);
+    team::Entity::find()
+        .filter(team::Column::AccountId.eq(actor.account_id))
+        .filter(team::Column::DeletedAt.is_null())
+        .order_by(Expr::expr(anchor_first), sea_orm::Order::Asc)
+        .order_by_asc(team::Column::CreatedAt)
+        .order_by_asc(team::Column::Id)
+}
+
 /// The team a new user of an organization-wide directory token joins when the directory
 /// names none — the token's live anchor team, or else the account's oldest live team (as
 /// `default_team`) — share-locked on PostgreSQL like `teams::lock_for_reference`, in one
@@ -259,21 +281,8 @@ async fn directory_default_team_locked(
     let Some(token) = actor.scim_token_id else {
         return Ok(None);
     };
-    let anchor = Query::select()
-        .column(scim_token::Column::AnchorTeamId)
-        .from(scim_token::Entity)
-        .and_where(scim_token::Column::Id.eq(token))
-        .to_owned();
-    // `CASE` rather than the bare `IN`: a token without an anchor makes it NULL, which
-    // PostgreSQL would sort first.
-    let anchor_first = Expr::case(team::Column::Id.in_subquery(anchor), 0).finally(1);
     let team = super::dialect::locked(
-        team::Entity::find()
-            .filter(team::Column::AccountId.eq(actor.account_id))
-            .filter(team::Column::DeletedAt.is_null())
-            .order_by(Expr::expr(anchor_first), sea_orm::Order::Asc)
-            .order_by_asc(team::Column::CreatedAt)
-            .order_by_asc(team::Column::Id),
+        directory_teams(actor, token),
         txn.get_database_backend(),
         super::dialect::Lock::Share,
     )
@@ -308,24 +317,7 @@ async fn directory_defaults(
     let Some(token) = actor.scim_token_id.filter(|_| actor.team_id.is_nil()) else {
         return Ok(None);
     };
-    let anchor = Query::select()
-        .column(scim_token::Column::AnchorTeamId)
-        .from(scim_token::Entity)
-        .and_where(scim_token::Column::Id.eq(token))
-        .to_owned();
-    let anchor_first = Expr::case(
-        Expr::col((team::Entity, team::Column::Id)).in_subquery(anchor),
-        0,
-    )
-    .finally(1);
-    let mut query = team::Entity::find()
-        .filter(team::Column::AccountId.eq(actor.account_id))
-        .filter(team::Column::DeletedAt.is_null())
-        .order_by(Expr::expr(anchor_first), sea_orm::Order::Asc)
-        .order_by_asc(team::Column::CreatedAt)
-        .order_by_asc(team::Column::Id)
-        .limit(1)
-        .into_query();
+    let mut query = directory_teams(actor, token).limit(1).into_query();
     query
         .join(
             JoinType::InnerJoin,
@@ -336,7 +328,7 @@ async fn directory_defaults(
                         .equals((team::Entity, team::Column::AccountId)),
                 )
                 .add(Expr::col((role::Entity, role::Column::DeletedAt)).is_null())
-                .add(Expr::col((role::Entity, role::Column::Key)).eq("SENDER")),
+                .add(Expr::col((role::Entity, role::Column::Key)).eq(BuiltInRole::Sender.as_str())),
         )
         .join(
             JoinType::InnerJoin,
@@ -378,7 +370,7 @@ async fn resolve_role(
                 role::Entity::find()
                     .filter(role::Column::AccountId.eq(actor.account_id))
                     .filter(role::Column::DeletedAt.is_null())
-                    .filter(role::Column::Key.eq("SENDER")),
+                    .filter(role::Column::Key.eq(BuiltInRole::Sender.as_str())),
                 db.backend(),
                 super::dialect::Lock::Share,
             )
