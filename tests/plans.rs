@@ -77,7 +77,7 @@ impl Checker {
         n
     }
 
-    /// The plan of `statement`, one line per node.
+    /// The plan of `statement`, one line per node (one statement: see `batch_parts`).
     async fn plan(&self, db: &Db, statement: &Statement) -> Vec<String> {
         let prefix = match self.backend {
             DatabaseBackend::Postgres => "EXPLAIN ",
@@ -137,7 +137,7 @@ impl Checker {
         let statements = db.stop_recording();
         let answer = data(&body).clone();
         let _ = writeln!(self.report, "\n=== {} ===", case.label);
-        for statement in statements {
+        for statement in statements.iter().flat_map(batch_parts) {
             let sql = statement.sql.trim();
             let verb = sql
                 .split_whitespace()
@@ -557,4 +557,26 @@ async fn the_main_queries_read_no_large_table_whole() {
             narrow.join("\n")
         ),
     }
+}
+
+/// The statements of a SQLite batch (`events::Batch`: statements joined by `; `, run in one
+/// round trip), each with its own positional parameters, so that each is explained (an
+/// `EXPLAIN` of the batch would explain the first and run the others). Any other statement
+/// is itself.
+fn batch_parts(statement: &Statement) -> Vec<Statement> {
+    if statement.db_backend != DatabaseBackend::Sqlite || !statement.sql.contains("; ") {
+        return vec![statement.clone()];
+    }
+    let values = statement.values.clone().map(|v| v.0).unwrap_or_default();
+    let mut next = 0;
+    statement
+        .sql
+        .split("; ")
+        .map(|sql| {
+            let n = sql.matches('?').count();
+            let part = values[next..next + n].to_vec();
+            next += n;
+            Statement::from_sql_and_values(DatabaseBackend::Sqlite, sql, part)
+        })
+        .collect()
 }

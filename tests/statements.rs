@@ -492,13 +492,13 @@ async fn a_bulk_role_change_runs_the_same_statements_for_10_users_or_1000() {
     // principal; in the transaction: account lock (PostgreSQL), actor re-check, roles, the
     // role (locked), the targets, the update, then on PostgreSQL the audit rows, the event
     // sequence, the events and the NOTIFY in one statement; on SQLite the event sequence, the
-    // events and the audit rows.
+    // events and the audit rows in one batch (one round trip).
     assert_eq!(
         small.len(),
         large.len(),
         "statements must not grow with the bulk size:\n{small:#?}\n{large:#?}"
     );
-    let expected = if common::on_postgres() { 8 } else { 9 };
+    let expected = if common::on_postgres() { 8 } else { 7 };
     assert_eq!(large.len(), expected, "{large:#?}");
     if common::on_postgres() {
         // The ids travel as one array parameter and the rows as one JSON parameter, so the

@@ -1,9 +1,11 @@
 //! The audit log: one event per changed object, written in the transaction of the change,
 //! and read newest first within the reader's scope.
 
+use std::borrow::Cow;
+
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseBackend, EntityTrait, QueryFilter,
-    Statement, Value,
+    QueryTrait, Statement, Value,
 };
 use serde_json::Value as Json;
 use uuid::Uuid;
@@ -76,9 +78,25 @@ pub async fn record<C: ConnectionTrait>(
     changes: Vec<Change>,
 ) -> Result<()> {
     if dialect::has_json_recordset(db.get_database_backend()) {
-        return record_postgres(db, op, changes, None).await;
+        record_postgres(db, op, changes, None).await
+    } else {
+        record_sqlite(db, op, changes, None).await
     }
-    events::record(db, &origin(op), events_of(&changes)).await?;
+}
+
+/// On SQLite, the change (`write`, first), the events' numbering and rows and the audit rows
+/// as one batch of statements: one round trip, as PostgreSQL's one statement.
+async fn record_sqlite<C: ConnectionTrait>(
+    db: &C,
+    op: &Operation,
+    changes: Vec<Change>,
+    write: Option<Write<'_>>,
+) -> Result<()> {
+    let mut batch = events::Batch::default();
+    if let Some(w) = write {
+        batch.push(&w.sql, w.values);
+    }
+    let numbered = events::sqlite_append(&mut batch, &origin(op), events_of(&changes));
     let rows: Vec<audit_event::ActiveModel> = changes
         .into_iter()
         .map(|c| audit_event::ActiveModel {
@@ -98,31 +116,35 @@ pub async fn record<C: ConnectionTrait>(
         })
         .collect();
     for chunk in rows.chunks(CHUNK) {
-        audit_event::Entity::insert_many(chunk.to_vec())
-            .exec(db)
-            .await?;
+        let insert =
+            audit_event::Entity::insert_many(chunk.to_vec()).build(DatabaseBackend::Sqlite);
+        batch.push(&insert.sql, insert.values.map(|v| v.0).unwrap_or_default());
     }
-    Ok(())
+    events::run_sqlite(db, batch, numbered).await
 }
 
-/// A change that is a single data-modifying statement (an `INSERT` without `RETURNING`, its
-/// parameters `$1…` its own), for `record_with` to run in the statement that writes the
-/// change's audit rows and events.
+/// A change that is a single data-modifying statement (an `INSERT` without `RETURNING`), for
+/// `record_with` to run in the round trip that writes the change's audit rows and events. On
+/// PostgreSQL its parameters are `$1…`, its own; on SQLite they are positional (`?`).
 pub struct Write<'a> {
-    pub sql: &'a str,
+    pub sql: Cow<'a, str>,
     pub values: Vec<Value>,
 }
 
-/// Like `record`, on PostgreSQL, with the change itself written in the same statement (a
-/// data-modifying CTE): the change, its audit rows, its events and their wake-up in one round
-/// trip. Errors of the change (a unique violation) are this statement's.
+/// Like `record`, with the change itself written in the same round trip: on PostgreSQL in the
+/// same statement (a data-modifying CTE), on SQLite first in the same batch. Errors of the
+/// change (a unique violation) are this call's.
 pub async fn record_with<C: ConnectionTrait>(
     db: &C,
     op: &Operation,
     changes: Vec<Change>,
     write: Write<'_>,
 ) -> Result<()> {
-    record_postgres(db, op, changes, Some(write)).await
+    if dialect::has_json_recordset(db.get_database_backend()) {
+        record_postgres(db, op, changes, Some(write)).await
+    } else {
+        record_sqlite(db, op, changes, Some(write)).await
+    }
 }
 
 /// All rows of `op` in one `INSERT … SELECT … FROM json_to_recordset($1)`: one statement
@@ -170,7 +192,7 @@ async fn record_postgres<C: ConnectionTrait>(
     ];
     // The change's own statement, its parameters numbered after the audit's six.
     let written = write.map(|w| {
-        let cte = format!("written AS ({})", renumber(w.sql, values.len()));
+        let cte = format!("written AS ({})", renumber(&w.sql, values.len()));
         values.extend(w.values);
         cte
     });

@@ -127,6 +127,12 @@ pub fn needs_planner_statistics(backend: DatabaseBackend) -> bool {
     backend == DatabaseBackend::Sqlite
 }
 
+/// Whether the database keeps a write-ahead log that Roster checkpoints itself (SQLite's
+/// WAL, `Db::checkpoint_wal`); PostgreSQL checkpoints on its own.
+pub fn checkpoints_wal(backend: DatabaseBackend) -> bool {
+    backend == DatabaseBackend::Sqlite
+}
+
 /// `column IN (ids)` as one condition. On PostgreSQL it is `column = ANY($1::uuid[])` with
 /// all ids in one array parameter: one statement text (and one prepared statement) for any
 /// number of ids, and one parameter to bind instead of a thousand. SQLite has no arrays:

@@ -21,8 +21,8 @@
 use std::sync::OnceLock;
 
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseBackend, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect, Statement, Value,
+    ColumnTrait, ConnectionTrait, DatabaseBackend, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, Statement, Value,
 };
 use serde_json::{Value as Json, json};
 use uuid::Uuid;
@@ -144,45 +144,118 @@ pub async fn record<C: ConnectionTrait>(db: &C, op: &Origin, events: Vec<NewEven
         // Numbering, rows and wake-up in one statement (one round trip per write).
         return record_postgres(db, op, events).await;
     }
-    let n = events.len() as i64;
-    let last = allocate(db, backend, op.account_id, n).await?;
-    let first = last - n + 1;
-    insert_rows(db, op, events, first).await?;
-    // No receivers is fine: nobody subscribes.
-    let _ = local_sender().send(Wake {
-        account_id: op.account_id,
-        seq: last,
-    });
-    Ok(())
+    let (batch, last) = sqlite_batch(op, events);
+    run_sqlite(db, batch, last).await
 }
 
-/// The rows of `events`, numbered from `first`, as multi-row inserts (SQLite).
-async fn insert_rows<C: ConnectionTrait>(
-    db: &C,
-    op: &Origin,
-    events: Vec<NewEvent>,
-    first: i64,
-) -> Result<()> {
-    let rows: Vec<event::ActiveModel> = events
-        .into_iter()
-        .zip(first..)
-        .map(|(e, seq)| event::ActiveModel {
-            id: Set(Uuid::now_v7()),
-            account_id: Set(op.account_id),
-            seq: Set(seq),
-            event_type: Set(e.event_type.to_owned()),
-            operation_id: Set(op.operation_id),
-            actor_id: Set(op.actor_id),
-            target_type: Set(e.target_type.to_owned()),
-            target_id: Set(e.target_id),
-            target_team_id: Set(e.target_team_id),
-            data_json: Set(e.data.to_string()),
-            created_at: Set(op.at),
-        })
-        .collect();
-    for chunk in rows.chunks(CHUNK) {
-        event::Entity::insert_many(chunk.to_vec()).exec(db).await?;
+/// A batch of SQLite statements run in one round trip (`run_sqlite`): the statements' texts
+/// joined, their `?` parameters in order (SQLite binds a batch's positional parameters
+/// statement after statement).
+#[derive(Default)]
+pub struct Batch {
+    pub sql: String,
+    pub values: Vec<Value>,
+}
+
+impl Batch {
+    /// Appends one statement.
+    pub fn push(&mut self, sql: &str, values: impl IntoIterator<Item = Value>) {
+        if !self.sql.is_empty() {
+            self.sql.push_str("; ");
+        }
+        self.sql.push_str(sql);
+        self.values.extend(values);
     }
+}
+
+/// Whether `run_sqlite` must read back the account's last event number (a batch that
+/// numbers events), and how many events it numbers.
+pub struct Numbered {
+    account_id: Uuid,
+}
+
+/// The statements that number `events` and write them, on SQLite: the account's sequence
+/// advanced by their number (`RETURNING` the last one, for the wake-up), then their rows,
+/// each numbered from the sequence it just advanced. `None` when there are no events.
+pub fn sqlite_batch(op: &Origin, events: Vec<NewEvent>) -> (Batch, Option<Numbered>) {
+    let mut batch = Batch::default();
+    let last = sqlite_append(&mut batch, op, events);
+    (batch, last)
+}
+
+/// Appends `sqlite_batch`'s statements to `batch`.
+pub fn sqlite_append(batch: &mut Batch, op: &Origin, events: Vec<NewEvent>) -> Option<Numbered> {
+    const COLUMNS: &str = "INSERT INTO events (id, account_id, seq, event_type, operation_id, \
+        actor_id, target_type, target_id, target_team_id, data_json, created_at) VALUES ";
+    const ROW: &str = "(?, ?, (SELECT last_seq FROM event_sequences WHERE account_id = ?) - ?, \
+        ?, ?, ?, ?, ?, ?, ?, ?)";
+    if events.is_empty() {
+        return None;
+    }
+    let n = events.len() as i64;
+    batch.push(
+        "INSERT INTO event_sequences (account_id, last_seq) VALUES (?, ?) \
+         ON CONFLICT (account_id) DO UPDATE SET last_seq = event_sequences.last_seq + excluded.last_seq \
+         RETURNING last_seq",
+        [op.account_id.into(), n.into()],
+    );
+    let rows: Vec<(i64, NewEvent)> = (0..n).rev().zip(events).collect();
+    for chunk in rows.chunks(CHUNK) {
+        let mut sql = String::from(COLUMNS);
+        let mut values = Vec::with_capacity(chunk.len() * 12);
+        for (i, (behind_last, e)) in chunk.iter().enumerate() {
+            if i > 0 {
+                sql.push_str(", ");
+            }
+            sql.push_str(ROW);
+            values.extend([
+                Uuid::now_v7().into(),
+                op.account_id.into(),
+                op.account_id.into(),
+                (*behind_last).into(),
+                e.event_type.into(),
+                op.operation_id.into(),
+                op.actor_id.into(),
+                e.target_type.into(),
+                e.target_id.into(),
+                e.target_team_id.into(),
+                e.data.to_string().into(),
+                op.at.into(),
+            ]);
+        }
+        batch.push(&sql, values);
+    }
+    Some(Numbered {
+        account_id: op.account_id,
+    })
+}
+
+/// Runs `batch` in one round trip on SQLite; when it numbered events (`last`), wakes this
+/// process's subscribers with the account's last event number.
+pub async fn run_sqlite<C: ConnectionTrait>(
+    db: &C,
+    batch: Batch,
+    last: Option<Numbered>,
+) -> Result<()> {
+    if batch.sql.is_empty() {
+        return Ok(());
+    }
+    let statement =
+        Statement::from_sql_and_values(DatabaseBackend::Sqlite, batch.sql, batch.values);
+    let Some(numbered) = last else {
+        db.execute_raw(statement).await?;
+        return Ok(());
+    };
+    let rows = db.query_all_raw(statement).await?;
+    let seq = rows
+        .first()
+        .ok_or_else(|| Error::Internal(anyhow::anyhow!("event sequence upsert returned no row")))?
+        .try_get_by_index::<i64>(0)?;
+    // No receivers is fine: nobody subscribes.
+    let _ = local_sender().send(Wake {
+        account_id: numbered.account_id,
+        seq,
+    });
     Ok(())
 }
 
@@ -282,31 +355,6 @@ pub(crate) async fn run_postgres<C: ConnectionTrait>(
     .await?
     .ok_or_else(|| Error::Internal(anyhow::anyhow!("event sequence upsert returned no row")))?;
     Ok(())
-}
-
-/// Reserves `n` numbers of the account's event log and returns the last one. The counter
-/// row stays locked until the caller's transaction ends (see the module's comment).
-async fn allocate<C: ConnectionTrait>(
-    db: &C,
-    backend: DatabaseBackend,
-    account_id: Uuid,
-    n: i64,
-) -> Result<i64> {
-    let sql = dialect::sql(
-        backend,
-        "INSERT INTO event_sequences (account_id, last_seq) VALUES ($1, $2) \
-         ON CONFLICT (account_id) DO UPDATE SET last_seq = event_sequences.last_seq + excluded.last_seq \
-         RETURNING last_seq",
-    );
-    let row = db
-        .query_one_raw(Statement::from_sql_and_values(
-            backend,
-            sql,
-            [account_id.into(), n.into()],
-        ))
-        .await?
-        .ok_or_else(|| Error::Internal(anyhow::anyhow!("event sequence upsert returned no row")))?;
-    Ok(row.try_get_by_index::<i64>(0)?)
 }
 
 /// The event as every channel shows it (the feed's and subscription's `Event` fields, the

@@ -405,9 +405,20 @@ fn snapshot(u: &user::Model, team: Option<&team::Model>, role: Option<&role::Mod
     s
 }
 
-/// The insert of `user` as one statement with its row as one JSON parameter
-/// (`json_populate_record`, PostgreSQL), for `audit::record_with`.
-fn insert_user(user: &user::Model) -> audit::Write<'static> {
+/// The insert of `user` as one statement, for `audit::record_with`: on PostgreSQL with its
+/// row as one JSON parameter (`json_populate_record`), so the statement's text is always the
+/// same.
+fn insert_user(backend: sea_orm::DatabaseBackend, user: &user::Model) -> audit::Write<'static> {
+    if !dialect::has_json_recordset(backend) {
+        let insert = sea_orm::QueryTrait::build(
+            &user::Entity::insert(user::ActiveModel::from(user.clone())),
+            backend,
+        );
+        return audit::Write {
+            sql: insert.sql.into(),
+            values: insert.values.map(|v| v.0).unwrap_or_default(),
+        };
+    }
     const SQL: &str = "INSERT INTO users (id, account_id, email, name, name_key, search_text, \
         team_id, role_id, created_at, updated_at, deleted_at, tokens_valid_after, status, \
         external_id, version) \
@@ -432,7 +443,7 @@ fn insert_user(user: &user::Model) -> audit::Write<'static> {
         "version": user.version,
     });
     audit::Write {
-        sql: SQL,
+        sql: SQL.into(),
         values: vec![row.to_string().into()],
     }
 }
@@ -533,19 +544,16 @@ pub async fn create_user(db: &Db, actor: &Principal, new: NewUser<'_>) -> Result
     }];
     // Uniqueness of the email and the external id: the unique indexes answer at the insert
     // (`uniqueness_or`), one statement fewer each than asking first.
-    if dialect::has_json_recordset(txn.get_database_backend()) {
-        // The user, its audit row and its event in one statement (every column is known
-        // here, so nothing needs to be returned).
-        audit::record_with(&txn, &op, changes, insert_user(&created))
-            .await
-            .map_err(|e| uniqueness_or(e, &email))?;
-    } else {
-        user::Entity::insert(user::ActiveModel::from(created.clone()))
-            .exec_without_returning(&txn)
-            .await
-            .map_err(|e| uniqueness_or(e.into(), &email))?;
-        audit::record(&txn, &op, changes).await?;
-    }
+    // The user, its audit row and its event in one round trip (every column is known here,
+    // so nothing needs to be returned).
+    audit::record_with(
+        &txn,
+        &op,
+        changes,
+        insert_user(txn.get_database_backend(), &created),
+    )
+    .await
+    .map_err(|e| uniqueness_or(e, &email))?;
     txn.commit().await?;
     Ok(Created {
         user: created,

@@ -2,13 +2,14 @@
 //! and creating, editing and deleting custom roles.
 
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseBackend,
-    DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder, Select,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseBackend, EntityTrait,
+    QueryFilter, QueryOrder, Select,
 };
 use serde_json::{Map, Value as Json, json};
 use uuid::Uuid;
 
 use super::audit::{self, Change, Operation};
+use super::db::WriteTxn;
 use super::dialect::{Lock, locked};
 use super::ids::RoleId;
 use super::teams::{InTheWay, name_race};
@@ -215,7 +216,7 @@ fn require_manage(actor: &Principal) -> Result<()> {
 }
 
 /// Opens the write transaction of a change and re-reads the actor inside it.
-async fn begin(db: &Db, actor: &Principal) -> Result<(DatabaseTransaction, Principal)> {
+async fn begin(db: &Db, actor: &Principal) -> Result<(WriteTxn, Principal)> {
     let txn = db.begin_write().await?;
     let actor = access::recheck(&txn, actor, Permission::RolesManage, MANAGE_REFUSAL).await?;
     Ok((txn, actor))

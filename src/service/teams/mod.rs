@@ -16,11 +16,11 @@ mod query;
 mod team_changes;
 
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseBackend, DatabaseTransaction, DbErr, EntityTrait,
-    QueryFilter, Select,
+    ColumnTrait, ConnectionTrait, DatabaseBackend, DbErr, EntityTrait, QueryFilter, Select,
 };
 use uuid::Uuid;
 
+use super::db::WriteTxn;
 use super::dialect::{Lock, locked};
 use super::{Db, Error, Result, access};
 use crate::auth::{Permission, Principal};
@@ -62,7 +62,7 @@ fn require_manage(actor: &Principal) -> Result<()> {
 }
 
 /// Opens the write transaction of a change and re-reads the actor inside it.
-async fn begin(db: &Db, actor: &Principal) -> Result<(DatabaseTransaction, Principal)> {
+async fn begin(db: &Db, actor: &Principal) -> Result<(WriteTxn, Principal)> {
     let txn = db.begin_write().await?;
     let actor = access::recheck(&txn, actor, Permission::TeamsManage, MANAGE_REFUSAL).await?;
     Ok((txn, actor))
