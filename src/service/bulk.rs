@@ -1,7 +1,39 @@
 //! The shape every bulk mutation shares: all items are checked first; if any fails nothing
 //! is written and every failure is reported with its index; `dry_run` stops after the checks.
 
-use super::ids::OperationId;
+use super::ids::{OperationId, TypedId};
+
+/// One id of a bulk request, parsed once where it came in (GraphQL, SCIM): the typed id and
+/// the text as the client sent it, which the item's errors echo. `id` is `None` when the text
+/// is no id of this kind; the item is then `NOT_FOUND`, as an id of nothing would be.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Requested<T> {
+    /// The id as sent.
+    pub sent: String,
+    /// The id, when `sent` is one of this kind.
+    pub id: Option<T>,
+}
+
+impl<T: TypedId> Requested<T> {
+    /// Parses one id as the client sent it.
+    pub fn parse(sent: String) -> Self {
+        let id = T::parse(&sent);
+        Requested { sent, id }
+    }
+
+    /// Parses every id of a request, in order.
+    pub fn parse_all(sent: impl IntoIterator<Item = String>) -> Vec<Self> {
+        sent.into_iter().map(Self::parse).collect()
+    }
+
+    /// An id known already (a directory's change to one user): sent as its external form.
+    pub fn known(id: T) -> Self {
+        Requested {
+            sent: id.to_string(),
+            id: Some(id),
+        }
+    }
+}
 
 /// Why one item of a bulk request was refused.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]

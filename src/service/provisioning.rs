@@ -23,12 +23,11 @@ use sea_orm::{
     QueryOrder, QuerySelect, QueryTrait,
 };
 use serde_json::{Value as Json, json};
-use uuid::Uuid;
 
 use super::audit::{self, Change, Operation};
-use super::bulk::ItemError;
+use super::bulk::{ItemError, Requested};
 use super::email::Email;
-use super::ids::{RoleId, TeamId, UserId};
+use super::ids::{AccountId, RoleId, ScimTokenId, TeamId, UserId};
 use super::text::{self, Name};
 use super::users::{self, Request, Status};
 use super::{Db, Error, access, accounts, dialect, is_unique_violation, seats, teams};
@@ -148,9 +147,9 @@ async fn check_domain(txn: &DatabaseTransaction, actor: &Principal, email: &Emai
 
 async fn check_unique(
     txn: &DatabaseTransaction,
-    account_id: Uuid,
+    account_id: AccountId,
     email: &Email,
-    except: Option<Uuid>,
+    except: Option<UserId>,
 ) -> Result<()> {
     let mut select = user::Entity::find()
         .filter(user::Column::AccountId.eq(account_id))
@@ -197,9 +196,9 @@ fn external_id_taken() -> ProvisionError {
 
 async fn check_external_unique(
     txn: &DatabaseTransaction,
-    account_id: Uuid,
+    account_id: AccountId,
     external_id: &str,
-    except: Option<Uuid>,
+    except: Option<UserId>,
 ) -> Result<()> {
     let mut select = user::Entity::find()
         .filter(user::Column::AccountId.eq(account_id))
@@ -251,7 +250,7 @@ async fn resolve_team(
 /// The account's live teams as an organization-wide directory picks its default from them:
 /// the token's anchor team first, then the oldest. `CASE` rather than the bare `IN`: a token
 /// without an anchor makes it NULL, which PostgreSQL would sort first.
-fn directory_teams(actor: &Principal, token: Uuid) -> sea_orm::Select<team::Entity> {
+fn directory_teams(actor: &Principal, token: ScimTokenId) -> sea_orm::Select<team::Entity> {
     let anchor = Query::select()
         .column(scim_token::Column::AnchorTeamId)
         .from(scim_token::Entity)
@@ -395,11 +394,11 @@ fn grantable(actor: &Principal, role: &role::Model) -> Result<bool> {
 fn snapshot(u: &user::Model, team: Option<&team::Model>, role: Option<&role::Model>) -> Json {
     let mut s = json!({ "email": u.email, "name": u.name });
     if let Some(t) = team {
-        s["teamId"] = json!(TeamId(t.id).to_string());
+        s["teamId"] = json!(t.id.to_string());
         s["team"] = json!(t.name);
     }
     if let Some(r) = role {
-        s["roleId"] = json!(RoleId(r.id).to_string());
+        s["roleId"] = json!(r.id.to_string());
         s["role"] = json!(r.name);
     }
     s
@@ -501,7 +500,7 @@ pub async fn create_user(db: &Db, actor: &Principal, new: NewUser<'_>) -> Result
         Status::Suspended
     };
     let created = user::Model {
-        id: Uuid::now_v7(),
+        id: UserId::new(),
         account_id: actor.account_id,
         email: email.as_str().to_owned(),
         name: name.as_str().to_owned(),
@@ -525,7 +524,7 @@ pub async fn create_user(db: &Db, actor: &Principal, new: NewUser<'_>) -> Result
     let changes = vec![Change {
         action: CREATED,
         target_type: "User",
-        target_id: created.id,
+        target_id: created.id.into(),
         target_label: Some(created.email.clone()),
         target_team_id: Some(team.id),
         before: None,
@@ -567,7 +566,7 @@ pub struct Created {
 pub async fn update_profile(
     db: &Db,
     actor: &Principal,
-    user_id: Uuid,
+    user_id: UserId,
     changes: ProfileChanges<'_>,
 ) -> Result<user::Model> {
     if !actor.can(Permission::UsersInvite) {
@@ -593,7 +592,7 @@ async fn update_profile_in(
     txn: &DatabaseTransaction,
     actor: &Principal,
     op: &Operation,
-    user_id: Uuid,
+    user_id: UserId,
     changes: ProfileChanges<'_>,
 ) -> Result<user::Model> {
     if !actor.can(Permission::UsersInvite) {
@@ -685,7 +684,7 @@ async fn update_profile_in(
         vec![Change {
             action: UPDATED,
             target_type: "User",
-            target_id: current.id,
+            target_id: current.id.into(),
             target_label: Some(after.email.clone()),
             target_team_id: Some(current.team_id),
             before: Some(before_json),
@@ -751,7 +750,7 @@ impl UserChanges<'_> {
 pub async fn update_user(
     db: &Db,
     actor: &Principal,
-    user_id: Uuid,
+    user_id: UserId,
     changes: UserChanges<'_>,
 ) -> Result<()> {
     let needed = changes.permissions();
@@ -762,7 +761,7 @@ pub async fn update_user(
     let txn = db.begin_write().await?;
     let actor = &access::recheck(&txn, actor, first, refusal).await?;
     let op = Operation::start(actor);
-    let ids = [UserId(user_id).to_string()];
+    let ids = [Requested::known(user_id)];
     let at = |part: &str, e: ProvisionError| ProvisionError::At(part.to_owned(), Box::new(e));
     let bulk = |part: &'static str, outcome: super::bulk::Outcome<user::Model>| {
         if outcome.errors.is_empty() {
@@ -791,40 +790,26 @@ pub async fn update_user(
         let team = find_team(&txn, actor, wanted)
             .await?
             .ok_or_else(|| no_team(wanted))?;
-        let outcome = users::apply_in(
-            &txn,
-            actor,
-            &op,
-            &ids,
-            Request::Team(&TeamId(team).to_string()),
-            false,
-        )
-        .await
-        .map_err(|e| match e {
-            Error::NotFound(_) => {
-                ProvisionError::Invalid("team", "no such team within your reach".into())
-            }
-            other => at("team", other.into()),
-        })?;
+        let outcome = users::apply_in(&txn, actor, &op, &ids, Request::Team(Some(team)), false)
+            .await
+            .map_err(|e| match e {
+                Error::NotFound(_) => {
+                    ProvisionError::Invalid("team", "no such team within your reach".into())
+                }
+                other => at("team", other.into()),
+            })?;
         bulk("team", outcome)?;
     }
     if let Some(wanted) = changes.role {
         let role = find_role(&txn, actor.account_id, wanted)
             .await?
             .ok_or_else(|| ProvisionError::Invalid("role", "no such role".into()))?;
-        let outcome = users::apply_in(
-            &txn,
-            actor,
-            &op,
-            &ids,
-            Request::Role(&RoleId(role.id).to_string()),
-            false,
-        )
-        .await
-        .map_err(|e| match e {
-            Error::NotFound(_) => ProvisionError::Invalid("role", "no such role".into()),
-            other => at("role", other.into()),
-        })?;
+        let outcome = users::apply_in(&txn, actor, &op, &ids, Request::Role(Some(role.id)), false)
+            .await
+            .map_err(|e| match e {
+                Error::NotFound(_) => ProvisionError::Invalid("role", "no such role".into()),
+                other => at("role", other.into()),
+            })?;
         bulk("role", outcome)?;
     }
     if changes.active == Some(false) {
@@ -842,9 +827,9 @@ async fn find_team(
     txn: &DatabaseTransaction,
     actor: &Principal,
     wanted: Ref<'_>,
-) -> Result<Option<Uuid>> {
+) -> Result<Option<TeamId>> {
     match wanted {
-        Ref::Id(raw) => Ok(TeamId::parse(raw).map(|t| t.0)),
+        Ref::Id(raw) => Ok(TeamId::parse(raw)),
         Ref::Name(raw) => {
             let key = Name::parse("team", raw)?.key();
             Ok(team::Entity::find()
@@ -867,7 +852,7 @@ fn no_team(wanted: Ref<'_>) -> ProvisionError {
 /// share-locked on PostgreSQL (against a concurrent deleteRole) until the transaction ends.
 async fn find_role(
     txn: &DatabaseTransaction,
-    account_id: Uuid,
+    account_id: AccountId,
     wanted: Ref<'_>,
 ) -> Result<Option<role::Model>> {
     let live = super::dialect::locked(
@@ -879,7 +864,7 @@ async fn find_role(
     );
     Ok(match wanted {
         Ref::Id(raw) => match RoleId::parse(raw) {
-            Some(id) => live.filter(role::Column::Id.eq(id.0)).one(txn).await?,
+            Some(id) => live.filter(role::Column::Id.eq(id)).one(txn).await?,
             None => None,
         },
         Ref::Name(raw) => {
@@ -906,10 +891,10 @@ pub struct GroupChanges<'a> {
     pub name: Option<&'a str>,
     /// `Some(None)` removes the external id.
     pub external_id: Option<Option<&'a str>>,
-    /// Users (ids as sent) to move into the team.
-    pub add: Vec<String>,
-    /// Users (ids as sent) to move out of it, to the directory's default team.
-    pub remove: Vec<String>,
+    /// Users (ids as sent, parsed) to move into the team.
+    pub add: Vec<Requested<UserId>>,
+    /// Users (ids as sent, parsed) to move out of it, to the directory's default team.
+    pub remove: Vec<Requested<UserId>>,
 }
 
 /// Applies all of `changes` to one team in ONE write transaction — rename
@@ -920,7 +905,7 @@ pub struct GroupChanges<'a> {
 pub async fn update_group(
     db: &Db,
     actor: &Principal,
-    team_id: Uuid,
+    team_id: TeamId,
     changes: GroupChanges<'_>,
 ) -> Result<()> {
     let structure = changes.name.is_some() || changes.external_id.is_some();
@@ -942,13 +927,12 @@ pub async fn update_group(
     .await?;
     let op = Operation::start(actor);
     let at = |part: &str, e: ProvisionError| ProvisionError::At(part.to_owned(), Box::new(e));
-    let id = TeamId(team_id).to_string();
     if let Some(name) = changes.name {
         teams::update_team_in(
             &txn,
             actor,
             &op,
-            &id,
+            Some(team_id),
             teams::TeamChanges {
                 name: Some(name),
                 department_id: None,
@@ -965,22 +949,15 @@ pub async fn update_group(
     if let Some(x) = changes.external_id {
         set_team_external_id_in(&txn, actor, &op, team_id, x).await?;
     }
-    let move_into = |ids: Vec<String>, into: Uuid, part: &'static str| {
+    let move_into = |ids: Vec<Requested<UserId>>, into: TeamId, part: &'static str| {
         let (txn, op) = (&txn, &op);
         async move {
             if ids.is_empty() {
                 return Ok(());
             }
-            let outcome = users::apply_in(
-                txn,
-                actor,
-                op,
-                &ids,
-                Request::Team(&TeamId(into).to_string()),
-                false,
-            )
-            .await
-            .map_err(|e| at(part, e.into()))?;
+            let outcome = users::apply_in(txn, actor, op, &ids, Request::Team(Some(into)), false)
+                .await
+                .map_err(|e| at(part, e.into()))?;
             if outcome.errors.is_empty() {
                 Ok(())
             } else {
@@ -1011,7 +988,7 @@ pub async fn update_group(
 pub async fn default_team<C: sea_orm::ConnectionTrait>(
     db: &C,
     actor: &Principal,
-) -> Result<Option<Uuid>> {
+) -> Result<Option<TeamId>> {
     if !actor.team_id.is_nil() {
         return Ok(Some(actor.team_id));
     }
@@ -1024,7 +1001,7 @@ pub async fn default_team<C: sea_orm::ConnectionTrait>(
             .from(scim_token::Entity)
             .and_where(scim_token::Column::Id.eq(token))
             .to_owned();
-        let live: Option<Uuid> = team::Entity::find()
+        let live: Option<TeamId> = team::Entity::find()
             .select_only()
             .column(team::Column::Id)
             .filter(team::Column::AccountId.eq(actor.account_id))
@@ -1052,7 +1029,7 @@ pub async fn default_team<C: sea_orm::ConnectionTrait>(
 pub async fn set_team_external_id(
     db: &Db,
     actor: &Principal,
-    team_id: Uuid,
+    team_id: TeamId,
     external_id: Option<&str>,
 ) -> Result<()> {
     if !actor.can(Permission::TeamsManage) {
@@ -1077,7 +1054,7 @@ async fn set_team_external_id_in(
     txn: &DatabaseTransaction,
     actor: &Principal,
     op: &Operation,
-    team_id: Uuid,
+    team_id: TeamId,
     external_id: Option<&str>,
 ) -> Result<()> {
     if !actor.can(Permission::TeamsManage) {
@@ -1109,7 +1086,7 @@ async fn set_team_external_id_in(
         vec![Change {
             action: "team.updated",
             target_type: "Team",
-            target_id: team.id,
+            target_id: team.id.into(),
             target_label: Some(team.name.clone()),
             target_team_id: Some(team.id),
             before: Some(json!({ "externalId": team.external_id })),

@@ -3,13 +3,9 @@
 
 use std::collections::{HashMap, HashSet};
 
-use sea_orm::sea_query::{Expr, ExprTrait};
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
-use uuid::Uuid;
-
 use super::super::audit::{self, Operation};
-use super::super::bulk::{ItemError, ItemErrorCode, Outcome};
-use super::super::ids::InviteId;
+use super::super::bulk::{ItemError, ItemErrorCode, Outcome, Requested};
+use super::super::ids::{InviteId, RoleId};
 use super::super::{Db, Result, access, accounts, now_ms, seats};
 use super::query::{reachable, visible};
 use super::{
@@ -18,6 +14,8 @@ use super::{
 };
 use crate::auth::{Permission, Principal};
 use crate::entity::{invite, role};
+use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 
 /// The id-based invitation mutations.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
@@ -113,30 +111,31 @@ impl IdPlan {
 async fn plan_ids<C: ConnectionTrait>(
     db: &C,
     actor: &Principal,
-    ids: &[String],
+    ids: &[Requested<InviteId>],
     action: Action,
     now: i64,
     lock: bool,
 ) -> Result<IdPlan> {
     use ItemErrorCode::*;
     let mut errors = Vec::new();
-    let mut wanted: Vec<(usize, &str, Uuid)> = Vec::with_capacity(ids.len());
+    let mut wanted: Vec<(usize, &str, InviteId)> = Vec::with_capacity(ids.len());
     let mut seen = HashSet::new();
-    for (index, raw) in ids.iter().enumerate() {
-        match InviteId::parse(raw) {
+    for (index, requested) in ids.iter().enumerate() {
+        let raw = requested.sent.as_str();
+        match requested.id {
             None => errors.push(ItemError::for_id(
                 index,
                 raw,
                 NotFound,
                 format!("invitation `{raw}` not found"),
             )),
-            Some(id) if !seen.insert(id.0) => errors.push(ItemError::for_id(
+            Some(id) if !seen.insert(id) => errors.push(ItemError::for_id(
                 index,
                 raw,
                 Duplicate,
                 format!("invitation `{raw}` appears more than once in this request"),
             )),
-            Some(id) => wanted.push((index, raw, id.0)),
+            Some(id) => wanted.push((index, raw, id)),
         }
     }
     // Deleted invitations are gone for everything but a repeated delete.
@@ -145,17 +144,17 @@ async fn plan_ids<C: ConnectionTrait>(
     } else {
         visible(actor)
     };
-    let keys: Vec<Uuid> = wanted.iter().map(|w| w.2).collect();
-    let found: HashMap<Uuid, invite::Model> =
+    let keys: Vec<InviteId> = wanted.iter().map(|w| w.2).collect();
+    let found: HashMap<InviteId, invite::Model> =
         find_in(db, locked(base, db, lock), invite::Column::Id, &keys)
             .await?
             .into_iter()
             .map(|i| (i.id, i))
             .collect();
-    let mut role_ids: Vec<Uuid> = found.values().map(|i| i.role_id).collect();
+    let mut role_ids: Vec<RoleId> = found.values().map(|i| i.role_id).collect();
     role_ids.sort_unstable();
     role_ids.dedup();
-    let roles: HashMap<Uuid, role::Model> = find_in(
+    let roles: HashMap<RoleId, role::Model> = find_in(
         db,
         role::Entity::find().filter(role::Column::AccountId.eq(actor.account_id)),
         role::Column::Id,
@@ -247,7 +246,7 @@ async fn write_ids<C: ConnectionTrait>(
     plan: &IdPlan,
 ) -> Result<()> {
     let now = op.at;
-    let ids: Vec<Uuid> = plan.changed.iter().map(|(before, _)| before.id).collect();
+    let ids: Vec<InviteId> = plan.changed.iter().map(|(before, _)| before.id).collect();
     for chunk in ids.chunks(READ_CHUNK) {
         let update = invite::Entity::update_many()
             .col_expr(invite::Column::UpdatedAt, Expr::value(now))
@@ -309,7 +308,7 @@ async fn write_ids<C: ConnectionTrait>(
 async fn bulk_on_ids(
     db: &Db,
     actor: &Principal,
-    ids: &[String],
+    ids: &[Requested<InviteId>],
     dry_run: bool,
     max_items: usize,
     action: Action,
@@ -340,7 +339,7 @@ async fn bulk_on_ids(
 pub async fn resend(
     db: &Db,
     actor: &Principal,
-    ids: &[String],
+    ids: &[Requested<InviteId>],
     dry_run: bool,
     max_items: usize,
 ) -> Result<Outcome<invite::Model>> {
@@ -351,7 +350,7 @@ pub async fn resend(
 pub async fn withdraw(
     db: &Db,
     actor: &Principal,
-    ids: &[String],
+    ids: &[Requested<InviteId>],
     dry_run: bool,
     max_items: usize,
 ) -> Result<Outcome<invite::Model>> {
@@ -363,10 +362,10 @@ pub async fn withdraw(
 pub async fn delete(
     db: &Db,
     actor: &Principal,
-    ids: &[String],
+    ids: &[Requested<InviteId>],
     dry_run: bool,
     max_items: usize,
-) -> Result<Outcome<Uuid>> {
+) -> Result<Outcome<InviteId>> {
     let outcome = bulk_on_ids(db, actor, ids, dry_run, max_items, Action::Delete).await?;
     Ok(Outcome {
         items: outcome.items.into_iter().map(|i| i.id).collect(),

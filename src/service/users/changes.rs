@@ -4,21 +4,19 @@
 
 use std::collections::{HashMap, HashSet};
 
-use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, PaginatorTrait, QueryFilter,
-    QuerySelect,
-};
-use serde_json::{Value as Json, json};
-use uuid::Uuid;
-
 use super::super::audit::{self, Operation};
-use super::super::bulk::{ItemError, ItemErrorCode, Outcome};
-use super::super::ids::{RoleId, TeamId, UserId};
+use super::super::bulk::{ItemError, ItemErrorCode, Outcome, Requested};
+use super::super::ids::{AccountId, RoleId, TeamId, UserId};
 use super::super::{Db, Error, Result, access};
 use super::write::write;
 use super::{CHUNK, Status};
 use crate::auth::{BuiltInRole, Permission, PermissionSet, Principal};
 use crate::entity::{role, team, user};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, PaginatorTrait, QueryFilter,
+    QuerySelect,
+};
+use serde_json::{Value as Json, json};
 
 /// Audit actions of the user changes.
 pub const ROLE_CHANGED: &str = "user.role_changed";
@@ -27,12 +25,13 @@ pub const DELETED: &str = "user.deleted";
 pub const SUSPENDED: &str = "user.suspended";
 pub const REACTIVATED: &str = "user.reactivated";
 
-/// Gives every selected user `role_id`. All-or-nothing; see `apply` for the checks.
+/// Gives every selected user `role_id` (`None`: the client sent no role id, answered as an
+/// unknown role). All-or-nothing; see `apply` for the checks.
 pub async fn change_role(
     db: &Db,
     actor: &Principal,
-    user_ids: &[String],
-    role_id: &str,
+    user_ids: &[Requested<UserId>],
+    role_id: Option<RoleId>,
     dry_run: bool,
     max_bulk: usize,
 ) -> Result<Outcome<user::Model>> {
@@ -47,12 +46,13 @@ pub async fn change_role(
     .await
 }
 
-/// Moves every selected user to `team_id`. All-or-nothing; see `apply` for the checks.
+/// Moves every selected user to `team_id` (`None`: the client sent no team id, answered as an
+/// unknown team). All-or-nothing; see `apply` for the checks.
 pub async fn change_team(
     db: &Db,
     actor: &Principal,
-    user_ids: &[String],
-    team_id: &str,
+    user_ids: &[Requested<UserId>],
+    team_id: Option<TeamId>,
     dry_run: bool,
     max_bulk: usize,
 ) -> Result<Outcome<user::Model>> {
@@ -73,7 +73,7 @@ pub async fn change_team(
 pub async fn delete(
     db: &Db,
     actor: &Principal,
-    user_ids: &[String],
+    user_ids: &[Requested<UserId>],
     dry_run: bool,
     max_bulk: usize,
 ) -> Result<Outcome<user::Model>> {
@@ -90,7 +90,7 @@ pub async fn delete(
 pub async fn suspend_users(
     db: &Db,
     actor: &Principal,
-    user_ids: &[String],
+    user_ids: &[Requested<UserId>],
     dry_run: bool,
     max_bulk: usize,
 ) -> Result<Outcome<user::Model>> {
@@ -104,24 +104,26 @@ pub async fn suspend_users(
 pub async fn reactivate_users(
     db: &Db,
     actor: &Principal,
-    user_ids: &[String],
+    user_ids: &[Requested<UserId>],
     dry_run: bool,
     max_bulk: usize,
 ) -> Result<Outcome<user::Model>> {
     apply(db, actor, user_ids, Request::Reactivate, dry_run, max_bulk).await
 }
 
-/// The change requested, with its parameter as the client sent it.
+/// The change requested, with its parameter as parsed where it came in (`None`: the text
+/// sent was no id of that kind, answered as an unknown role or team after the checks that
+/// come first).
 #[derive(Copy, Clone)]
-pub(crate) enum Request<'a> {
-    Role(&'a str),
-    Team(&'a str),
+pub(crate) enum Request {
+    Role(Option<RoleId>),
+    Team(Option<TeamId>),
     Delete,
     Suspend,
     Reactivate,
 }
 
-impl Request<'_> {
+impl Request {
     fn permission(self) -> Permission {
         match self {
             Request::Role(_) => Permission::UsersChangeRole,
@@ -173,8 +175,8 @@ struct Selected {
 async fn apply(
     db: &Db,
     actor: &Principal,
-    user_ids: &[String],
-    request: Request<'_>,
+    user_ids: &[Requested<UserId>],
+    request: Request,
     dry_run: bool,
     max_bulk: usize,
 ) -> Result<Outcome<user::Model>> {
@@ -213,8 +215,8 @@ pub(crate) async fn apply_in(
     txn: &DatabaseTransaction,
     actor: &Principal,
     op: &Operation,
-    user_ids: &[String],
-    request: Request<'_>,
+    user_ids: &[Requested<UserId>],
+    request: Request,
     dry_run: bool,
 ) -> Result<Outcome<user::Model>> {
     if !actor.can(request.permission()) {
@@ -222,7 +224,7 @@ pub(crate) async fn apply_in(
     }
     let backend = txn.get_database_backend();
 
-    let roles: HashMap<Uuid, role::Model> = role::Entity::find()
+    let roles: HashMap<RoleId, role::Model> = role::Entity::find()
         .filter(role::Column::AccountId.eq(actor.account_id))
         .all(txn)
         .await?
@@ -231,12 +233,11 @@ pub(crate) async fn apply_in(
         .collect();
     let target = match request {
         Request::Role(id) => {
-            let id = RoleId::parse(id).ok_or(Error::NotFound("role"))?;
+            let id = id.ok_or(Error::NotFound("role"))?;
             // A live role, share-locked on PostgreSQL so a concurrent deleteRole cannot
             // remove it under the users it is being granted to.
             let live =
-                super::super::roles::lock_for_reference(txn, backend, actor.account_id, id.0)
-                    .await?;
+                super::super::roles::lock_for_reference(txn, backend, actor.account_id, id).await?;
             Target::Role(roles.get(&live.id).ok_or(Error::NotFound("role"))?)
         }
         Request::Team(id) => Target::Team(destination_team(txn, backend, actor, id).await?),
@@ -357,7 +358,7 @@ pub(crate) async fn apply_in(
         return Ok(refused);
     }
 
-    let changed: HashSet<Uuid> = changing.iter().map(|s| s.user.id).collect();
+    let changed: HashSet<UserId> = changing.iter().map(|s| s.user.id).collect();
     // The result: every selected user as they are (or would be) afterwards, in request
     // order; for a delete only the deleted ones.
     let items: Vec<user::Model> = selected
@@ -394,7 +395,7 @@ pub(crate) async fn apply_in(
         });
     }
 
-    let ids: Vec<Uuid> = changing.iter().map(|s| s.user.id).collect();
+    let ids: Vec<UserId> = changing.iter().map(|s| s.user.id).collect();
     write(txn, actor.account_id, &ids, &target, op.at).await?;
     let changes = match &target {
         Target::Role(role) => changing
@@ -420,7 +421,7 @@ pub(crate) async fn apply_in(
                         &s.user,
                         team.id,
                         Some(team_json(s.user.team_id, &names)),
-                        Some(json!({ "teamId": TeamId(team.id).to_string(), "team": team.name })),
+                        Some(json!({ "teamId": team.id.to_string(), "team": team.name })),
                     )
                 })
                 .collect()
@@ -480,16 +481,16 @@ async fn destination_team(
     txn: &DatabaseTransaction,
     backend: sea_orm::DatabaseBackend,
     actor: &Principal,
-    id: &str,
+    id: Option<TeamId>,
 ) -> Result<team::Model> {
-    let Some(id) = TeamId::parse(id) else {
+    let Some(id) = id else {
         return Err(Error::NotFound("team"));
     };
-    if !access::acts_in_team(actor, id.0) {
+    if !access::acts_in_team(actor, id) {
         return Err(Error::NotFound("team"));
     }
     // A live team, share-locked on PostgreSQL against a concurrent deleteTeam.
-    super::super::teams::lock_for_reference(txn, backend, actor.account_id, id.0).await
+    super::super::teams::lock_for_reference(txn, backend, actor.account_id, id).await
 }
 
 /// Loads the requested users with set-based queries and sorts the items into the users
@@ -497,17 +498,13 @@ async fn destination_team(
 async fn select_targets(
     txn: &DatabaseTransaction,
     actor: &Principal,
-    user_ids: &[String],
+    user_ids: &[Requested<UserId>],
     include_deleted: bool,
 ) -> Result<(Vec<Selected>, Vec<ItemError>)> {
-    let parsed: Vec<Option<Uuid>> = user_ids
-        .iter()
-        .map(|s| UserId::parse(s).map(Uuid::from))
-        .collect();
-    let mut wanted: Vec<Uuid> = parsed.iter().flatten().copied().collect();
+    let mut wanted: Vec<UserId> = user_ids.iter().filter_map(|r| r.id).collect();
     wanted.sort_unstable();
     wanted.dedup();
-    let mut found: HashMap<Uuid, user::Model> = HashMap::with_capacity(wanted.len());
+    let mut found: HashMap<UserId, user::Model> = HashMap::with_capacity(wanted.len());
     let backend = txn.get_database_backend();
     for chunk in wanted.chunks(CHUNK) {
         let mut select = user::Entity::find()
@@ -527,15 +524,16 @@ async fn select_targets(
     // Two spellings of one UUID are one user; unparseable ids are compared as sent.
     #[derive(PartialEq, Eq, Hash)]
     enum Key<'a> {
-        Id(Uuid),
+        Id(UserId),
         Raw(&'a str),
     }
     let mut first_seen: HashMap<Key<'_>, usize> = HashMap::with_capacity(user_ids.len());
     let mut selected = Vec::with_capacity(found.len());
     let mut errors = Vec::new();
-    for (index, (raw, parsed)) in user_ids.iter().zip(&parsed).enumerate() {
+    for (index, requested) in user_ids.iter().enumerate() {
+        let (raw, parsed) = (&requested.sent, requested.id);
         let key = match parsed {
-            Some(id) => Key::Id(*id),
+            Some(id) => Key::Id(id),
             None => Key::Raw(raw.as_str()),
         };
         if let Some(first) = first_seen.get(&key) {
@@ -569,7 +567,7 @@ async fn select_targets(
 }
 
 fn role_of<'a>(
-    roles: &'a HashMap<Uuid, role::Model>,
+    roles: &'a HashMap<RoleId, role::Model>,
     user: &user::Model,
 ) -> Result<&'a role::Model> {
     roles.get(&user.role_id).ok_or_else(|| {
@@ -593,10 +591,10 @@ fn is_admin(role: &role::Model) -> bool {
 /// Active users of the account holding the Admin role.
 async fn count_active_admins(
     txn: &DatabaseTransaction,
-    account_id: Uuid,
-    roles: &HashMap<Uuid, role::Model>,
+    account_id: AccountId,
+    roles: &HashMap<RoleId, role::Model>,
 ) -> Result<u64> {
-    let admin_roles: Vec<Uuid> = roles
+    let admin_roles: Vec<RoleId> = roles
         .values()
         .filter(|r| is_admin(r))
         .map(|r| r.id)
@@ -620,14 +618,14 @@ pub(super) fn token_cutoff(now: i64) -> i64 {
 /// Names of the given teams, for audit snapshots.
 async fn team_names(
     txn: &DatabaseTransaction,
-    ids: impl Iterator<Item = Uuid>,
-) -> Result<HashMap<Uuid, String>> {
-    let mut ids: Vec<Uuid> = ids.collect();
+    ids: impl Iterator<Item = TeamId>,
+) -> Result<HashMap<TeamId, String>> {
+    let mut ids: Vec<TeamId> = ids.collect();
     ids.sort_unstable();
     ids.dedup();
     let mut names = HashMap::with_capacity(ids.len());
     for chunk in ids.chunks(CHUNK) {
-        let rows: Vec<(Uuid, String)> = team::Entity::find()
+        let rows: Vec<(TeamId, String)> = team::Entity::find()
             .select_only()
             .column(team::Column::Id)
             .column(team::Column::Name)
@@ -641,11 +639,11 @@ async fn team_names(
 }
 
 fn role_json(role: &role::Model) -> Json {
-    json!({ "roleId": RoleId(role.id).to_string(), "role": role.name })
+    json!({ "roleId": role.id.to_string(), "role": role.name })
 }
 
-fn team_json(team_id: Uuid, names: &HashMap<Uuid, String>) -> Json {
-    json!({ "teamId": TeamId(team_id).to_string(), "team": names.get(&team_id) })
+fn team_json(team_id: TeamId, names: &HashMap<TeamId, String>) -> Json {
+    json!({ "teamId": team_id.to_string(), "team": names.get(&team_id) })
 }
 
 /// Adds the fields of `extra` (an object) to `into` (an object).
@@ -658,14 +656,14 @@ fn merge(into: &mut Json, extra: Json) {
 fn audit_change(
     action: &'static str,
     user: &user::Model,
-    team_id: Uuid,
+    team_id: TeamId,
     before: Option<Json>,
     after: Option<Json>,
 ) -> audit::Change {
     audit::Change {
         action,
         target_type: "User",
-        target_id: user.id,
+        target_id: user.id.into(),
         target_label: Some(user.email.clone()),
         target_team_id: Some(team_id),
         before,
