@@ -1067,7 +1067,7 @@ async fn accept_checks_the_name_and_the_token() {
         .await
         .into_iter()
         .filter(|e| e.actor_id.is_none())
-        .map(|e| e.action)
+        .map(|e| e.action.as_str().to_owned())
         .collect();
     assert_eq!(events, ["invite.accepted", "user.created"]);
 }

@@ -13,6 +13,7 @@ use common::{data, error_code, gid};
 use org::*;
 use roster::auth::Principal;
 use roster::entity::{audit_event, user};
+use roster::service::audit::AuditAction;
 use roster::service::bulk::Requested;
 use roster::service::ids::{ScimTokenId, UserId};
 use roster::service::{Error, principal, scim_tokens, users};
@@ -633,8 +634,8 @@ async fn scim_tokens_are_shown_once_capped_at_two_and_revoked_at_once() {
         data(&again)["createScimToken"]["secret"].is_string(),
         "{again}"
     );
-    let revocations = events(&t, scim_tokens::REVOKED).await;
-    let creations = events(&t, scim_tokens::CREATED).await;
+    let revocations = events(&t, AuditAction::ScimTokenRevoked.as_str()).await;
+    let creations = events(&t, AuditAction::ScimTokenCreated.as_str()).await;
     assert_eq!((creations.len(), revocations.len()), (3, 1));
 }
 

@@ -696,7 +696,7 @@ async fn role_manager_cannot_widen_or_empower_a_role_beyond_their_own() {
         .await
         .into_iter()
         .filter(|e| e.actor_id == Some(carol.into()))
-        .map(|e| e.action)
+        .map(|e| e.action.as_str().to_owned())
         .collect();
     assert_eq!(events, ["role.created", "role.updated"]);
 }

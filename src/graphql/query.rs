@@ -438,7 +438,13 @@ impl QueryRoot {
             },
             actor_token_id: token_actor,
             target_id: any("targetId", filter.target_id)?,
-            actions: filter.actions,
+            // An action Roster never writes matches nothing, as it did as a plain string.
+            actions: filter.actions.map(|actions| {
+                actions
+                    .iter()
+                    .filter_map(|a| service::audit::AuditAction::parse(a))
+                    .collect()
+            }),
             operation_id: parse_ids::<ids::OperationId>(
                 "operationId",
                 filter.operation_id.map(|i| vec![i]),

@@ -583,7 +583,7 @@ impl AuditEvent {
     }
     /// What happened, for example `user.role_changed`.
     async fn action(&self) -> &str {
-        &self.0.action
+        self.0.action.as_str()
     }
     /// Who did it. Null for actions without a signed-in user (such as accepting an invite,
     /// or a directory's change through SCIM: see `actorScimToken`), and when the caller may

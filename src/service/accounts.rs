@@ -4,7 +4,7 @@
 use sea_orm::{ActiveModelTrait, ActiveValue::Set, ConnectionTrait, EntityTrait, TransactionTrait};
 use serde_json::{Map, Value as Json, json};
 
-use super::audit::{self, Change, Operation};
+use super::audit::{self, AuditAction, Change, Operation};
 use super::dialect::{Lock, locked};
 use super::email::{Email, normalize_domain};
 use super::text::{self, Name};
@@ -300,7 +300,7 @@ pub async fn update(
         &txn,
         &op,
         vec![Change {
-            action: "account.updated",
+            action: AuditAction::AccountUpdated,
             target_type: "Account",
             target_id: updated.id.into(),
             target_label: Some(updated.name.clone()),

@@ -14,6 +14,7 @@ use super::page::{Listing, PageArgs, Sort, SortValue};
 use super::{Error, Result, access, events, now_ms};
 use crate::auth::{Permission, Principal};
 use crate::entity::audit_event;
+pub use crate::entity::audit_event::Action as AuditAction;
 
 /// One mutation in progress: its id (shared by all its audit events), account, actor and
 /// time.
@@ -54,7 +55,7 @@ impl Operation {
 
 /// What changed on one object.
 pub struct Change {
-    pub action: &'static str,
+    pub action: AuditAction,
     pub target_type: &'static str,
     /// A bare UUID: the target may be of any kind `target_type` names.
     pub target_id: Uuid,
@@ -87,7 +88,7 @@ pub async fn record<C: ConnectionTrait>(
             account_id: Set(op.account_id),
             operation_id: Set(op.id),
             actor_id: Set(op.actor_id),
-            action: Set(c.action.to_owned()),
+            action: Set(c.action),
             target_type: Set(c.target_type.to_owned()),
             target_id: Set(c.target_id),
             target_label: Set(c.target_label),
@@ -150,7 +151,7 @@ async fn record_postgres<C: ConnectionTrait>(
         .map(|c| {
             serde_json::json!({
                 "id": Uuid::now_v7(),
-                "action": c.action,
+                "action": c.action.as_str(),
                 "target_type": c.target_type,
                 "target_id": c.target_id,
                 "target_label": c.target_label,
@@ -246,7 +247,7 @@ fn events_of(changes: &[Change]) -> Vec<events::NewEvent> {
         .iter()
         .filter_map(|c| {
             Some(events::NewEvent {
-                event_type: events::type_of_action(c.action)?,
+                event_type: events::type_of_action(c.action.as_str())?,
                 target_type: c.target_type,
                 target_id: c.target_id,
                 target_team_id: c.target_team_id,
@@ -284,7 +285,8 @@ pub struct Filter {
     pub actor_token_id: Option<ScimTokenId>,
     /// A bare UUID: an id of any kind names a target.
     pub target_id: Option<Uuid>,
-    pub actions: Option<Vec<String>>,
+    /// Only these actions (an empty list matches nothing).
+    pub actions: Option<Vec<AuditAction>>,
     pub operation_id: Option<OperationId>,
 }
 

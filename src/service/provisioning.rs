@@ -24,7 +24,7 @@ use sea_orm::{
 };
 use serde_json::{Value as Json, json};
 
-use super::audit::{self, Change, Operation};
+use super::audit::{self, AuditAction, Change, Operation};
 use super::bulk::{ItemError, Requested};
 use super::email::Email;
 use super::ids::{AccountId, RoleId, ScimTokenId, TeamId, UserId};
@@ -33,10 +33,6 @@ use super::users::{self, Request, Status};
 use super::{Db, Error, access, accounts, dialect, is_unique_violation, seats, teams};
 use crate::auth::{BuiltInRole, Permission, PermissionSet, Principal};
 use crate::entity::{account, role, scim_token, team, user};
-
-/// Audit actions of this module.
-pub const CREATED: &str = "user.created";
-pub const UPDATED: &str = "user.updated";
 
 /// Longest external id accepted.
 pub const MAX_EXTERNAL_ID: usize = 255;
@@ -522,7 +518,7 @@ pub async fn create_user(db: &Db, actor: &Principal, new: NewUser<'_>) -> Result
         after["externalId"] = json!(x);
     }
     let changes = vec![Change {
-        action: CREATED,
+        action: AuditAction::UserCreated,
         target_type: "User",
         target_id: created.id.into(),
         target_label: Some(created.email.clone()),
@@ -682,7 +678,7 @@ async fn update_profile_in(
         txn,
         op,
         vec![Change {
-            action: UPDATED,
+            action: AuditAction::UserUpdated,
             target_type: "User",
             target_id: current.id.into(),
             target_label: Some(after.email.clone()),
@@ -1084,7 +1080,7 @@ async fn set_team_external_id_in(
         txn,
         op,
         vec![Change {
-            action: "team.updated",
+            action: AuditAction::TeamUpdated,
             target_type: "Team",
             target_id: team.id.into(),
             target_label: Some(team.name.clone()),

@@ -7,7 +7,7 @@ use sea_orm::{
 };
 use serde_json::{Map, Value as Json, json};
 
-use super::audit::{self, Change, Operation};
+use super::audit::{self, AuditAction, Change, Operation};
 use super::dialect::{Lock, locked};
 use super::ids::{AccountId, RoleId, Sent};
 use super::teams::{InTheWay, name_race};
@@ -187,7 +187,7 @@ fn role_json(r: &role::Model) -> Json {
 }
 
 fn role_change(
-    action: &'static str,
+    action: AuditAction,
     role: &role::Model,
     before: Option<Json>,
     after: Option<Json>,
@@ -397,7 +397,7 @@ pub async fn create(
         &txn,
         &op,
         vec![role_change(
-            "role.created",
+            AuditAction::RoleCreated,
             &role,
             None,
             Some(role_json(&role)),
@@ -496,7 +496,7 @@ pub async fn update(
         &txn,
         &op,
         vec![role_change(
-            "role.updated",
+            AuditAction::RoleUpdated,
             &updated,
             Some(Json::Object(before)),
             Some(Json::Object(after)),
@@ -543,7 +543,7 @@ pub async fn delete(db: &Db, actor: &Principal, id: Sent<RoleId>) -> Result<Role
         &txn,
         &op,
         vec![role_change(
-            "role.deleted",
+            AuditAction::RoleDeleted,
             &role,
             Some(role_json(&role)),
             None,

@@ -20,7 +20,7 @@ use sea_orm::{
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
-use super::audit::{self, Change, Operation};
+use super::audit::{self, AuditAction, Change, Operation};
 use super::ids::{AccountId, RoleId, ScimTokenId, Sent, TeamId};
 use super::text::Name;
 use super::{Db, Error, Result, access, now_ms, principal, roles, teams};
@@ -32,10 +32,6 @@ pub const MAX_LIVE: u64 = 2;
 
 /// Every secret starts with this, so secret scanners and people can tell what it is.
 pub const SECRET_PREFIX: &str = "roster_scim_";
-
-/// Audit actions.
-pub const CREATED: &str = "scim_token.created";
-pub const REVOKED: &str = "scim_token.revoked";
 
 /// `last_used_at` is written at most this often per token (ms), so a directory's sync does
 /// not turn every request into a write.
@@ -163,7 +159,7 @@ pub async fn create(
         &txn,
         &op,
         vec![change(
-            CREATED,
+            AuditAction::ScimTokenCreated,
             &token,
             None,
             Some(json!({
@@ -214,7 +210,7 @@ pub async fn revoke(
         &txn,
         &op,
         vec![change(
-            REVOKED,
+            AuditAction::ScimTokenRevoked,
             &token,
             Some(json!({ "revokedAt": null })),
             Some(json!({ "revokedAt": op.at })),
@@ -280,7 +276,7 @@ pub async fn authenticate<C: ConnectionTrait>(db: &C, secret: &str) -> Result<Pr
 }
 
 fn change(
-    action: &'static str,
+    action: AuditAction,
     token: &scim_token::Model,
     before: Option<serde_json::Value>,
     after: Option<serde_json::Value>,

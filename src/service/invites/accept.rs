@@ -5,9 +5,8 @@ use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, DbErr, EntityTrait, QueryFilter, QueryOrder};
 use serde_json::json;
 
-use super::super::audit::{self, Change, Operation};
+use super::super::audit::{self, AuditAction, Change, Operation};
 use super::super::email::Email;
-
 use super::super::text::{self, Name};
 use super::super::{Db, Error, Result, accounts, is_unique_violation, now_ms, seats};
 use super::token::MAX_TOKEN_LEN;
@@ -254,16 +253,16 @@ pub async fn accept(db: &Db, token: &str, name: &str) -> Result<Accepted, Accept
         &op,
         vec![
             invite_change(
-                "invite.accepted",
+                AuditAction::InviteAccepted,
                 &found,
                 Some(snapshot(&found, now)),
                 Some(invite_after),
             ),
             Change {
                 action: if restored {
-                    "user.restored"
+                    AuditAction::UserRestored
                 } else {
-                    "user.created"
+                    AuditAction::UserCreated
                 },
                 target_type: "User",
                 target_id: user.id.into(),

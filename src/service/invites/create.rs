@@ -3,7 +3,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use super::super::audit::{self, Operation};
+use super::super::audit::{self, AuditAction, Operation};
 use super::super::bulk::{ItemError, ItemErrorCode, Outcome, Requested};
 use super::super::dialect;
 use super::super::email::Email;
@@ -373,7 +373,7 @@ async fn write_invites<C: ConnectionTrait>(
             let mut after_json = snapshot(&after, now);
             after_json["supersededBy"] = json!(replacement.to_string());
             changes.push(invite_change(
-                "invite.withdrawn",
+                AuditAction::InviteWithdrawn,
                 old,
                 Some(snapshot(old, now)),
                 Some(after_json),
@@ -411,7 +411,7 @@ async fn write_invites<C: ConnectionTrait>(
     changes.extend(
         plan.invites
             .iter()
-            .map(|i| invite_change("invite.created", i, None, Some(snapshot(i, now)))),
+            .map(|i| invite_change(AuditAction::InviteCreated, i, None, Some(snapshot(i, now)))),
     );
     audit::record(db, op, changes).await?;
     Ok(Step::Done)

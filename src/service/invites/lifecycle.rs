@@ -3,7 +3,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use super::super::audit::{self, Operation};
+use super::super::audit::{self, AuditAction, Operation};
 use super::super::bulk::{ItemError, ItemErrorCode, Outcome, Requested};
 use super::super::ids::{InviteId, RoleId};
 use super::super::{Db, Result, access, accounts, now_ms, seats};
@@ -70,11 +70,11 @@ impl Action {
         after
     }
 
-    fn audit_action(self) -> &'static str {
+    fn audit_action(self) -> AuditAction {
         match self {
-            Action::Resend => "invite.resent",
-            Action::Withdraw => "invite.withdrawn",
-            Action::Delete => "invite.deleted",
+            Action::Resend => AuditAction::InviteResent,
+            Action::Withdraw => AuditAction::InviteWithdrawn,
+            Action::Delete => AuditAction::InviteDeleted,
         }
     }
 }

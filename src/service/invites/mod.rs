@@ -21,7 +21,7 @@ mod lifecycle;
 mod query;
 mod token;
 
-use super::audit::Change;
+use super::audit::{AuditAction, Change};
 use super::dialect;
 use super::ids::{InviteId, OutboxId};
 use super::{Error, Result};
@@ -193,7 +193,7 @@ fn user_snapshot(u: &user::Model) -> Json {
 }
 
 fn invite_change(
-    action: &'static str,
+    action: AuditAction,
     i: &invite::Model,
     before: Option<Json>,
     after: Option<Json>,

@@ -1,7 +1,7 @@
 //! Changing departments (`TEAMS_MANAGE`): create, rename, delete; and the unchecked insert
 //! that seeding uses.
 
-use super::super::audit::{self, Change, Operation};
+use super::super::audit::{self, AuditAction, Change, Operation};
 use super::super::dialect::{Lock, locked};
 use super::super::ids::{AccountId, DepartmentId, Sent};
 use super::super::text::Name;
@@ -65,7 +65,7 @@ fn department_json(d: &department::Model) -> Json {
 }
 
 fn department_change(
-    action: &'static str,
+    action: AuditAction,
     department: &department::Model,
     before: Option<Json>,
     after: Option<Json>,
@@ -152,7 +152,7 @@ pub async fn create_department(
         &txn,
         &op,
         vec![department_change(
-            "department.created",
+            AuditAction::DepartmentCreated,
             &department,
             None,
             Some(department_json(&department)),
@@ -197,7 +197,7 @@ pub async fn update_department(
         &txn,
         &op,
         vec![department_change(
-            "department.updated",
+            AuditAction::DepartmentUpdated,
             &updated,
             Some(json!({ "name": department.name })),
             Some(json!({ "name": updated.name })),
@@ -243,7 +243,7 @@ pub async fn delete_department(
         &txn,
         &op,
         vec![department_change(
-            "department.deleted",
+            AuditAction::DepartmentDeleted,
             &department,
             Some(department_json(&department)),
             None,

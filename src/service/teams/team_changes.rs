@@ -1,7 +1,7 @@
 //! Changing teams (`TEAMS_MANAGE`): create, rename, move between departments, delete; and
 //! the unchecked insert that seeding uses.
 
-use super::super::audit::{self, Change, Operation};
+use super::super::audit::{self, AuditAction, Change, Operation};
 use super::super::dialect::{Lock, locked};
 use super::super::ids::{AccountId, DepartmentId, Sent, TeamId};
 use super::super::text::Name;
@@ -81,7 +81,7 @@ fn team_json(t: &team::Model) -> Json {
 }
 
 fn team_change(
-    action: &'static str,
+    action: AuditAction,
     team: &team::Model,
     before: Option<Json>,
     after: Option<Json>,
@@ -180,7 +180,7 @@ pub async fn create_team(
         &txn,
         &op,
         vec![team_change(
-            "team.created",
+            AuditAction::TeamCreated,
             &team,
             None,
             Some(team_json(&team)),
@@ -265,7 +265,7 @@ pub(crate) async fn update_team_in(
         txn,
         op,
         vec![team_change(
-            "team.updated",
+            AuditAction::TeamUpdated,
             &updated,
             Some(Json::Object(before)),
             Some(Json::Object(after)),
@@ -307,7 +307,7 @@ pub async fn delete_team(db: &Db, actor: &Principal, id: Sent<TeamId>) -> Result
         &txn,
         &op,
         vec![team_change(
-            "team.deleted",
+            AuditAction::TeamDeleted,
             &team,
             Some(team_json(&team)),
             None,

@@ -4,7 +4,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use super::super::audit::{self, Operation};
+use super::super::audit::{self, AuditAction, Operation};
 use super::super::bulk::{ItemError, ItemErrorCode, Outcome, Requested};
 use super::super::ids::{AccountId, RoleId, TeamId, UserId};
 use super::super::{Db, Error, Result, access};
@@ -17,13 +17,6 @@ use sea_orm::{
     QuerySelect,
 };
 use serde_json::{Value as Json, json};
-
-/// Audit actions of the user changes.
-pub const ROLE_CHANGED: &str = "user.role_changed";
-pub const TEAM_CHANGED: &str = "user.team_changed";
-pub const DELETED: &str = "user.deleted";
-pub const SUSPENDED: &str = "user.suspended";
-pub const REACTIVATED: &str = "user.reactivated";
 
 /// Gives every selected user `role_id` (`None`: the client sent no role id, answered as an
 /// unknown role). All-or-nothing; see `apply` for the checks.
@@ -403,7 +396,7 @@ pub(crate) async fn apply_in(
             .map(|s| {
                 let before = role_of(&roles, &s.user)?;
                 Ok(audit_change(
-                    ROLE_CHANGED,
+                    AuditAction::UserRoleChanged,
                     &s.user,
                     s.user.team_id,
                     Some(role_json(before)),
@@ -417,7 +410,7 @@ pub(crate) async fn apply_in(
                 .iter()
                 .map(|s| {
                     audit_change(
-                        TEAM_CHANGED,
+                        AuditAction::UserTeamChanged,
                         &s.user,
                         team.id,
                         Some(team_json(s.user.team_id, &names)),
@@ -436,7 +429,7 @@ pub(crate) async fn apply_in(
                     merge(&mut before, role_json(role));
                     merge(&mut before, team_json(s.user.team_id, &names));
                     Ok(audit_change(
-                        DELETED,
+                        AuditAction::UserDeleted,
                         &s.user,
                         s.user.team_id,
                         Some(before),
@@ -447,8 +440,8 @@ pub(crate) async fn apply_in(
         }
         Target::Status(status) => {
             let action = match status {
-                Status::Suspended => SUSPENDED,
-                Status::Active => REACTIVATED,
+                Status::Suspended => AuditAction::UserSuspended,
+                Status::Active => AuditAction::UserReactivated,
             };
             changing
                 .iter()
@@ -654,7 +647,7 @@ fn merge(into: &mut Json, extra: Json) {
 }
 
 fn audit_change(
-    action: &'static str,
+    action: AuditAction,
     user: &user::Model,
     team_id: TeamId,
     before: Option<Json>,

@@ -23,7 +23,7 @@ use sea_orm::{
 };
 use serde_json::{Map, Value as Json, json};
 
-use super::audit::{self, Change, Operation};
+use super::audit::{self, AuditAction, Change, Operation};
 use super::ids::{EventId, Sent, WebhookEndpointId};
 use super::page::{Listing, PageArgs, Sort, SortValue};
 use super::{Db, Error, Result, access, now_ms};
@@ -34,17 +34,6 @@ pub use secrets::SecretBox;
 
 /// The audit target type of endpoints.
 pub const TARGET_TYPE: &str = "WebhookEndpoint";
-
-/// Audit actions of endpoints (not domain events: the event log skips them).
-pub mod action {
-    pub const CREATED: &str = "webhook_endpoint.created";
-    pub const UPDATED: &str = "webhook_endpoint.updated";
-    pub const DELETED: &str = "webhook_endpoint.deleted";
-    pub const SECRET_ROTATED: &str = "webhook_endpoint.secret_rotated";
-    pub const REDELIVERY_REQUESTED: &str = "webhook_endpoint.redelivery_requested";
-    /// Written by the worker (no actor) when repeated failure disables an endpoint.
-    pub const DISABLED: &str = "webhook_endpoint.disabled";
-}
 
 /// Longest description.
 pub const MAX_DESCRIPTION_CHARS: usize = 500;
@@ -226,7 +215,7 @@ fn audit_view(e: &webhook_endpoint::Model) -> Json {
 
 fn change(
     e: &webhook_endpoint::Model,
-    action: &'static str,
+    action: AuditAction,
     before: Option<Json>,
     after: Option<Json>,
 ) -> Change {
@@ -307,7 +296,7 @@ pub async fn create(
         &op,
         vec![change(
             &endpoint,
-            action::CREATED,
+            AuditAction::WebhookEndpointCreated,
             None,
             Some(audit_view(&endpoint)),
         )],
@@ -402,7 +391,7 @@ pub async fn update(
         &op,
         vec![change(
             &updated,
-            action::UPDATED,
+            AuditAction::WebhookEndpointUpdated,
             Some(Json::Object(before)),
             Some(Json::Object(after)),
         )],
@@ -436,7 +425,7 @@ pub async fn delete(
         &op,
         vec![change(
             &endpoint,
-            action::DELETED,
+            AuditAction::WebhookEndpointDeleted,
             Some(audit_view(&endpoint)),
             None,
         )],
@@ -478,7 +467,7 @@ pub async fn rotate_secret(
         &op,
         vec![change(
             &updated,
-            action::SECRET_ROTATED,
+            AuditAction::WebhookEndpointSecretRotated,
             None,
             Some(json!({ "previousSecretExpiresAt": until })),
         )],
@@ -554,7 +543,7 @@ pub async fn redeliver(
         &op,
         vec![change(
             &endpoint,
-            action::REDELIVERY_REQUESTED,
+            AuditAction::WebhookEndpointRedeliveryRequested,
             None,
             Some(json!({
                 "eventIds": events.iter().take(100).map(|e| e.id.clone()).collect::<Vec<_>>(),

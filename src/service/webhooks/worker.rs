@@ -31,10 +31,10 @@ use uuid::Uuid;
 use super::super::dialect;
 use super::secrets::Signer;
 use super::source::{self, SourceEvent};
-use super::{WebhookSettings, action, event_types, guard};
+use super::{WebhookSettings, event_types, guard};
 use crate::entity::webhook_delivery::{Kind, Status};
 use crate::entity::{webhook_delivery, webhook_endpoint};
-use crate::service::audit::{self, Change, Operation};
+use crate::service::audit::{self, AuditAction, Change, Operation};
 use crate::service::ids::{WebhookDeliveryId, WebhookEndpointId};
 use crate::service::{Db, Error, Result, now_ms};
 
@@ -553,7 +553,7 @@ impl Worker {
                 &txn,
                 &op,
                 vec![Change {
-                    action: action::DISABLED,
+                    action: AuditAction::WebhookEndpointDisabled,
                     target_type: super::TARGET_TYPE,
                     target_id: endpoint.id.into(),
                     target_label: Some(endpoint.url.clone()),
