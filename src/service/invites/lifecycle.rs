@@ -2,20 +2,21 @@
 //! invitations by id, all or nothing.
 
 use std::collections::{HashMap, HashSet};
+use std::future::Future;
 
 use super::super::audit::{self, AuditAction, Operation};
-use super::super::bulk::{ItemError, ItemErrorCode, Outcome, Requested};
-use super::super::ids::{InviteId, RoleId};
-use super::super::{Db, Result, access, accounts, now_ms, seats};
+use super::super::bulk::{self, BulkChange, ItemError, ItemErrorCode, Outcome, Requested};
+use super::super::ids::{InviteId, OperationId, RoleId};
+use super::super::{Db, Result, accounts, seats};
 use super::query::{reachable, visible};
 use super::{
     INVITE_REFUSAL, READ_CHUNK, Status, cancel_emails, check_size, expiry, find_in, grantable,
-    invite_change, locked, queue_emails, require_invite, snapshot, status,
+    invite_change, locked, queue_emails, snapshot, status,
 };
 use crate::auth::{Permission, Principal};
 use crate::entity::{invite, role};
 use sea_orm::sea_query::{Expr, ExprTrait};
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
+use sea_orm::{ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter};
 
 /// The id-based invitation mutations.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
@@ -92,7 +93,7 @@ impl IdPlan {
     fn into_outcome(
         self,
         dry_run: bool,
-        operation_id: Option<super::super::ids::OperationId>,
+        operation_id: Option<OperationId>,
     ) -> Outcome<invite::Model> {
         if !self.errors.is_empty() {
             return Outcome::refused(self.errors, dry_run);
@@ -305,6 +306,62 @@ async fn write_ids<C: ConnectionTrait>(
     audit::record(db, op, changes).await
 }
 
+/// One id-based invitation mutation as `bulk::run` takes it. A dry run is checked with plain
+/// reads; the real change locks the rows (PostgreSQL) from the check to the commit, so a
+/// concurrent accept, resend or worker cannot slip in between.
+struct IdChange<'a> {
+    ids: &'a [Requested<InviteId>],
+    action: Action,
+}
+
+impl BulkChange for IdChange<'_> {
+    type Item = invite::Model;
+    type Plan = IdPlan;
+
+    fn permission(&self) -> (Permission, &'static str) {
+        (Permission::UsersInvite, INVITE_REFUSAL)
+    }
+
+    fn check_size(&self, max: usize) -> Result<()> {
+        check_size(self.ids.len(), max)
+    }
+
+    fn dry_run_locked(&self) -> bool {
+        false
+    }
+
+    fn plan<'a, C: ConnectionTrait>(
+        &'a self,
+        db: &'a C,
+        actor: &'a Principal,
+        at: i64,
+        lock: bool,
+    ) -> impl Future<Output = Result<IdPlan>> + Send + 'a {
+        plan_ids(db, actor, self.ids, self.action, at, lock)
+    }
+
+    fn writes_nothing(plan: &IdPlan) -> bool {
+        !plan.errors.is_empty() || plan.changed.is_empty()
+    }
+
+    fn write<'a>(
+        &'a self,
+        txn: &'a DatabaseTransaction,
+        op: &'a Operation,
+        plan: &'a IdPlan,
+    ) -> impl Future<Output = Result<()>> + Send + 'a {
+        write_ids(txn, op, self.action, plan)
+    }
+
+    fn outcome(
+        plan: IdPlan,
+        dry_run: bool,
+        operation_id: Option<OperationId>,
+    ) -> Outcome<invite::Model> {
+        plan.into_outcome(dry_run, operation_id)
+    }
+}
+
 async fn bulk_on_ids(
     db: &Db,
     actor: &Principal,
@@ -313,25 +370,7 @@ async fn bulk_on_ids(
     max_items: usize,
     action: Action,
 ) -> Result<Outcome<invite::Model>> {
-    require_invite(actor)?;
-    check_size(ids.len(), max_items)?;
-    if dry_run {
-        let plan = plan_ids(db.conn(), actor, ids, action, now_ms(), false).await?;
-        return Ok(plan.into_outcome(true, None));
-    }
-    let txn = db.begin_write().await?;
-    let actor = &access::recheck(&txn, actor, Permission::UsersInvite, INVITE_REFUSAL).await?;
-    let op = Operation::start(actor);
-    // The rows are locked (PostgreSQL) from the check to the commit, so a concurrent accept,
-    // resend or worker cannot slip in between.
-    let plan = plan_ids(&txn, actor, ids, action, op.at, true).await?;
-    if !plan.errors.is_empty() || plan.changed.is_empty() {
-        txn.rollback().await?;
-        return Ok(plan.into_outcome(false, None));
-    }
-    write_ids(&txn, &op, action, &plan).await?;
-    txn.commit().await?;
-    Ok(plan.into_outcome(false, Some(op.id)))
+    bulk::run(db, actor, &IdChange { ids, action }, dry_run, max_items).await
 }
 
 /// `resendInvites`: PENDING or EXPIRED invitations get a new link (the old one dies at

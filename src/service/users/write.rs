@@ -14,7 +14,7 @@ pub(super) async fn write(
     txn: &DatabaseTransaction,
     account_id: AccountId,
     ids: &[UserId],
-    target: &Target<'_>,
+    target: &Target,
     now: i64,
 ) -> Result<()> {
     let backend = txn.get_database_backend();
