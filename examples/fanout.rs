@@ -85,7 +85,7 @@ async fn main() -> anyhow::Result<()> {
         .map_err(anyhow::Error::from)?;
     let roles: Vec<String> = [2, 3]
         .iter()
-        .map(|&i| RoleId(created.roles[i].id).to_string())
+        .map(|&i| RoleId(created.roles[i].id.0).to_string())
         .collect();
     let mut users = Vec::with_capacity(n);
     for i in 0..n {
@@ -101,7 +101,7 @@ async fn main() -> anyhow::Result<()> {
         )
         .await
         .map_err(anyhow::Error::from)?;
-        users.push(UserId(u.id).to_string());
+        users.push(UserId(u.id.0).to_string());
     }
     let keys = JwtKeys::new(
         jsonwebtoken::Algorithm::HS256,
@@ -113,7 +113,7 @@ async fn main() -> anyhow::Result<()> {
     .map_err(|e| anyhow::anyhow!(e))?;
     let token = keys
         .issue(
-            &UserId(created.admin.id).to_string(),
+            &UserId(created.admin.id.0).to_string(),
             Duration::from_secs(3600),
         )
         .ok_or_else(|| anyhow::anyhow!("no signing key"))?

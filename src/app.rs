@@ -36,7 +36,6 @@ use crate::mail::mailbox::Mailbox;
 use crate::metrics::{self, Metrics};
 use crate::ratelimit::{self, Limiter, RateLimits, ScimRateLimits};
 use crate::service::event_hub::{EventHub, EventSettings};
-use crate::service::ids::UserId;
 use crate::service::{Db, principal};
 
 mod accept_invite;
@@ -117,7 +116,7 @@ pub struct App {
     pub per_ip: Limiter<IpAddr>,
     pub accept_invite_per_ip: Limiter<IpAddr>,
     /// `/scim/v2` requests per SCIM token (by token id).
-    pub scim_per_token: Limiter<uuid::Uuid>,
+    pub scim_per_token: Limiter<crate::service::ids::ScimTokenId>,
     /// `/scim/v2` requests per client address, counted before authentication.
     pub scim_per_ip: Limiter<IpAddr>,
     pub budgets: Arc<Budgets>,
@@ -784,7 +783,7 @@ async fn execute_post(
         }
     };
     let (user, signed_in) = match &who {
-        Caller::User(p) => (UserId(p.user_id).to_string(), true),
+        Caller::User(p) => (p.user_id.to_string(), true),
         Caller::Anonymous | Caller::Invalid => ("anonymous".to_owned(), false),
     };
     // The budget is charged to the user a verified token names and to the client address.

@@ -18,7 +18,7 @@ use crate::mail::mailbox::{self, Mailbox};
 use crate::mail::{MailSpec, MailTransport};
 use crate::ratelimit::RateLimits;
 use crate::service::event_hub::EventSettings;
-use crate::service::ids::{AccountId, UserId};
+use crate::service::ids::AccountId;
 use crate::service::outbox::{self, OutboxSettings};
 use crate::service::{Db, accounts};
 
@@ -69,14 +69,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let keys = jwt::from_config(&config).ok();
             let db = connect(&config).await?;
             let created = accounts::create(&db, &name, &admin_email, &admin_name).await?;
-            println!("account_id={}", AccountId(created.account.id));
-            println!("admin_user_id={}", UserId(created.admin.id));
-            match keys.as_ref().and_then(|k| {
-                k.issue(
-                    &UserId(created.admin.id).to_string(),
-                    Duration::from_secs(3600),
-                )
-            }) {
+            println!("account_id={}", created.account.id);
+            println!("admin_user_id={}", created.admin.id);
+            match keys
+                .as_ref()
+                .and_then(|k| k.issue(&created.admin.id.to_string(), Duration::from_secs(3600)))
+            {
                 Some(token) => println!("token={}", token.map_err(|e| anyhow!(e))?),
                 None => eprintln!(
                     "no token: configure ROSTER_JWT_SECRET (or a private key) to issue one"
@@ -110,7 +108,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 _ => bail!("{email} exists in several accounts; pass --account"),
             };
             let token = keys
-                .issue(&UserId(user.id).to_string(), args.ttl)
+                .issue(&user.id.to_string(), args.ttl)
                 .ok_or_else(|| anyhow!("no signing key configured (ROSTER_JWT_SECRET or ROSTER_JWT_PRIVATE_KEY_FILE)"))?
                 .map_err(|e| anyhow!(e))?;
             println!("{token}");
@@ -137,10 +135,10 @@ fn print_seed_report(r: &crate::tooling::seed::SeedReport, backend: sea_orm::Dat
     println!("rows_per_sec={:.0}", r.rows_per_sec());
     println!("load_seconds={:.2}", r.load_elapsed.as_secs_f64());
     println!("load_rows_per_sec={:.0}", r.load_rows_per_sec());
-    println!("big_account_id={}", AccountId(r.big_account_id));
+    println!("big_account_id={}", r.big_account_id);
     println!("big_account_users={}", r.big_account_users);
     println!("big_account_invites={}", r.big_account_invites);
-    println!("big_admin_id={}", UserId(r.big_admin_id));
+    println!("big_admin_id={}", r.big_admin_id);
     println!("big_admin_email={}", r.big_admin_email);
 }
 
@@ -523,7 +521,7 @@ async fn demo(mut config: Config, file: &std::path::Path) -> anyhow::Result<()> 
     let mut console_tokens = serde_json::Map::new();
     for u in &demo.users {
         let token = keys
-            .issue(&UserId(u.user.id).to_string(), ttl)
+            .issue(&u.user.id.to_string(), ttl)
             .ok_or_else(|| anyhow!("no signing key"))?
             .map_err(|e| anyhow!(e))?;
         // The first line suits curl (`-H`), the second GraphiQL, which wants JSON.

@@ -211,7 +211,7 @@ async fn names_on_the_accept_page_are_escaped() {
     let admin = app.token_for(org.admin);
     let evil_team = roster::service::teams::insert_team(
         app.db.conn(),
-        org.account_id,
+        org.account_id.into(),
         &roster::service::text::Name::parse("name", "<script>alert('team')</script>").unwrap(),
         None,
         roster::service::now_ms(),
@@ -227,7 +227,14 @@ async fn names_on_the_accept_page_are_escaped() {
         .exec(app.db.conn())
         .await
         .unwrap();
-    invite_one(&app, &admin, "x@a.test", evil_team.id, org.roles["SENDER"]).await;
+    invite_one(
+        &app,
+        &admin,
+        "x@a.test",
+        evil_team.id.0,
+        org.roles["SENDER"],
+    )
+    .await;
     let token = newest_token(&mailbox, 1).await;
 
     let page = accept_page(&app, &token).await;

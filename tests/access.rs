@@ -493,11 +493,11 @@ async fn a_department_scoped_team_manager_cannot_move_teams_across_its_reach() {
     }
     assert_eq!(
         t.team_row(o.emea).await.unwrap().department_id,
-        Some(o.sales)
+        Some(o.sales.into())
     );
     assert_eq!(
         t.team_row(o.mobile).await.unwrap().department_id,
-        Some(o.engineering)
+        Some(o.engineering.into())
     );
     assert!(
         t.team_row(uuid_of(&empty_in_sales))
@@ -683,7 +683,7 @@ async fn every_mutation_refuses_an_admin_demoted_while_it_waited_for_the_lock() 
         // Another transaction holds the account lock (on SQLite: the write lock) while the
         // request starts, demotes Alice and commits.
         let txn = t.app.db.begin_write().await.expect("begin");
-        roster::service::locks::lock_account_users(&txn, o.account_id)
+        roster::service::locks::lock_account_users(&txn, o.account_id.into())
             .await
             .expect("lock");
         let request = t.run(o.alice, &query, input.clone());
@@ -706,7 +706,7 @@ async fn every_mutation_refuses_an_admin_demoted_while_it_waited_for_the_lock() 
         .audit_events()
         .await
         .into_iter()
-        .filter(|e| e.actor_id == Some(o.alice))
+        .filter(|e| e.actor_id == Some(o.alice.into()))
         .count();
     assert_eq!(by_alice, 0, "nothing was written on stale rights");
     assert_eq!(t.account_row().await.invite_expiry_days, 7);
@@ -747,7 +747,7 @@ async fn a_mutation_on_one_server_refuses_an_admin_demoted_through_another() {
         .expect("signing key")
         .expect("sign")
     };
-    let (first_token, second_token) = (token(first), token(second));
+    let (first_token, second_token) = (token(first.0), token(second));
     let http = reqwest::Client::new();
     let team = gid::team(created.team.id);
     let cases: Vec<(&str, Value)> = vec![
@@ -770,7 +770,7 @@ async fn a_mutation_on_one_server_refuses_an_admin_demoted_through_another() {
         ),
     ];
     for (query, variables) in cases {
-        users::make_admins(&db, account, &[first, second]).await;
+        users::make_admins(&db, account.0, &[first.0, second]).await;
         // Hold the account lock so both requests queue behind it: the demotion (server A)
         // first, then the second admin's mutation (server B), whose principal is read while
         // they are still an Admin.

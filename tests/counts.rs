@@ -27,7 +27,7 @@ async fn counted(app: &TestApp) -> BTreeMap<(Uuid, Uuid), i64> {
         .await
         .expect("users")
     {
-        *counts.entry((u.team_id, u.role_id)).or_insert(0) += 1;
+        *counts.entry((u.team_id.0, u.role_id.0)).or_insert(0) += 1;
     }
     counts
 }
@@ -40,7 +40,7 @@ async fn kept(app: &TestApp) -> BTreeMap<(Uuid, Uuid), i64> {
         .expect("user_counts")
         .into_iter()
         .filter(|c| c.members != 0)
-        .map(|c| ((c.team_id, c.role_id), c.members))
+        .map(|c| ((c.team_id.0, c.role_id.0), c.members))
         .collect()
 }
 

@@ -424,15 +424,15 @@ async fn the_feed_needs_users_view_and_refuses_a_cursor_older_than_retention() {
     let old = roster::service::now_ms() - 40 * 86_400_000;
     let ts = uuid::Timestamp::from_unix(uuid::NoContext, (old / 1000) as u64, 0);
     let row = event::Model {
-        id: Uuid::new_v7(ts),
-        account_id: o.account_id,
+        id: Uuid::new_v7(ts).into(),
+        account_id: o.account_id.into(),
         seq: 1,
         event_type: "team.updated".into(),
         operation_id: None,
         actor_id: None,
         target_type: "Team".into(),
         target_id: o.platform,
-        target_team_id: Some(o.platform),
+        target_team_id: Some(o.platform.into()),
         data_json: "{}".into(),
         created_at: old,
     };
@@ -524,7 +524,7 @@ async fn a_reader_polling_during_concurrent_writes_sees_every_event_once_in_orde
     let rows = event_rows(&app, o.account_id).await;
     let ids: Vec<String> = rows
         .iter()
-        .map(|e| roster::service::ids::EventId(e.id).to_string())
+        .map(|e| roster::service::ids::EventId(e.id.0).to_string())
         .collect();
     let seen_ids: Vec<&str> = seen.iter().map(|e| e["id"].as_str().expect("id")).collect();
     assert_eq!(seen_ids, ids, "every event once, in commit order");
@@ -1053,15 +1053,15 @@ async fn an_event_whose_wake_up_was_lost_still_arrives() {
         .expect("seq");
     let id = Uuid::now_v7();
     event::Model {
-        id,
-        account_id: o.account_id,
+        id: id.into(),
+        account_id: o.account_id.into(),
         seq,
         event_type: "team.updated".into(),
         operation_id: None,
         actor_id: None,
         target_type: "Team".into(),
         target_id: o.platform,
-        target_team_id: Some(o.platform),
+        target_team_id: Some(o.platform.into()),
         data_json: "{}".into(),
         created_at: roster::service::now_ms(),
     }
@@ -1100,7 +1100,7 @@ async fn a_subscriber_on_one_process_sees_a_bulk_change_made_on_another() {
     let keys = common::test_keys();
     let token = keys
         .issue(
-            &UserId(created.admin.id).to_string(),
+            &UserId(created.admin.id.0).to_string(),
             Duration::from_secs(600),
         )
         .expect("signing key")
@@ -1131,27 +1131,28 @@ async fn a_subscriber_on_one_process_sees_a_bulk_change_made_on_another() {
 /// Inserts `n` users straight into the database (no server of this process runs).
 async fn seed(
     db: &roster::service::Db,
-    account: Uuid,
-    team: Uuid,
-    role: Uuid,
+    account: impl Into<Uuid> + Copy,
+    team: impl Into<Uuid> + Copy,
+    role: impl Into<Uuid> + Copy,
     n: usize,
 ) -> Vec<Uuid> {
+    let (account, team, role) = (account.into(), team.into(), role.into());
     use roster::service::email::Email;
     use roster::service::text::Name;
     let mut ids = Vec::with_capacity(n);
     for i in 0..n {
         let user = roster::service::accounts::insert_user(
             db.conn(),
-            account,
+            account.into(),
             &Email::parse(&format!("fan{i:04}@fan.test")).expect("email"),
             &Name::parse("name", &format!("Fan {i:04}")).expect("name"),
-            team,
-            role,
+            team.into(),
+            role.into(),
             roster::service::now_ms(),
         )
         .await
         .expect("user");
-        ids.push(user.id);
+        ids.push(user.id.0);
     }
     ids
 }

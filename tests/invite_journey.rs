@@ -164,7 +164,7 @@ async fn invite_email_accept_resend_withdraw_and_come_back() {
     assert_eq!(rows[0].deleted_at, None);
     assert_eq!(
         invite_row(&app, &again).await.accepted_user_id,
-        Some(joy_uuid)
+        Some(joy_uuid.into())
     );
     let restored: Vec<_> = audit_rows(&app)
         .await

@@ -84,7 +84,7 @@ async fn admin_invites_users_and_queues_their_emails_in_one_operation() {
             row.token_hash, None,
             "the token is made when the email is sent"
         );
-        assert_eq!(row.invited_by, Some(org.admin));
+        assert_eq!(row.invited_by, Some(org.admin.into()));
         assert_eq!(row.expires_at - row.created_at, 7 * 86_400_000);
     }
     let outbox = outbox_rows(&app).await;
@@ -358,7 +358,7 @@ async fn members_and_pending_invitations_are_refused() {
     );
     let rows = invite_rows(&app).await;
     assert_eq!(rows.len(), 1);
-    assert_eq!(rows[0].team_id, org.platform);
+    assert_eq!(rows[0].team_id, org.platform.into());
     assert_eq!(outbox_rows(&app).await.len(), 1);
 }
 
@@ -831,7 +831,7 @@ async fn invitations_outside_reach_or_unknown_are_not_found() {
         .unwrap()
         .unwrap()
         .id;
-    let other_id = invite_one(&app, &other, "x@b.test", org.other_team, other_sender).await;
+    let other_id = invite_one(&app, &other, "x@b.test", org.other_team, other_sender.0).await;
     let manager = app.token_for(org.manager);
     let unknown = gid::invite(uuid::Uuid::now_v7());
     for mutation in ["resendInvites", "withdrawInvites", "deleteInvites"] {
@@ -928,7 +928,7 @@ async fn two_concurrent_accepts_with_one_token_let_exactly_one_win() {
         let accepted = audit_rows(&app)
             .await
             .into_iter()
-            .filter(|e| e.action == "invite.accepted" && e.target_id == row.id)
+            .filter(|e| e.action == "invite.accepted" && e.target_id == row.id.0)
             .count();
         assert_eq!(accepted, 1);
     }
@@ -1067,7 +1067,7 @@ async fn accept_checks_the_name_and_the_token() {
         .await
         .into_iter()
         .filter(|e| e.actor_id.is_none())
-        .map(|e| e.action)
+        .map(|e| e.action.as_str().to_owned())
         .collect();
     assert_eq!(events, ["invite.accepted", "user.created"]);
 }
@@ -1091,11 +1091,11 @@ async fn accept_refuses_an_address_that_became_a_member_meanwhile() {
     // Another way in (seeding, a future SCIM sync) made the address a member.
     accounts::insert_user(
         app.db.conn(),
-        org.account_id,
+        org.account_id.into(),
         &Email::parse("twice@a.test").unwrap(),
         &Name::parse("name", "Twice").unwrap(),
-        org.general,
-        org.roles["SENDER"],
+        org.general.into(),
+        org.roles["SENDER"].into(),
         now_ms(),
     )
     .await
@@ -1107,5 +1107,5 @@ async fn accept_refuses_an_address_that_became_a_member_meanwhile() {
     assert_eq!(row.accepted_at, None, "the claim was rolled back");
     let users = users_with_email(&app, "twice@a.test").await;
     assert_eq!(users.len(), 1);
-    assert_eq!(users[0].team_id, org.general);
+    assert_eq!(users[0].team_id, org.general.into());
 }

@@ -175,9 +175,9 @@ async fn admins_racing_through_two_server_processes_keep_an_admin() {
     };
     let arena = Arena {
         db,
-        account: created.account.id,
-        admins: [created.admin.id, second],
-        tokens: [token(created.admin.id), token(second)],
+        account: created.account.id.0,
+        admins: [created.admin.id.0, second],
+        tokens: [token(created.admin.id.0), token(second)],
         servers: [a, b],
         http: reqwest::Client::builder()
             .timeout(Duration::from_secs(30))

@@ -47,8 +47,8 @@ async fn admin_creates_team_in_department_with_trimmed_name() {
         .unwrap();
     assert_eq!(row.name, "Data");
     assert_eq!(row.name_key, "data");
-    assert_eq!(row.department_id, Some(t.org.engineering));
-    assert_eq!(row.account_id, t.org.account_id);
+    assert_eq!(row.department_id, Some(t.org.engineering.into()));
+    assert_eq!(row.account_id, t.org.account_id.into());
 
     // Without a department.
     let body = t
@@ -168,7 +168,7 @@ async fn update_team_keeps_left_out_fields_and_null_removes_the_department() {
     assert_eq!(team["department"]["name"], "Engineering");
     assert_eq!(
         t.team_row(t.org.platform).await.unwrap().department_id,
-        Some(t.org.engineering)
+        Some(t.org.engineering.into())
     );
 
     // Another department: the name stays.
@@ -215,7 +215,7 @@ async fn team_with_active_users_cannot_be_deleted() {
     );
     let row = t.team_row(t.org.platform).await.unwrap();
     assert!(row.deleted_at.is_none());
-    assert_eq!(row.department_id, Some(t.org.engineering));
+    assert_eq!(row.department_id, Some(t.org.engineering.into()));
     assert!(t.audit_events().await.is_empty());
 }
 
@@ -695,8 +695,8 @@ async fn role_manager_cannot_widen_or_empower_a_role_beyond_their_own() {
         .audit_events()
         .await
         .into_iter()
-        .filter(|e| e.actor_id == Some(carol))
-        .map(|e| e.action)
+        .filter(|e| e.actor_id == Some(carol.into()))
+        .map(|e| e.action.as_str().to_owned())
         .collect();
     assert_eq!(events, ["role.created", "role.updated"]);
 }
@@ -1109,10 +1109,10 @@ async fn ids_of_other_accounts_and_malformed_ids_are_not_found() {
         t.department_row(other_dept).await.unwrap().name,
         "Elsewhere"
     );
-    assert_eq!(t.role_row(other_role).await.unwrap().name, "Sender");
+    assert_eq!(t.role_row(other_role.0).await.unwrap().name, "Sender");
     assert_eq!(
         t.team_row(t.org.platform).await.unwrap().department_id,
-        Some(t.org.engineering)
+        Some(t.org.engineering.into())
     );
     assert!(!t.team_names().await.contains(&"Mine".to_owned()));
     assert!(t.audit_events().await.is_empty());
@@ -1220,7 +1220,7 @@ async fn every_change_is_audited_with_one_operation_per_mutation() {
     );
     let operations: HashSet<_> = events.iter().map(|e| e.operation_id).collect();
     assert_eq!(operations.len(), events.len(), "one operation per mutation");
-    assert!(events.iter().all(|e| e.actor_id == Some(admin)));
+    assert!(events.iter().all(|e| e.actor_id == Some(admin.into())));
 
     let json = |s: &Option<String>| {
         s.as_deref()
@@ -1228,7 +1228,7 @@ async fn every_change_is_audited_with_one_operation_per_mutation() {
     };
     let e = &events[3];
     assert_eq!(e.target_id, uuid_of(&team));
-    assert_eq!(e.target_team_id, Some(uuid_of(&team)));
+    assert_eq!(e.target_team_id, Some(uuid_of(&team).into()));
     assert_eq!(
         json(&e.before_json),
         Some(json!({ "name": "Infra", "departmentId": dept }))

@@ -510,7 +510,7 @@ impl World {
             .expect("other account's Sender role")
             .id;
         let other_admin = t.app.token_for(o.other_admin);
-        let inv_x = invite(other_admin.clone(), "inv.x@b.test", o.other_team, role_x).await;
+        let inv_x = invite(other_admin.clone(), "inv.x@b.test", o.other_team, role_x.0).await;
         let event = |token: String, target: String| {
             let app = &t.app;
             async move {
@@ -601,7 +601,7 @@ impl World {
             role_p,
             role_m,
             role_e,
-            role_x,
+            role_x: role_x.0,
             dept_x,
             hook,
             hook_x,
@@ -720,9 +720,9 @@ impl World {
         let name = format!("Spare {}", self.next());
         let team = roster::service::teams::insert_team(
             self.t.app.db.conn(),
-            self.o().account_id,
+            self.o().account_id.into(),
             &Name::parse("name", &name).expect("name"),
-            department,
+            department.map(Into::into),
             now_ms(),
         )
         .await
@@ -751,12 +751,12 @@ impl World {
             db,
             &actor,
             &format!("Fresh {}", self.next()),
-            &gid::role(admin_role.id),
+            Some(admin_role.id),
             None,
         )
         .await
         .expect("scim token");
-        roster::service::ids::ScimTokenId(created.token.id).to_string()
+        created.token.id.to_string()
     }
 
     /// A pending invitation to Platform whose token is known; returns the token.
@@ -765,12 +765,12 @@ impl World {
         let now = now_ms();
         let o = self.o();
         let model = invite::ActiveModel {
-            id: sea_orm::Set(Uuid::now_v7()),
-            account_id: sea_orm::Set(o.account_id),
+            id: sea_orm::Set(Uuid::now_v7().into()),
+            account_id: sea_orm::Set(o.account_id.into()),
             email: sea_orm::Set(format!("accept.{}@a.test", self.next())),
-            team_id: sea_orm::Set(o.platform),
-            role_id: sea_orm::Set(o.roles["SENDER"]),
-            invited_by: sea_orm::Set(Some(o.admin)),
+            team_id: sea_orm::Set(o.platform.into()),
+            role_id: sea_orm::Set(o.roles["SENDER"].into()),
+            invited_by: sea_orm::Set(Some(o.admin.into())),
             token_hash: sea_orm::Set(Some(roster::service::invites::token_hash(&token))),
             created_at: sea_orm::Set(now),
             expires_at: sea_orm::Set(now + 86_400_000),

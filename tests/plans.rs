@@ -229,7 +229,7 @@ async fn the_main_queries_read_no_large_table_whole() {
     );
 
     // What the requests refer to, all in the big account.
-    let admin = app.token_for(seeded.big_admin_id);
+    let admin = app.token_for(seeded.big_admin_id.0);
     let team_with_department = team::Entity::find()
         .filter(team::Column::AccountId.eq(account))
         .filter(team::Column::DepartmentId.is_not_null())
@@ -462,8 +462,8 @@ async fn the_main_queries_read_no_large_table_whole() {
 
     // The same lists through narrower scopes.
     for key in ["DEPARTMENT_ADMIN", "MANAGER"] {
-        if let Some(who) = holder(&db, account, key).await {
-            let token = app.token_for(who.id);
+        if let Some(who) = holder(&db, account.0, key).await {
+            let token = app.token_for(who.id.0);
             cases.push(case(
                 &format!("{key}: users page, search and pending invites"),
                 &token,

@@ -25,13 +25,12 @@ async fn token_with_role(app: &TestApp, org: &Org, role: &str, team: Option<uuid
     let admin = principal::load(app.db.conn(), &gid::user(org.admin))
         .await
         .expect("admin");
-    let team = team.map(gid::team);
     scim_tokens::create(
         &app.db,
         &admin,
         "directory",
-        &gid::role(org.roles[role]),
-        team.as_deref(),
+        Some(org.roles[role].into()),
+        team.map(|t| Some(t.into())),
     )
     .await
     .expect("scim token")
@@ -196,7 +195,11 @@ async fn okta_sequence_provisions_updates_and_pushes_groups() {
     );
     let user = row(&app, &id).await;
     assert_eq!(user.name, "Test User");
-    assert_eq!(user.team_id, org.general, "the token's own team by default");
+    assert_eq!(
+        user.team_id,
+        org.general.into(),
+        "the token's own team by default"
+    );
 
     // The lookup finds it now.
     let r = scim(&app, &token, Method::GET, &lookup, None).await;
@@ -309,7 +312,7 @@ async fn okta_sequence_provisions_updates_and_pushes_groups() {
     let team = roster::service::ids::TeamId::parse(&group)
         .expect("team id")
         .0;
-    assert_eq!(row(&app, &id).await.team_id, team);
+    assert_eq!(row(&app, &id).await.team_id, team.into());
     let r = scim(
         &app,
         &token,
@@ -338,7 +341,7 @@ async fn okta_sequence_provisions_updates_and_pushes_groups() {
     assert_eq!(r.body["members"], json!([]));
     assert_eq!(
         row(&app, &id).await.team_id,
-        org.general,
+        org.general.into(),
         "back in the default team"
     );
 
@@ -488,7 +491,7 @@ async fn entra_without_the_flag_capitalised_ops_and_string_booleans() {
     .await;
     assert_eq!(r.status, 200, "{:#}", r.body);
     assert_eq!(r.body["members"], json!([]));
-    assert_eq!(row(&app, &id).await.team_id, org.general);
+    assert_eq!(row(&app, &id).await.team_id, org.general.into());
 }
 
 #[tokio::test]
@@ -525,8 +528,8 @@ async fn entra_with_the_flag_pathless_dotted_and_urn_keys() {
     assert_eq!(r.body[ROSTER_EXT]["role"], json!("Manager"));
     let user = row(&app, &id).await;
     assert_eq!(user.name, "Alicia Entra");
-    assert_eq!(user.team_id, org.platform);
-    assert_eq!(user.role_id, org.roles["MANAGER"]);
+    assert_eq!(user.team_id, org.platform.into());
+    assert_eq!(user.role_id, org.roles["MANAGER"].into());
     assert_eq!(user.status.as_str(), "SUSPENDED");
 }
 
@@ -817,7 +820,7 @@ async fn scim_changes_are_audited() {
     let target = row(&app, &id).await.id;
     let actions: Vec<&str> = events
         .iter()
-        .filter(|e| e.target_id == target)
+        .filter(|e| e.target_id == target.0)
         .map(|e| e.action.as_str())
         .collect();
     assert!(actions.contains(&"user.created"), "{actions:?}");
@@ -826,7 +829,7 @@ async fn scim_changes_are_audited() {
     assert!(
         events
             .iter()
-            .filter(|e| e.target_id == target)
+            .filter(|e| e.target_id == target.0)
             .all(|e| e.actor_id.is_none() && e.actor_token_id.is_some())
     );
 }
@@ -972,10 +975,13 @@ async fn seats_search_external_ids_and_group_rules() {
     )
     .await;
     assert_eq!(r.status, 200, "{:#}", r.body);
-    assert_eq!(row(&app, &gid::user(org.alice)).await.team_id, org.platform);
+    assert_eq!(
+        row(&app, &gid::user(org.alice)).await.team_id,
+        org.platform.into()
+    );
     assert_eq!(
         row(&app, &gid::user(org.sender)).await.team_id,
-        org.general,
+        org.general.into(),
         "left out: moved to the default team"
     );
     let r = scim(
@@ -997,7 +1003,10 @@ async fn seats_search_external_ids_and_group_rules() {
     )
     .await;
     assert_scim_error(&r, 409, Some("mutability"));
-    assert_eq!(row(&app, &gid::user(org.carol)).await.team_id, org.general);
+    assert_eq!(
+        row(&app, &gid::user(org.carol)).await.team_id,
+        org.general.into()
+    );
 }
 
 /// A PATCH with a refused part changes nothing: the user keeps the name the request also
@@ -1029,7 +1038,7 @@ async fn a_user_patch_with_a_refused_part_changes_nothing() {
     );
     let now = row(&app, &sam).await;
     assert_eq!(now.name, "Sam Sender");
-    assert_eq!(now.role_id, org.roles["SENDER"]);
+    assert_eq!(now.role_id, org.roles["SENDER"].into());
     assert_eq!(invites::audit_rows(&app).await.len(), before_events);
 
     // The same for a PUT.
@@ -1081,7 +1090,7 @@ async fn a_user_patch_with_a_refused_part_changes_nothing() {
     assert_eq!(r.status, 200, "{:#}", r.body);
     let now = row(&app, &sam).await;
     assert_eq!(
-        (now.name.as_str(), now.role_id, now.team_id),
+        (now.name.as_str(), now.role_id.0, now.team_id.0),
         ("Sam Renamed", org.roles["MANAGER"], org.mobile)
     );
     let events: Vec<_> = invites::audit_rows(&app)
@@ -1137,7 +1146,10 @@ async fn a_group_patch_with_a_refused_part_changes_nothing() {
         r.body
     );
     assert_eq!(team_name(&app).await, "Platform");
-    assert_eq!(row(&app, &gid::user(org.alice)).await.team_id, org.mobile);
+    assert_eq!(
+        row(&app, &gid::user(org.alice)).await.team_id,
+        org.mobile.into()
+    );
 
     // A valid addition and a refused removal (a department directory anchored in Platform
     // has nowhere to put members removed from Platform): nothing changes.
@@ -1153,10 +1165,13 @@ async fn a_group_patch_with_a_refused_part_changes_nothing() {
     )
     .await;
     assert_scim_error(&r, 409, Some("mutability"));
-    assert_eq!(row(&app, &gid::user(org.alice)).await.team_id, org.mobile);
+    assert_eq!(
+        row(&app, &gid::user(org.alice)).await.team_id,
+        org.mobile.into()
+    );
     assert_eq!(
         row(&app, &gid::user(org.sender)).await.team_id,
-        org.platform
+        org.platform.into()
     );
 
     // All valid: rename and both member changes in one audited operation.
@@ -1173,8 +1188,14 @@ async fn a_group_patch_with_a_refused_part_changes_nothing() {
     .await;
     assert_eq!(r.status, 200, "{:#}", r.body);
     assert_eq!(team_name(&app).await, "Platform Two");
-    assert_eq!(row(&app, &gid::user(org.alice)).await.team_id, org.platform);
-    assert_eq!(row(&app, &gid::user(org.sender)).await.team_id, org.general);
+    assert_eq!(
+        row(&app, &gid::user(org.alice)).await.team_id,
+        org.platform.into()
+    );
+    assert_eq!(
+        row(&app, &gid::user(org.sender)).await.team_id,
+        org.general.into()
+    );
     let events = invites::audit_rows(&app).await;
     let last = events.iter().max_by_key(|e| e.created_at).expect("events");
     let of_last: Vec<&str> = events

@@ -104,11 +104,11 @@ async fn invite_row(
     let now = now_ms();
     let id = Uuid::now_v7();
     invite::Entity::insert(invite::ActiveModel {
-        id: Set(id),
-        account_id: Set(account),
+        id: Set(id.into()),
+        account_id: Set(account.into()),
         email: Set(email.into()),
-        team_id: Set(team),
-        role_id: Set(role),
+        team_id: Set(team.into()),
+        role_id: Set(role.into()),
         invited_by: Set(None),
         token_hash: Set(Some(roster::service::invites::token_hash(&token))),
         created_at: Set(now),
@@ -375,7 +375,7 @@ impl Arena {
                 .exec(self.db.conn())
                 .await
                 .expect("suspend");
-            let used = roster::service::seats::used(self.db.conn(), self.account, now_ms())
+            let used = roster::service::seats::used(self.db.conn(), self.account.into(), now_ms())
                 .await
                 .expect("used");
             account::Entity::update_many()
@@ -416,15 +416,21 @@ impl Arena {
             );
             let loser = results.iter().find(|r| !r.is_empty()).expect("a loser");
             assert_eq!(loser, &vec![(0, "SEAT_LIMIT".to_owned())], "round {round}");
-            let used_after = roster::service::seats::used(self.db.conn(), self.account, now_ms())
-                .await
-                .expect("used");
+            let used_after =
+                roster::service::seats::used(self.db.conn(), self.account.into(), now_ms())
+                    .await
+                    .expect("used");
             assert_eq!(used_after, used + 1, "round {round}: the limit holds");
         }
     }
 }
 
-async fn second_admin(db: &Db, account: Uuid, team: Uuid, admin_role: Uuid) -> Uuid {
+async fn second_admin(
+    db: &Db,
+    account: impl Into<Uuid>,
+    team: impl Into<Uuid>,
+    admin_role: impl Into<Uuid>,
+) -> Uuid {
     users::seed_users(db, account, team, admin_role, 1).await[0]
 }
 
@@ -475,11 +481,11 @@ async fn admins_racing_for_the_last_seat_through_two_server_processes_never_both
     };
     let arena = Arena {
         db,
-        account: created.account.id,
-        team: created.team.id,
-        sender: sender_role,
+        account: created.account.id.0,
+        team: created.team.id.0,
+        sender: sender_role.0,
         suspended,
-        tokens: [token(created.admin.id), token(second)],
+        tokens: [token(created.admin.id.0), token(second)],
         servers: [a, b],
         http: reqwest::Client::builder()
             .timeout(Duration::from_secs(30))

@@ -38,7 +38,7 @@ async fn seeded_big_account_reads_right_through_the_api() {
     assert!(report.load_elapsed <= report.elapsed);
     assert!(report.load_rows_per_sec() >= report.rows_per_sec());
 
-    let admin = app.token_for(report.big_admin_id);
+    let admin = app.token_for(report.big_admin_id.0);
     let body = app
         .gql(
             Some(&admin),

@@ -161,8 +161,8 @@ async fn sigterm_during_a_bulk_role_change_leaves_all_or_nothing_and_exits_clean
         .await
         .expect("account");
     let account = created.account.id;
-    let sender = built_in_role(&db, account, "SENDER").await;
-    let manager = built_in_role(&db, account, "MANAGER").await;
+    let sender = built_in_role(&db, account.0, "SENDER").await;
+    let manager = built_in_role(&db, account.0, "MANAGER").await;
     let keys = common::test_keys();
     let token = keys
         .issue(&gid::user(created.admin.id), Duration::from_secs(600))

@@ -470,21 +470,22 @@ async fn organization(db: &Db) -> Vec<Account> {
                             .iter()
                             .find(|r| r.key.map(|b| b.as_str()) == Some(k))
                             .expect("role")
-                            .id,
+                            .id
+                            .0,
                     )
                 })
                 .collect();
-        let mut team_ids = vec![created.team.id];
+        let mut team_ids = vec![created.team.id.0];
         for t in 1..TEAMS {
             let name = Name::parse("name", &format!("Team {t}")).expect("name");
             let team = teams::insert_team(db.conn(), created.account.id, &name, None, now_ms())
                 .await
                 .expect("team");
-            team_ids.push(team.id);
+            team_ids.push(team.id.0);
         }
         let mut belief = Belief::default();
-        belief.users.push(created.admin.id);
-        belief.admins.insert(created.admin.id);
+        belief.users.push(created.admin.id.0);
+        belief.admins.insert(created.admin.id.0);
         let admins = users::seed_users(
             db,
             created.account.id,
@@ -506,7 +507,7 @@ async fn organization(db: &Db) -> Vec<Account> {
             );
         }
         out.push(Account {
-            id: created.account.id,
+            id: created.account.id.0,
             domain,
             teams: team_ids,
             roles,
@@ -535,7 +536,7 @@ async fn concurrent_bulk_mutations_on_two_servers_keep_every_invariant() {
         .await
         .expect("audit")
         .into_iter()
-        .map(|e| e.id)
+        .map(|e| e.id.0)
         .collect();
     let mail = tempfile::tempdir().expect("mail dir");
     let mut servers = Servers::default();
@@ -623,7 +624,7 @@ async fn concurrent_bulk_mutations_on_two_servers_keep_every_invariant() {
         let admins = users
             .iter()
             .filter(|u| {
-                u.account_id == a.id && u.deleted_at.is_none() && u.role_id == a.roles["ADMIN"]
+                u.account_id.0 == a.id && u.deleted_at.is_none() && u.role_id.0 == a.roles["ADMIN"]
             })
             .count();
         println!("  account {}: {admins} active admins", a.domain);
@@ -632,7 +633,9 @@ async fn concurrent_bulk_mutations_on_two_servers_keep_every_invariant() {
     // No two active users of an account share an email.
     let mut emails: HashMap<(Uuid, &str), usize> = HashMap::new();
     for u in users.iter().filter(|u| u.deleted_at.is_none()) {
-        *emails.entry((u.account_id, u.email.as_str())).or_default() += 1;
+        *emails
+            .entry((u.account_id.0, u.email.as_str()))
+            .or_default() += 1;
     }
     let shared: Vec<_> = emails.iter().filter(|(_, n)| **n > 1).collect();
     assert!(
@@ -646,12 +649,12 @@ async fn concurrent_bulk_mutations_on_two_servers_keep_every_invariant() {
         .await
         .expect("audit")
         .into_iter()
-        .filter(|e| !audit_before.contains(&e.id))
+        .filter(|e| !audit_before.contains(&e.id.0))
         .collect();
     let mut by_op: HashMap<Uuid, BTreeMap<&str, u64>> = HashMap::new();
     for e in &events {
         *by_op
-            .entry(e.operation_id)
+            .entry(e.operation_id.0)
             .or_default()
             .entry(e.action.as_str())
             .or_default() += 1;
@@ -712,8 +715,10 @@ async fn concurrent_bulk_mutations_on_two_servers_keep_every_invariant() {
         .collect();
     assert_eq!(accepted.len(), winners, "accepted invitations vs. winners");
     assert!(accepted.iter().all(|i| i.accepted_user_id.is_some()));
-    let accepted_users: HashSet<Uuid> =
-        accepted.iter().filter_map(|i| i.accepted_user_id).collect();
+    let accepted_users: HashSet<Uuid> = accepted
+        .iter()
+        .filter_map(|i| i.accepted_user_id.map(|u| u.0))
+        .collect();
     println!(
         "  {winners} invitations accepted ({losers_of_races} tokens raced by two clients), into {} distinct users",
         accepted_users.len()

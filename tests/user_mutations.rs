@@ -86,7 +86,7 @@ async fn admin_changes_role_of_several_users_and_a_repeat_changes_nothing() {
     );
     let op = p["operationId"].as_str().expect("operation id").to_owned();
     for t in targets {
-        assert_eq!(row(&app.db, t).await.role_id, org.roles["MANAGER"]);
+        assert_eq!(row(&app.db, t).await.role_id, org.roles["MANAGER"].into());
     }
 
     // One audit event per user, with before and after.
@@ -157,7 +157,7 @@ async fn change_team_moves_users_counts_only_the_moved_and_audits_team_names() {
             .all(|u| u["team"]["name"] == "Platform")
     );
     for t in targets {
-        assert_eq!(row(&app.db, t).await.team_id, org.platform);
+        assert_eq!(row(&app.db, t).await.team_id, org.platform.into());
     }
     let events = audit(&app, &admin, json!({ "operationId": p["operationId"] })).await;
     assert_eq!(events["totalCount"], 2);
@@ -226,7 +226,7 @@ async fn one_bad_id_among_many_refuses_the_whole_request() {
     for u in [org.alice, org.bob, org.carol] {
         assert_eq!(
             row(&app.db, u).await.role_id,
-            org.roles["SENDER"],
+            org.roles["SENDER"].into(),
             "nothing was changed"
         );
     }
@@ -248,7 +248,7 @@ async fn one_bad_id_among_many_refuses_the_whole_request() {
     let p = &data(&body)["deleteUsers"];
     assert_eq!(item_codes(p).len(), 4);
     assert_eq!(p["deletedIds"], json!([]));
-    assert_eq!(row(&app.db, org.alice).await.team_id, org.mobile);
+    assert_eq!(row(&app.db, org.alice).await.team_id, org.mobile.into());
     assert_eq!(row(&app.db, org.alice).await.deleted_at, None);
     assert_eq!(audit_rows(&app.db).await, 0);
 }
@@ -268,7 +268,10 @@ async fn a_thousand_users_change_in_one_request_and_more_is_limit_exceeded() {
         )
         .await;
     assert_eq!(error_code(&body), Some("LIMIT_EXCEEDED"), "{body}");
-    assert_eq!(row(&app.db, many[0]).await.role_id, org.roles["SENDER"]);
+    assert_eq!(
+        row(&app.db, many[0]).await.role_id,
+        org.roles["SENDER"].into()
+    );
     assert_eq!(audit_rows(&app.db).await, 0);
 
     let query = r#"mutation($ids: [ID!]!, $roleId: ID!) {
@@ -284,9 +287,12 @@ async fn a_thousand_users_change_in_one_request_and_more_is_limit_exceeded() {
     assert_eq!(p["changedCount"], 1000);
     assert_eq!(p["errors"], json!([]));
     for u in [thousand[0], thousand[499], thousand[500], thousand[999]] {
-        assert_eq!(row(&app.db, u).await.role_id, org.roles["MANAGER"]);
+        assert_eq!(row(&app.db, u).await.role_id, org.roles["MANAGER"].into());
     }
-    assert_eq!(row(&app.db, many[1000]).await.role_id, org.roles["SENDER"]);
+    assert_eq!(
+        row(&app.db, many[1000]).await.role_id,
+        org.roles["SENDER"].into()
+    );
     assert_eq!(audit_rows(&app.db).await, 1000);
     let events = audit(&app, &admin, json!({ "operationId": p["operationId"] })).await;
     assert_eq!(events["totalCount"], 1000);
@@ -338,7 +344,10 @@ async fn dry_run_answers_like_the_real_run_and_writes_nothing() {
             .all(|u| u["role"]["key"] == "MANAGER"),
         "would-be values"
     );
-    assert_eq!(row(&app.db, org.alice).await.role_id, org.roles["SENDER"]);
+    assert_eq!(
+        row(&app.db, org.alice).await.role_id,
+        org.roles["SENDER"].into()
+    );
     assert_eq!(audit_rows(&app.db).await, 0);
 
     let body = app
@@ -364,7 +373,7 @@ async fn dry_run_answers_like_the_real_run_and_writes_nothing() {
             .iter()
             .all(|u| u["team"]["name"] == "General")
     );
-    assert_eq!(row(&app.db, org.bob).await.team_id, org.emea);
+    assert_eq!(row(&app.db, org.bob).await.team_id, org.emea.into());
 
     let body = app
         .gql(Some(&admin), DELETE, delete_vars(&targets, true))
@@ -399,7 +408,10 @@ async fn dry_run_answers_like_the_real_run_and_writes_nothing() {
     let real = data(&body)["changeUsersRole"].clone();
     assert_eq!(dry["errors"], real["errors"]);
     assert_eq!(item_codes(&dry), [(1, "NOT_FOUND".into())]);
-    assert_eq!(row(&app.db, org.alice).await.role_id, org.roles["SENDER"]);
+    assert_eq!(
+        row(&app.db, org.alice).await.role_id,
+        org.roles["SENDER"].into()
+    );
 
     // Then the real run does what the dry run said.
     let body = app
@@ -452,14 +464,14 @@ async fn permission_matrix_of_the_built_in_roles() {
             );
             assert_eq!(
                 row(&app.db, t[0]).await.role_id,
-                org.roles["SENDER"],
+                org.roles["SENDER"].into(),
                 "{role}"
             );
         } else {
             assert_eq!(error_code(&body), Some("FORBIDDEN"), "{role}: {body}");
             assert_eq!(
                 row(&app.db, t[0]).await.role_id,
-                org.roles["MANAGER"],
+                org.roles["MANAGER"].into(),
                 "{role}"
             );
         }
@@ -477,10 +489,18 @@ async fn permission_matrix_of_the_built_in_roles() {
                 1,
                 "{role}: {body}"
             );
-            assert_eq!(row(&app.db, t[1]).await.team_id, org.mobile, "{role}");
+            assert_eq!(
+                row(&app.db, t[1]).await.team_id,
+                org.mobile.into(),
+                "{role}"
+            );
         } else {
             assert_eq!(error_code(&body), Some("FORBIDDEN"), "{role}: {body}");
-            assert_eq!(row(&app.db, t[1]).await.team_id, org.platform, "{role}");
+            assert_eq!(
+                row(&app.db, t[1]).await.team_id,
+                org.platform.into(),
+                "{role}"
+            );
         }
 
         let body = app
@@ -527,10 +547,13 @@ async fn manager_cannot_grant_admin() {
         );
         assert_eq!(p["operationId"], Value::Null);
     }
-    assert_eq!(row(&app.db, org.sender).await.role_id, org.roles["SENDER"]);
+    assert_eq!(
+        row(&app.db, org.sender).await.role_id,
+        org.roles["SENDER"].into()
+    );
     assert_eq!(
         row(&app.db, org.manager).await.role_id,
-        org.roles["MANAGER"]
+        org.roles["MANAGER"].into()
     );
     assert_eq!(audit_rows(&app.db).await, 0);
 }
@@ -561,7 +584,7 @@ async fn department_admin_cannot_move_users_to_a_team_of_another_department() {
         )
         .await;
     assert_eq!(error_code(&body), Some("NOT_FOUND"));
-    assert_eq!(row(&app.db, org.sender).await.team_id, org.platform);
+    assert_eq!(row(&app.db, org.sender).await.team_id, org.platform.into());
     assert_eq!(audit_rows(&app.db).await, 0);
 
     // Within the department it works, and users of other departments are out of reach.
@@ -576,7 +599,7 @@ async fn department_admin_cannot_move_users_to_a_team_of_another_department() {
         item_codes(&data(&body)["changeUsersTeam"]),
         [(1, "NOT_FOUND".into())]
     );
-    assert_eq!(row(&app.db, org.sender).await.team_id, org.platform);
+    assert_eq!(row(&app.db, org.sender).await.team_id, org.platform.into());
 }
 
 #[tokio::test]
@@ -598,11 +621,11 @@ async fn manager_cannot_change_a_department_admin_in_their_team() {
     assert_eq!(item_codes(p), [(1, "FORBIDDEN".into())]);
     assert_eq!(
         row(&app.db, org.dept_admin).await.role_id,
-        org.roles["DEPARTMENT_ADMIN"]
+        org.roles["DEPARTMENT_ADMIN"].into()
     );
     assert_eq!(
         row(&app.db, org.sender).await.role_id,
-        org.roles["SENDER"],
+        org.roles["SENDER"].into(),
         "all or nothing"
     );
     assert_eq!(audit_rows(&app.db).await, 0);
@@ -661,8 +684,14 @@ async fn manager_cannot_target_users_outside_their_team() {
         [(0, "NOT_FOUND".into()), (2, "NOT_FOUND".into())]
     );
     assert_eq!(p["errors"][0]["message"], "no such user");
-    assert_eq!(row(&app.db, org.alice).await.role_id, org.roles["SENDER"]);
-    assert_eq!(row(&app.db, org.sender).await.role_id, org.roles["SENDER"]);
+    assert_eq!(
+        row(&app.db, org.alice).await.role_id,
+        org.roles["SENDER"].into()
+    );
+    assert_eq!(
+        row(&app.db, org.sender).await.role_id,
+        org.roles["SENDER"].into()
+    );
     assert_eq!(audit_rows(&app.db).await, 0);
 }
 
@@ -724,10 +753,10 @@ async fn ids_of_another_account_are_not_found() {
 
     assert_eq!(row(&app.db, org.other_user).await.deleted_at, None);
     assert_eq!(
-        row(&app.db, org.other_admin).await.role_id,
+        row(&app.db, org.other_admin).await.role_id.0,
         admin_role(&app.db, org.other_account).await
     );
-    assert_eq!(row(&app.db, org.alice).await.team_id, org.mobile);
+    assert_eq!(row(&app.db, org.alice).await.team_id, org.mobile.into());
     assert_eq!(audit_rows(&app.db).await, 0);
 }
 
@@ -744,7 +773,10 @@ async fn the_last_admin_cannot_be_demoted_or_deleted() {
         .await;
     let p = &data(&body)["changeUsersRole"];
     assert_eq!(item_codes(p), [(0, "LAST_ADMIN".into())]);
-    assert_eq!(row(&app.db, org.admin).await.role_id, org.roles["ADMIN"]);
+    assert_eq!(
+        row(&app.db, org.admin).await.role_id,
+        org.roles["ADMIN"].into()
+    );
 
     // With a second admin, demoting both at once is still refused, for both.
     let second = seed_users(&app.db, org.account_id, org.general, org.roles["ADMIN"], 1).await[0];
@@ -851,8 +883,14 @@ async fn duplicate_ids_are_refused_on_the_later_occurrence() {
         [(2, "DUPLICATE".into()), (3, "DUPLICATE".into())]
     );
     assert_eq!(p["errors"][1]["id"], shouting.as_str());
-    assert_eq!(row(&app.db, org.alice).await.role_id, org.roles["SENDER"]);
-    assert_eq!(row(&app.db, org.bob).await.role_id, org.roles["SENDER"]);
+    assert_eq!(
+        row(&app.db, org.alice).await.role_id,
+        org.roles["SENDER"].into()
+    );
+    assert_eq!(
+        row(&app.db, org.bob).await.role_id,
+        org.roles["SENDER"].into()
+    );
     let body = app
         .gql(
             Some(&admin),
@@ -877,12 +915,12 @@ async fn a_deleted_user_disappears_and_their_token_stops_working() {
     let now = now_ms();
     let invite_id = Uuid::now_v7();
     invite::Entity::insert(invite::ActiveModel {
-        id: Set(invite_id),
-        account_id: Set(org.account_id),
+        id: Set(invite_id.into()),
+        account_id: Set(org.account_id.into()),
         email: Set("new@a.test".into()),
-        team_id: Set(org.platform),
-        role_id: Set(org.roles["SENDER"]),
-        invited_by: Set(Some(org.manager)),
+        team_id: Set(org.platform.into()),
+        role_id: Set(org.roles["SENDER"].into()),
+        invited_by: Set(Some(org.manager.into())),
         token_hash: Set(Some(vec![1; 32])),
         created_at: Set(now),
         expires_at: Set(now + 86_400_000),
@@ -966,7 +1004,7 @@ async fn a_deleted_user_disappears_and_their_token_stops_working() {
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(stored_invite.invited_by, Some(org.manager));
+    assert_eq!(stored_invite.invited_by, Some(org.manager.into()));
 
     let events = audit(&app, &admin, json!({ "targetId": gid::user(org.manager) })).await;
     assert_eq!(events["totalCount"], 1);
@@ -1002,7 +1040,7 @@ async fn a_deleted_user_disappears_and_their_token_stops_working() {
     );
     assert_eq!(
         row(&app.db, org.manager).await.role_id,
-        org.roles["MANAGER"]
+        org.roles["MANAGER"].into()
     );
 }
 
@@ -1091,7 +1129,10 @@ async fn a_bulk_role_change_runs_a_bounded_number_of_statements() {
     // 8, plus the domain events' three (issue 13): the sequence upsert, one multi-row insert
     // and, on PostgreSQL, the NOTIFY.
     assert!(for_large <= 11, "1,000 users took {for_large} statements");
-    assert_eq!(row(&app.db, large[999]).await.role_id, org.roles["MANAGER"]);
+    assert_eq!(
+        row(&app.db, large[999]).await.role_id,
+        org.roles["MANAGER"].into()
+    );
     assert_eq!(audit_rows(&app.db).await, 1010);
 }
 

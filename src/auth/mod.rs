@@ -6,7 +6,7 @@
 
 pub mod jwt;
 
-use uuid::Uuid;
+use crate::service::ids::{AccountId, DepartmentId, RoleId, ScimTokenId, TeamId, UserId};
 
 /// One thing a role may allow. The discriminant is the bit stored in `roles.permissions`;
 /// never renumber.
@@ -221,14 +221,14 @@ pub enum Reach {
     /// Every team of the account.
     All,
     /// These teams only.
-    Teams(Vec<Uuid>),
+    Teams(Vec<TeamId>),
     /// Nobody but the actor.
     OnlySelf,
 }
 
 impl Reach {
     /// Whether a user or invite in `team_id` is within reach.
-    pub fn covers_team(&self, team_id: Uuid) -> bool {
+    pub fn covers_team(&self, team_id: TeamId) -> bool {
         match self {
             Reach::All => true,
             Reach::Teams(teams) => teams.contains(&team_id),
@@ -240,11 +240,11 @@ impl Reach {
 /// The authenticated caller, loaded from the database on every request.
 #[derive(Clone, Debug)]
 pub struct Principal {
-    pub account_id: Uuid,
-    pub user_id: Uuid,
-    pub team_id: Uuid,
-    pub department_id: Option<Uuid>,
-    pub role_id: Uuid,
+    pub account_id: AccountId,
+    pub user_id: UserId,
+    pub team_id: TeamId,
+    pub department_id: Option<DepartmentId>,
+    pub role_id: RoleId,
     pub role_key: Option<BuiltInRole>,
     pub scope: RoleScope,
     pub permissions: PermissionSet,
@@ -256,13 +256,13 @@ pub struct Principal {
     /// Set when the caller is a directory acting through a SCIM token
     /// (`service::scim_tokens::authenticate`): then `user_id` is the nil UUID (no user is
     /// ever "themselves" for it) and `team_id` is the token's anchor team.
-    pub scim_token_id: Option<Uuid>,
+    pub scim_token_id: Option<ScimTokenId>,
 }
 
 impl Principal {
     /// The signed-in user acting, `None` for a directory (SCIM token): what audit events
     /// and `invitedBy` record.
-    pub fn acting_user(&self) -> Option<Uuid> {
+    pub fn acting_user(&self) -> Option<UserId> {
         match self.scim_token_id {
             Some(_) => None,
             None => Some(self.user_id),

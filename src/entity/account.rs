@@ -2,11 +2,13 @@
 
 use sea_orm::entity::prelude::*;
 
+use crate::service::ids::AccountId;
+
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "accounts")]
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
-    pub id: Uuid,
+    pub id: AccountId,
     pub name: String,
     pub allowed_email_domains: String,
     pub invite_expiry_days: i32,

@@ -2,12 +2,14 @@
 
 use sea_orm::entity::prelude::*;
 
+use crate::service::ids::{AccountId, DepartmentId};
+
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "departments")]
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
-    pub id: Uuid,
-    pub account_id: Uuid,
+    pub id: DepartmentId,
+    pub account_id: AccountId,
     pub name: String,
     pub name_key: String,
     pub created_at: i64,

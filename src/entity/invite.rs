@@ -2,23 +2,25 @@
 
 use sea_orm::entity::prelude::*;
 
+use crate::service::ids::{AccountId, InviteId, RoleId, TeamId, UserId};
+
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "invites")]
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
-    pub id: Uuid,
-    pub account_id: Uuid,
+    pub id: InviteId,
+    pub account_id: AccountId,
     pub email: String,
-    pub team_id: Uuid,
-    pub role_id: Uuid,
-    pub invited_by: Option<Uuid>,
+    pub team_id: TeamId,
+    pub role_id: RoleId,
+    pub invited_by: Option<UserId>,
     pub token_hash: Option<Vec<u8>>,
     pub created_at: i64,
     pub expires_at: i64,
     pub last_sent_at: Option<i64>,
     pub send_count: i32,
     pub accepted_at: Option<i64>,
-    pub accepted_user_id: Option<Uuid>,
+    pub accepted_user_id: Option<UserId>,
     pub withdrawn_at: Option<i64>,
     pub deleted_at: Option<i64>,
     pub delivery: Delivery,

@@ -2,13 +2,15 @@
 
 use sea_orm::entity::prelude::*;
 
+use crate::service::ids::{AccountId, InviteId, OutboxId};
+
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "outbox")]
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
-    pub id: Uuid,
-    pub account_id: Uuid,
-    pub invite_id: Uuid,
+    pub id: OutboxId,
+    pub account_id: AccountId,
+    pub invite_id: InviteId,
     pub kind: String,
     pub recipient: String,
     pub status: Status,

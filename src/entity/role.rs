@@ -2,12 +2,14 @@
 
 use sea_orm::entity::prelude::*;
 
+use crate::service::ids::{AccountId, RoleId};
+
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "roles")]
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
-    pub id: Uuid,
-    pub account_id: Uuid,
+    pub id: RoleId,
+    pub account_id: AccountId,
     /// Set on the built-in roles only.
     pub key: Option<crate::auth::BuiltInRole>,
     pub name: String,

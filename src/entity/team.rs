@@ -2,13 +2,15 @@
 
 use sea_orm::entity::prelude::*;
 
+use crate::service::ids::{AccountId, DepartmentId, TeamId};
+
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "teams")]
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
-    pub id: Uuid,
-    pub account_id: Uuid,
-    pub department_id: Option<Uuid>,
+    pub id: TeamId,
+    pub account_id: AccountId,
+    pub department_id: Option<DepartmentId>,
     pub name: String,
     pub name_key: String,
     pub created_at: i64,

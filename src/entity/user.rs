@@ -2,18 +2,20 @@
 
 use sea_orm::entity::prelude::*;
 
+use crate::service::ids::{AccountId, RoleId, TeamId, UserId};
+
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "users")]
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
-    pub id: Uuid,
-    pub account_id: Uuid,
+    pub id: UserId,
+    pub account_id: AccountId,
     pub email: String,
     pub name: String,
     pub name_key: String,
     pub search_text: String,
-    pub team_id: Uuid,
-    pub role_id: Uuid,
+    pub team_id: TeamId,
+    pub role_id: RoleId,
     pub created_at: i64,
     pub updated_at: i64,
     pub deleted_at: Option<i64>,

@@ -3,14 +3,16 @@
 
 use sea_orm::entity::prelude::*;
 
+use crate::service::ids::{AccountId, RoleId, TeamId};
+
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "user_counts")]
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
-    pub team_id: Uuid,
+    pub team_id: TeamId,
     #[sea_orm(primary_key, auto_increment = false)]
-    pub role_id: Uuid,
-    pub account_id: Uuid,
+    pub role_id: RoleId,
+    pub account_id: AccountId,
     pub members: i64,
 }
 

@@ -2,13 +2,15 @@
 
 use sea_orm::entity::prelude::*;
 
+use crate::service::ids::{AccountId, WebhookDeliveryId, WebhookEndpointId};
+
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "webhook_deliveries")]
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
-    pub id: Uuid,
-    pub account_id: Uuid,
-    pub endpoint_id: Uuid,
+    pub id: WebhookDeliveryId,
+    pub account_id: AccountId,
+    pub endpoint_id: WebhookEndpointId,
     /// `EVENT` (queued from the event log) or `REDELIVERY` (asked for by an admin).
     pub kind: Kind,
     /// The event's external id, sent as `webhook-id`.

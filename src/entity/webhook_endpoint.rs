@@ -2,12 +2,14 @@
 
 use sea_orm::entity::prelude::*;
 
+use crate::service::ids::{AccountId, WebhookEndpointId};
+
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "webhook_endpoints")]
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
-    pub id: Uuid,
-    pub account_id: Uuid,
+    pub id: WebhookEndpointId,
+    pub account_id: AccountId,
     pub url: String,
     pub description: String,
     /// JSON list of event types; empty = every type.
@@ -28,6 +30,7 @@ pub struct Model {
     /// Not looked at by the worker before this time (backoff of its oldest delivery).
     pub next_attempt_at: i64,
     pub locked_until: Option<i64>,
+    /// The worker's claim on the endpoint: a random token, not a row's id, so a bare UUID.
     pub lease: Option<Uuid>,
     pub created_at: i64,
     pub updated_at: i64,

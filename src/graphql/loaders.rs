@@ -4,16 +4,15 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use async_graphql::dataloader::Loader;
-use sea_orm::sea_query::Expr;
-use sea_orm::{ColumnTrait, DbErr, EntityTrait, QueryFilter, QuerySelect};
-use uuid::Uuid;
-
 use crate::auth::Principal;
 use crate::entity::{department, role, team, user, user_count};
+use crate::service::ids::{AccountId, DepartmentId, RoleId, TeamId, UserId};
 use crate::service::page::KEPT_SUM;
 use crate::service::page::{Listing, PageArgs};
 use crate::service::{self, Db, dialect};
+use async_graphql::dataloader::Loader;
+use sea_orm::sea_query::Expr;
+use sea_orm::{ColumnTrait, DbErr, EntityTrait, QueryFilter, QuerySelect};
 
 /// A failed batch load. No `Display`: it becomes an internal error through `service::Error`.
 /// Loaders only fail for internal reasons: resolvers check their arguments before loading.
@@ -43,13 +42,13 @@ impl From<LoadError> for async_graphql::Error {
 /// the row that refers to it (a user's for `User.role`), which is the caller's for every row
 /// the caller may see.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
-pub struct InAccount {
-    pub account_id: Uuid,
-    pub id: Uuid,
+pub struct InAccount<I> {
+    pub account_id: AccountId,
+    pub id: I,
 }
 
-impl InAccount {
-    pub fn new(account_id: Uuid, id: Uuid) -> Self {
+impl<I> InAccount<I> {
+    pub fn new(account_id: AccountId, id: I) -> Self {
         InAccount { account_id, id }
     }
 }
@@ -61,8 +60,8 @@ impl InAccount {
 /// payload always loads).
 #[derive(Default)]
 pub struct Prefetched {
-    roles: Mutex<HashMap<InAccount, role::Model>>,
-    teams: Mutex<HashMap<InAccount, team::Model>>,
+    roles: Mutex<HashMap<InAccount<RoleId>, role::Model>>,
+    teams: Mutex<HashMap<InAccount<TeamId>, team::Model>>,
 }
 
 impl Prefetched {
@@ -89,19 +88,19 @@ impl Prefetched {
     }
 
     /// The role `key` names, when it was read already.
-    pub fn role(&self, key: InAccount) -> Option<role::Model> {
+    pub fn role(&self, key: InAccount<RoleId>) -> Option<role::Model> {
         self.roles.lock().ok()?.get(&key).cloned()
     }
 
     /// The team `key` names, when it was read already.
-    pub fn team(&self, key: InAccount) -> Option<team::Model> {
+    pub fn team(&self, key: InAccount<TeamId>) -> Option<team::Model> {
         self.teams.lock().ok()?.get(&key).cloned()
     }
 }
 
 /// The ids of `keys`, per account (one statement per account: one in practice).
-fn by_account(keys: &[InAccount]) -> HashMap<Uuid, Vec<Uuid>> {
-    let mut grouped: HashMap<Uuid, Vec<Uuid>> = HashMap::new();
+fn by_account<I: Copy>(keys: &[InAccount<I>]) -> HashMap<AccountId, Vec<I>> {
+    let mut grouped: HashMap<AccountId, Vec<I>> = HashMap::new();
     for key in keys {
         grouped.entry(key.account_id).or_default().push(key.id);
     }
@@ -110,23 +109,27 @@ fn by_account(keys: &[InAccount]) -> HashMap<Uuid, Vec<Uuid>> {
 
 /// `column` is one of `ids`, in one prepared statement for any number of ids on PostgreSQL
 /// (`dialect::one_of`).
-fn one_of<C: ColumnTrait>(db: &Db, column: C, ids: Vec<Uuid>) -> sea_orm::sea_query::SimpleExpr {
+fn one_of<C: ColumnTrait, I: Into<uuid::Uuid>>(
+    db: &Db,
+    column: C,
+    ids: Vec<I>,
+) -> sea_orm::sea_query::SimpleExpr {
     dialect::one_of(db.backend(), column, ids)
 }
 
 macro_rules! by_id_loader {
-    ($(#[$doc:meta])* $name:ident, $entity:ident) => {
+    ($(#[$doc:meta])* $name:ident, $entity:ident, $id:ident) => {
         $(#[$doc])*
         pub struct $name(pub Db);
 
-        impl Loader<InAccount> for $name {
+        impl Loader<InAccount<$id>> for $name {
             type Value = $entity::Model;
             type Error = LoadError;
 
             async fn load(
                 &self,
-                keys: &[InAccount],
-            ) -> Result<HashMap<InAccount, Self::Value>, Self::Error> {
+                keys: &[InAccount<$id>],
+            ) -> Result<HashMap<InAccount<$id>, Self::Value>, Self::Error> {
                 let mut loaded = HashMap::with_capacity(keys.len());
                 for (account_id, ids) in by_account(keys) {
                     let rows = $entity::Entity::find()
@@ -144,34 +147,37 @@ macro_rules! by_id_loader {
 
 by_id_loader!(
     /// Roles by id.
-    RoleLoader, role
+    RoleLoader, role, RoleId
 );
 by_id_loader!(
     /// Teams by id.
-    TeamLoader, team
+    TeamLoader, team, TeamId
 );
 by_id_loader!(
     /// Departments by id.
-    DepartmentLoader, department
+    DepartmentLoader, department, DepartmentId
 );
 by_id_loader!(
     /// Users by id, deleted ones included (an audit event or invite still names them). The
     /// resolver decides with `access::sees_user` whether the caller may see the one loaded.
-    UserLoader, user
+    UserLoader, user, UserId
 );
 
 /// Active members per team, from the counts the database keeps (`user_counts`). Resolvers
 /// ask only for teams whose members the caller sees (`access::member_count`).
 pub struct TeamMemberCountLoader(pub Db);
 
-impl Loader<InAccount> for TeamMemberCountLoader {
+impl Loader<InAccount<TeamId>> for TeamMemberCountLoader {
     type Value = i64;
     type Error = LoadError;
 
-    async fn load(&self, keys: &[InAccount]) -> Result<HashMap<InAccount, i64>, Self::Error> {
+    async fn load(
+        &self,
+        keys: &[InAccount<TeamId>],
+    ) -> Result<HashMap<InAccount<TeamId>, i64>, Self::Error> {
         let mut loaded = HashMap::with_capacity(keys.len());
         for (account_id, teams) in by_account(keys) {
-            let rows: Vec<(Uuid, i64)> = user_count::Entity::find()
+            let rows: Vec<(TeamId, i64)> = user_count::Entity::find()
                 .select_only()
                 .column(user_count::Column::TeamId)
                 .column_as(Expr::cust(KEPT_SUM), "n")
@@ -194,13 +200,13 @@ impl Loader<InAccount> for TeamMemberCountLoader {
 /// `access::holder_count` decides for the caller.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct HoldersKey {
-    pub account_id: Uuid,
-    pub role_id: Uuid,
+    pub account_id: AccountId,
+    pub role_id: RoleId,
     pub teams: Teams,
 }
 
 /// The teams a `HoldersKey` counts in, shared by all the keys of one request.
-type Teams = Option<Arc<Vec<Uuid>>>;
+type Teams = Option<Arc<Vec<TeamId>>>;
 
 /// Active holders per role within the caller's reach, from the counts the database keeps
 /// (`user_counts`): one statement per distinct reach (one per request).
@@ -211,7 +217,7 @@ impl Loader<HoldersKey> for RoleUserCountLoader {
     type Error = LoadError;
 
     async fn load(&self, keys: &[HoldersKey]) -> Result<HashMap<HoldersKey, i64>, Self::Error> {
-        let mut grouped: HashMap<(Uuid, Teams), Vec<Uuid>> = HashMap::new();
+        let mut grouped: HashMap<(AccountId, Teams), Vec<RoleId>> = HashMap::new();
         for key in keys {
             grouped
                 .entry((key.account_id, key.teams.clone()))
@@ -229,7 +235,7 @@ impl Loader<HoldersKey> for RoleUserCountLoader {
             if let Some(teams) = &teams {
                 select = select.filter(one_of(&self.0, user_count::Column::TeamId, teams.to_vec()));
             }
-            let rows: Vec<(Uuid, i64)> = select
+            let rows: Vec<(RoleId, i64)> = select
                 .group_by(user_count::Column::RoleId)
                 .into_tuple()
                 .all(self.0.conn())
@@ -251,7 +257,7 @@ impl Loader<HoldersKey> for RoleUserCountLoader {
 /// are loaded together.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct MembersKey {
-    pub team_id: Uuid,
+    pub team_id: TeamId,
     pub first: Option<i32>,
     pub after: Option<String>,
 }
@@ -272,7 +278,7 @@ impl Loader<MembersKey> for TeamMembersLoader {
         keys: &[MembersKey],
     ) -> Result<HashMap<MembersKey, Self::Value>, Self::Error> {
         let actor = self.actor.as_ref().ok_or(service::Error::Unauthenticated)?;
-        let mut by_args: HashMap<(Option<i32>, Option<String>), Vec<Uuid>> = HashMap::new();
+        let mut by_args: HashMap<(Option<i32>, Option<String>), Vec<TeamId>> = HashMap::new();
         for key in keys {
             by_args
                 .entry((key.first, key.after.clone()))
@@ -308,14 +314,17 @@ pub struct DepartmentTeamsLoader {
     pub actor: Option<Principal>,
 }
 
-impl Loader<Uuid> for DepartmentTeamsLoader {
+impl Loader<DepartmentId> for DepartmentTeamsLoader {
     type Value = Vec<team::Model>;
     type Error = LoadError;
 
-    async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, Self::Value>, Self::Error> {
+    async fn load(
+        &self,
+        keys: &[DepartmentId],
+    ) -> Result<HashMap<DepartmentId, Self::Value>, Self::Error> {
         let actor = self.actor.as_ref().ok_or(service::Error::Unauthenticated)?;
         let teams = service::teams::teams_of_departments(self.db.conn(), actor, keys).await?;
-        let mut by_department: HashMap<Uuid, Vec<team::Model>> =
+        let mut by_department: HashMap<DepartmentId, Vec<team::Model>> =
             keys.iter().map(|k| (*k, Vec::new())).collect();
         for team in teams {
             if let Some(department) = team.department_id {

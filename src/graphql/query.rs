@@ -123,18 +123,14 @@ pub struct AuditEventFilter {
 }
 
 /// Parses a list of ids of one kind; a malformed id is a `BAD_USER_INPUT` naming `field`.
-pub(crate) fn parse_ids<T>(
+pub(crate) fn parse_ids<T: ids::TypedId>(
     field: &'static str,
     ids: Option<Vec<ID>>,
-    parse: fn(&str) -> Option<T>,
-) -> Result<Option<Vec<uuid::Uuid>>, Error>
-where
-    T: Into<uuid::Uuid>,
-{
+) -> Result<Option<Vec<T>>, Error> {
     ids.map(|ids| {
         ids.iter()
             .map(|id| {
-                parse(id.as_str()).map(Into::into).ok_or_else(|| {
+                T::parse(id.as_str()).ok_or_else(|| {
                     Error::bad_input(
                         field,
                         format!("`{}` is not a valid id for {field}", id.as_str()),
@@ -147,14 +143,8 @@ where
 }
 
 /// Reads any id of one kind for a lookup: a malformed id simply does not exist.
-fn lookup<T: Into<uuid::Uuid>>(
-    id: &ID,
-    parse: fn(&str) -> Option<T>,
-    what: &'static str,
-) -> Result<uuid::Uuid, Error> {
-    parse(id.as_str())
-        .map(Into::into)
-        .ok_or(Error::NotFound(what))
+fn lookup<T: ids::TypedId>(id: &ID, what: &'static str) -> Result<T, Error> {
+    T::parse(id.as_str()).ok_or(Error::NotFound(what))
 }
 
 /// The read API.
@@ -176,29 +166,29 @@ impl QueryRoot {
             return Err(Error::NotFound("node").into());
         };
         Ok(Some(match any {
-            AnyId::User(id) => Node::User(User(service::users::get(conn, actor, id.0).await?)),
+            AnyId::User(id) => Node::User(User(service::users::get(conn, actor, id).await?)),
             AnyId::Invite(id) => {
-                Node::Invite(Invite(service::invites::get(conn, actor, id.0).await?))
+                Node::Invite(Invite(service::invites::get(conn, actor, id).await?))
             }
-            AnyId::Team(id) => Node::Team(Team(service::teams::get(conn, actor, id.0).await?)),
+            AnyId::Team(id) => Node::Team(Team(service::teams::get(conn, actor, id).await?)),
             AnyId::Department(id) => Node::Department(Department(
-                service::teams::get_department(conn, actor, id.0).await?,
+                service::teams::get_department(conn, actor, id).await?,
             )),
-            AnyId::Role(id) => Node::Role(Role(service::roles::get(conn, actor, id.0).await?)),
+            AnyId::Role(id) => Node::Role(Role(service::roles::get(conn, actor, id).await?)),
             AnyId::Account(id) => {
                 if !service::access::sees_account(actor) {
                     return Err(Error::NotFound("node").into());
                 }
                 let account = service::accounts::get(conn, actor).await?;
-                if account.id != id.0 {
+                if account.id != id {
                     return Err(Error::NotFound("node").into());
                 }
                 Node::Account(Account(account))
             }
             AnyId::AuditEvent(id) => {
-                Node::AuditEvent(AuditEvent(service::audit::get(conn, actor, id.0).await?))
+                Node::AuditEvent(AuditEvent(service::audit::get(conn, actor, id).await?))
             }
-            AnyId::Event(id) => Node::Event(Event(service::events::get(conn, actor, id.0).await?)),
+            AnyId::Event(id) => Node::Event(Event(service::events::get(conn, actor, id).await?)),
         }))
     }
 
@@ -232,7 +222,7 @@ impl QueryRoot {
         ctx: &Context<'_>,
         #[graphql(desc = "The user's id.")] id: ID,
     ) -> Result<Option<User>> {
-        let id = lookup(&id, ids::UserId::parse, "user")?;
+        let id: ids::UserId = lookup(&id, "user")?;
         Ok(Some(User(
             service::users::get(db(ctx)?.conn(), actor(ctx)?, id).await?,
         )))
@@ -264,13 +254,9 @@ impl QueryRoot {
         let filter = filter.unwrap_or_default();
         let filter = service::users::Filter {
             search: filter.search,
-            team_ids: parse_ids("teamIds", filter.team_ids, ids::TeamId::parse)?,
-            role_ids: parse_ids("roleIds", filter.role_ids, ids::RoleId::parse)?,
-            department_ids: parse_ids(
-                "departmentIds",
-                filter.department_ids,
-                ids::DepartmentId::parse,
-            )?,
+            team_ids: parse_ids::<ids::TeamId>("teamIds", filter.team_ids)?,
+            role_ids: parse_ids::<ids::RoleId>("roleIds", filter.role_ids)?,
+            department_ids: parse_ids::<ids::DepartmentId>("departmentIds", filter.department_ids)?,
             statuses: filter
                 .statuses
                 .map(|s| s.into_iter().map(Into::into).collect()),
@@ -317,7 +303,7 @@ impl QueryRoot {
         ctx: &Context<'_>,
         #[graphql(desc = "The invitation's id.")] id: ID,
     ) -> Result<Option<Invite>> {
-        let id = lookup(&id, ids::InviteId::parse, "invite")?;
+        let id: ids::InviteId = lookup(&id, "invite")?;
         Ok(Some(Invite(
             service::invites::get(db(ctx)?.conn(), actor(ctx)?, id).await?,
         )))
@@ -342,8 +328,8 @@ impl QueryRoot {
             statuses: filter
                 .statuses
                 .map(|s| s.into_iter().map(Into::into).collect()),
-            team_ids: parse_ids("teamIds", filter.team_ids, ids::TeamId::parse)?,
-            role_ids: parse_ids("roleIds", filter.role_ids, ids::RoleId::parse)?,
+            team_ids: parse_ids::<ids::TeamId>("teamIds", filter.team_ids)?,
+            role_ids: parse_ids::<ids::RoleId>("roleIds", filter.role_ids)?,
         };
         let order = order_by
             .map(|o| service::invites::Order {
@@ -380,11 +366,7 @@ impl QueryRoot {
         let filter = filter.unwrap_or_default();
         let filter = service::teams::Filter {
             search: filter.search,
-            department_ids: parse_ids(
-                "departmentIds",
-                filter.department_ids,
-                ids::DepartmentId::parse,
-            )?,
+            department_ids: parse_ids::<ids::DepartmentId>("departmentIds", filter.department_ids)?,
         };
         let page = PageArgs {
             first,
@@ -451,20 +433,21 @@ impl QueryRoot {
         let filter = service::audit::Filter {
             actor_id: match token_actor {
                 Some(_) => None,
-                None => parse_ids(
-                    "actorId",
-                    filter.actor_id.map(|i| vec![i]),
-                    ids::UserId::parse,
-                )?
-                .and_then(|v| v.into_iter().next()),
+                None => parse_ids::<ids::UserId>("actorId", filter.actor_id.map(|i| vec![i]))?
+                    .and_then(|v| v.into_iter().next()),
             },
-            actor_token_id: token_actor.map(|t| t.0),
+            actor_token_id: token_actor,
             target_id: any("targetId", filter.target_id)?,
-            actions: filter.actions,
-            operation_id: parse_ids(
+            // An action Roster never writes matches nothing, as it did as a plain string.
+            actions: filter.actions.map(|actions| {
+                actions
+                    .iter()
+                    .filter_map(|a| service::audit::AuditAction::parse(a))
+                    .collect()
+            }),
+            operation_id: parse_ids::<ids::OperationId>(
                 "operationId",
                 filter.operation_id.map(|i| vec![i]),
-                ids::OperationId::parse,
             )?
             .and_then(|v| v.into_iter().next()),
         };

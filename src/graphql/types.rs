@@ -17,10 +17,7 @@ use crate::auth::{BuiltInRole, Permission, RoleScope};
 use crate::entity::{
     account, audit_event, department, event, invite, role, scim_token, team, user,
 };
-use crate::service::ids::{
-    AccountId, AuditEventId, DepartmentId, EventId, InviteId, OperationId, RoleId, ScimTokenId,
-    TeamId, UserId,
-};
+use crate::service::ids::{AccountId, TypedId, UserId};
 use crate::service::page::{Listing, PageArgs};
 use crate::service::{self, Error, access, invites, now_ms};
 
@@ -41,9 +38,14 @@ fn prefetched<'a>(ctx: &'a Context<'_>) -> Option<&'a Prefetched> {
 }
 
 /// A row another row refers to: it exists, in the referring row's account.
-async fn load<L, V>(ctx: &Context<'_>, key: InAccount, what: &'static str) -> Result<V>
+async fn load<L, I, V>(ctx: &Context<'_>, key: InAccount<I>, what: &'static str) -> Result<V>
 where
-    L: async_graphql::dataloader::Loader<InAccount, Value = V, Error = super::loaders::LoadError>,
+    L: async_graphql::dataloader::Loader<
+            InAccount<I>,
+            Value = V,
+            Error = super::loaders::LoadError,
+        >,
+    I: TypedId + Send + Sync + 'static,
     V: Send + Sync + Clone + 'static,
 {
     loader::<L>(ctx)?.load_one(key).await?.ok_or_else(|| {
@@ -55,8 +57,8 @@ where
 /// `None` for a user outside the caller's reach, as for one that no longer exists.
 async fn related_user(
     ctx: &Context<'_>,
-    account_id: uuid::Uuid,
-    id: Option<uuid::Uuid>,
+    account_id: AccountId,
+    id: Option<UserId>,
 ) -> Result<Option<User>> {
     let Some(id) = id else {
         return Ok(None);
@@ -96,7 +98,7 @@ pub struct User(pub user::Model);
 impl User {
     /// The user's id.
     async fn id(&self) -> ID {
-        ID(UserId(self.0.id).to_string())
+        ID(self.0.id.to_string())
     }
     /// Email address, normalized to lower case; unique among the account's active users.
     async fn email(&self) -> &str {
@@ -112,7 +114,7 @@ impl User {
         if let Some(role) = prefetched(ctx).and_then(|p| p.role(key)) {
             return Ok(Role(role));
         }
-        load::<RoleLoader, _>(ctx, key, "role").await.map(Role)
+        load::<RoleLoader, _, _>(ctx, key, "role").await.map(Role)
     }
     /// The team the user belongs to.
     async fn team(&self, ctx: &Context<'_>) -> Result<Team> {
@@ -120,7 +122,7 @@ impl User {
         if let Some(team) = prefetched(ctx).and_then(|p| p.team(key)) {
             return Ok(Team(team));
         }
-        load::<TeamLoader, _>(ctx, key, "team").await.map(Team)
+        load::<TeamLoader, _, _>(ctx, key, "team").await.map(Team)
     }
     /// When the user joined.
     async fn created_at(&self) -> DateTime<Utc> {
@@ -219,7 +221,7 @@ pub struct Invite(pub invite::Model);
 impl Invite {
     /// The invitation's id.
     async fn id(&self) -> ID {
-        ID(InviteId(self.0.id).to_string())
+        ID(self.0.id.to_string())
     }
     /// The invited address, lower-cased.
     async fn email(&self) -> &str {
@@ -227,7 +229,7 @@ impl Invite {
     }
     /// The role the person gets on accepting.
     async fn role(&self, ctx: &Context<'_>) -> Result<Role> {
-        load::<RoleLoader, _>(
+        load::<RoleLoader, _, _>(
             ctx,
             InAccount::new(self.0.account_id, self.0.role_id),
             "role",
@@ -237,7 +239,7 @@ impl Invite {
     }
     /// The team the person joins on accepting.
     async fn team(&self, ctx: &Context<'_>) -> Result<Team> {
-        load::<TeamLoader, _>(
+        load::<TeamLoader, _, _>(
             ctx,
             InAccount::new(self.0.account_id, self.0.team_id),
             "team",
@@ -297,7 +299,7 @@ pub struct Team(pub team::Model);
 impl Team {
     /// The team's id.
     async fn id(&self) -> ID {
-        ID(TeamId(self.0.id).to_string())
+        ID(self.0.id.to_string())
     }
     /// The team's name, unique in the account regardless of case.
     async fn name(&self) -> &str {
@@ -306,7 +308,7 @@ impl Team {
     /// The department the team belongs to, if any.
     async fn department(&self, ctx: &Context<'_>) -> Result<Option<Department>> {
         match self.0.department_id {
-            Some(id) => load::<DepartmentLoader, _>(
+            Some(id) => load::<DepartmentLoader, _, _>(
                 ctx,
                 InAccount::new(self.0.account_id, id),
                 "department",
@@ -366,7 +368,7 @@ pub struct Department(pub department::Model);
 impl Department {
     /// The department's id.
     async fn id(&self) -> ID {
-        ID(DepartmentId(self.0.id).to_string())
+        ID(self.0.id.to_string())
     }
     /// The department's name, unique in the account regardless of case.
     async fn name(&self) -> &str {
@@ -393,7 +395,7 @@ pub struct Role(pub role::Model);
 impl Role {
     /// The role's id.
     async fn id(&self) -> ID {
-        ID(RoleId(self.0.id).to_string())
+        ID(self.0.id.to_string())
     }
     /// The stable key of a built-in role (`ADMIN`, `DEPARTMENT_ADMIN`, `MANAGER`, `SENDER`); null for custom roles.
     async fn key(&self) -> Option<&str> {
@@ -443,7 +445,7 @@ pub struct Account(pub account::Model);
 impl Account {
     /// The account's id.
     async fn id(&self) -> ID {
-        ID(AccountId(self.0.id).to_string())
+        ID(self.0.id.to_string())
     }
     /// The organization's name.
     async fn name(&self) -> &str {
@@ -512,7 +514,7 @@ pub struct ScimToken(pub scim_token::Model);
 impl ScimToken {
     /// The token's id.
     async fn id(&self) -> ID {
-        ID(ScimTokenId(self.0.id).to_string())
+        ID(self.0.id.to_string())
     }
     /// What the token is for, such as "Okta production".
     async fn description(&self) -> &str {
@@ -521,7 +523,7 @@ impl ScimToken {
     /// The role the directory acts with: its permissions, and the reach its scope gives
     /// from `team`.
     async fn role(&self, ctx: &Context<'_>) -> Result<Role> {
-        load::<RoleLoader, _>(
+        load::<RoleLoader, _, _>(
             ctx,
             InAccount::new(self.0.account_id, self.0.role_id),
             "role",
@@ -534,9 +536,11 @@ impl ScimToken {
     /// directory's default team when one was given, else null.
     async fn team(&self, ctx: &Context<'_>) -> Result<Option<Team>> {
         match self.0.anchor_team_id {
-            Some(id) => load::<TeamLoader, _>(ctx, InAccount::new(self.0.account_id, id), "team")
-                .await
-                .map(|t| Some(Team(t))),
+            Some(id) => {
+                load::<TeamLoader, _, _>(ctx, InAccount::new(self.0.account_id, id), "team")
+                    .await
+                    .map(|t| Some(Team(t)))
+            }
             None => Ok(None),
         }
     }
@@ -571,15 +575,15 @@ fn target_id(target_type: &str, id: uuid::Uuid) -> String {
 impl AuditEvent {
     /// The event's id.
     async fn id(&self) -> ID {
-        ID(AuditEventId(self.0.id).to_string())
+        ID(self.0.id.to_string())
     }
     /// The mutation that caused the event; all events of one mutation share it.
     async fn operation_id(&self) -> ID {
-        ID(OperationId(self.0.operation_id).to_string())
+        ID(self.0.operation_id.to_string())
     }
     /// What happened, for example `user.role_changed`.
     async fn action(&self) -> &str {
-        &self.0.action
+        self.0.action.as_str()
     }
     /// Who did it. Null for actions without a signed-in user (such as accepting an invite,
     /// or a directory's change through SCIM: see `actorScimToken`), and when the caller may
@@ -646,7 +650,7 @@ pub struct Event(pub event::Model);
 impl Event {
     /// The event's id (the same in the feed, subscriptions and webhooks' `webhook-id`).
     async fn id(&self) -> ID {
-        ID(EventId(self.0.id).to_string())
+        ID(self.0.id.to_string())
     }
     /// What happened, for example `user.role_changed` (README "Events" lists the types).
     #[graphql(name = "type")]
@@ -656,9 +660,7 @@ impl Event {
     /// The mutation that caused the event (its audit events share it); null for changes no
     /// mutation made, such as a failed invitation email.
     async fn operation_id(&self) -> Option<ID> {
-        self.0
-            .operation_id
-            .map(|id| ID(OperationId(id).to_string()))
+        self.0.operation_id.map(|id| ID(id.to_string()))
     }
     /// Who did it: null without a signed-in actor, and when the caller may not see that user.
     async fn actor(&self, ctx: &Context<'_>) -> Result<Option<User>> {

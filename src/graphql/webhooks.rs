@@ -9,7 +9,6 @@ use super::types::{PageInfo, time};
 use super::{actor, db, page_cost};
 use crate::entity::webhook_delivery::{Kind, Status};
 use crate::entity::{webhook_delivery, webhook_endpoint};
-use crate::service::ids::{WebhookDeliveryId, WebhookEndpointId};
 use crate::service::page::{Listing, PageArgs};
 use crate::service::webhooks;
 
@@ -22,7 +21,7 @@ pub struct WebhookEndpoint(pub webhook_endpoint::Model);
 impl WebhookEndpoint {
     /// The endpoint's id.
     async fn id(&self) -> ID {
-        ID(WebhookEndpointId(self.0.id).to_string())
+        ID(self.0.id.to_string())
     }
     /// The URL events are POSTed to.
     async fn url(&self) -> &str {
@@ -106,7 +105,7 @@ pub struct WebhookDelivery(pub webhook_delivery::Model);
 impl WebhookDelivery {
     /// The delivery's id.
     async fn id(&self) -> ID {
-        ID(WebhookDeliveryId(self.0.id).to_string())
+        ID(self.0.id.to_string())
     }
     /// The event's id, sent as the `webhook-id` header (the same on every attempt and
     /// redelivery, so receivers can de-duplicate).

@@ -11,15 +11,6 @@
 
 use std::collections::{BTreeSet, HashMap};
 
-use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
-use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode, Uri};
-use axum::response::{IntoResponse, Response};
-use sea_orm::{ColumnTrait, ConnectionTrait, QueryFilter, QueryOrder, QuerySelect};
-use serde_json::{Value as Json, json};
-use uuid::Uuid;
-
 use super::filter::{self, Filter, Op, get_ci};
 use super::{
     GROUP_SCHEMA, ScimError, base_url, check_if_match, check_patch_schema, item_error, list_params,
@@ -29,10 +20,18 @@ use super::{
 use crate::app::{App, AppState};
 use crate::auth::{Permission, Principal};
 use crate::entity::{team, user};
-use crate::service::ids::{TeamId, UserId};
+use crate::service::bulk::Requested;
+use crate::service::ids::{Sent, TeamId, UserId};
 use crate::service::provisioning::GroupChanges;
 use crate::service::teams;
 use crate::service::{Error, access, provisioning, text, users};
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use sea_orm::{ColumnTrait, ConnectionTrait, QueryFilter, QueryOrder, QuerySelect};
+use serde_json::{Value as Json, json};
 
 const CORE: &str = "urn:ietf:params:scim:schemas:core:2.0:group";
 /// Most teams a list evaluates a filter over.
@@ -50,14 +49,14 @@ fn require_view(actor: &Principal) -> Result<(), ScimError> {
 async fn members<C: ConnectionTrait>(
     db: &C,
     actor: &Principal,
-    teams: &[Uuid],
-) -> Result<HashMap<Uuid, Vec<(Uuid, String)>>, ScimError> {
-    let mut out: HashMap<Uuid, Vec<(Uuid, String)>> = HashMap::new();
+    teams: &[TeamId],
+) -> Result<HashMap<TeamId, Vec<(UserId, String)>>, ScimError> {
+    let mut out: HashMap<TeamId, Vec<(UserId, String)>> = HashMap::new();
     if !actor.can(Permission::UsersView) {
         return Ok(out);
     }
     for chunk in teams.chunks(1000) {
-        let rows: Vec<(Uuid, String, Uuid)> = access::users(actor)
+        let rows: Vec<(UserId, String, TeamId)> = access::users(actor)
             .select_only()
             .column(user::Column::Id)
             .column(user::Column::Name)
@@ -75,13 +74,13 @@ async fn members<C: ConnectionTrait>(
     Ok(out)
 }
 
-fn to_json(t: &team::Model, members: Option<&[(Uuid, String)]>, base: &str) -> Json {
-    let id = TeamId(t.id).to_string();
+fn to_json(t: &team::Model, members: Option<&[(UserId, String)]>, base: &str) -> Json {
+    let id = t.id.to_string();
     let members: Vec<Json> = members
         .unwrap_or_default()
         .iter()
         .map(|(uid, _name)| {
-            let uid = UserId(*uid).to_string();
+            let uid = uid.to_string();
             json!({ "value": uid, "type": "User", "$ref": format!("{base}/Users/{uid}") })
         })
         .collect();
@@ -108,11 +107,11 @@ fn to_json(t: &team::Model, members: Option<&[(Uuid, String)]>, base: &str) -> J
 async fn find<C: ConnectionTrait>(
     db: &C,
     actor: &Principal,
-    id: &str,
+    id: Sent<TeamId>,
 ) -> Result<team::Model, ScimError> {
-    let uuid = TeamId::parse(id).ok_or(Error::NotFound("group"))?.0;
+    let id = id.ok_or(Error::NotFound("group"))?;
     Ok(access::teams(actor)
-        .filter(team::Column::Id.eq(uuid))
+        .filter(team::Column::Id.eq(id))
         .one(db)
         .await
         .map_err(Error::from)?
@@ -122,7 +121,7 @@ async fn find<C: ConnectionTrait>(
 async fn load_json(
     app: &App,
     actor: &Principal,
-    id: &str,
+    id: Sent<TeamId>,
     base: &str,
 ) -> Result<(team::Model, Json), ScimError> {
     let db = app.db.conn();
@@ -226,7 +225,7 @@ async fn list_with(
             .is_some_and(|f| f.to_ascii_lowercase().contains("members"));
         (listed && !excluded) || filtered
     };
-    let ids: Vec<Uuid> = rows.iter().map(|t| t.id).collect();
+    let ids: Vec<TeamId> = rows.iter().map(|t| t.id).collect();
     let members = if wants_members {
         members(db, &actor, &ids).await?
     } else {
@@ -269,7 +268,7 @@ pub async fn get(
     let (app, actor) = start(&state, &headers).await?;
     require_view(&actor)?;
     let params = list_params(&uri)?;
-    let (_, body) = load_json(&app, &actor, &id, &base_url(&headers)).await?;
+    let (_, body) = load_json(&app, &actor, TeamId::parse(&id), &base_url(&headers)).await?;
     if not_modified(&headers, &body) {
         return Ok(StatusCode::NOT_MODIFIED.into_response());
     }
@@ -306,8 +305,8 @@ fn team_error(e: Error) -> ScimError {
 async fn move_into(
     app: &App,
     actor: &Principal,
-    ids: &[String],
-    team_id: Uuid,
+    ids: &[Requested<UserId>],
+    team_id: TeamId,
 ) -> Result<(), ScimError> {
     if ids.is_empty() {
         return Ok(());
@@ -316,7 +315,7 @@ async fn move_into(
         &app.db,
         actor,
         ids,
-        &TeamId(team_id).to_string(),
+        Some(team_id),
         false,
         app.limits.max_bulk,
     )
@@ -352,8 +351,9 @@ async fn apply(
     let (add, remove) = if members_given {
         let (before, after) = (member_ids(old), member_ids(new));
         let max = app.limits.max_bulk;
-        let add: Vec<String> = after.difference(&before).cloned().collect();
-        let remove: Vec<String> = before.difference(&after).cloned().collect();
+        let add: Vec<Requested<UserId>> = Requested::parse_all(after.difference(&before).cloned());
+        let remove: Vec<Requested<UserId>> =
+            Requested::parse_all(before.difference(&after).cloned());
         if add.len() > max || remove.len() > max {
             return Err(ScimError::bad(
                 "tooMany",
@@ -396,10 +396,10 @@ pub async fn create(
     if let Some(x) = get_ci(&new, "externalId").and_then(Json::as_str) {
         provisioning::set_team_external_id(&app.db, &actor, created.id, Some(x)).await?;
     }
-    let added: Vec<String> = member_ids(&new).into_iter().collect();
+    let added: Vec<Requested<UserId>> = Requested::parse_all(member_ids(&new));
     move_into(&app, &actor, &added, created.id).await?;
     let base = base_url(&headers);
-    let (_, body) = load_json(&app, &actor, &TeamId(created.id).to_string(), &base).await?;
+    let (_, body) = load_json(&app, &actor, Some(created.id), &base).await?;
     Ok(resource_response(StatusCode::CREATED, &body))
 }
 
@@ -413,11 +413,12 @@ pub async fn replace(
     let (app, actor) = start(&state, &headers).await?;
     let new = read_body(&headers, &body)?;
     let base = base_url(&headers);
-    let (t, old) = load_json(&app, &actor, &id, &base).await?;
+    let id = TeamId::parse(&id);
+    let (t, old) = load_json(&app, &actor, id, &base).await?;
     check_if_match(&headers, &old)?;
     let members_given = get_ci(&new, "members").is_some();
     apply(&app, &actor, &t, &old, &new, members_given, false).await?;
-    let (_, body) = load_json(&app, &actor, &id, &base).await?;
+    let (_, body) = load_json(&app, &actor, id, &base).await?;
     Ok(resource_response(StatusCode::OK, &body))
 }
 
@@ -433,12 +434,13 @@ pub async fn patch(
     check_patch_schema(&request)?;
     let ops = patch::parse(&request)?;
     let base = base_url(&headers);
-    let (t, old) = load_json(&app, &actor, &id, &base).await?;
+    let id = TeamId::parse(&id);
+    let (t, old) = load_json(&app, &actor, id, &base).await?;
     check_if_match(&headers, &old)?;
     let mut new = old.clone();
     patch::apply(&mut new, &ops, CORE, &[])?;
     apply(&app, &actor, &t, &old, &new, true, true).await?;
-    let (_, body) = load_json(&app, &actor, &id, &base).await?;
+    let (_, body) = load_json(&app, &actor, id, &base).await?;
     Ok(resource_response(StatusCode::OK, &body))
 }
 
@@ -449,9 +451,9 @@ pub async fn delete(
     Path(id): Path<String>,
 ) -> Result<Response, ScimError> {
     let (app, actor) = start(&state, &headers).await?;
-    let (t, old) = load_json(&app, &actor, &id, &base_url(&headers)).await?;
+    let (t, old) = load_json(&app, &actor, TeamId::parse(&id), &base_url(&headers)).await?;
     check_if_match(&headers, &old)?;
-    teams::delete_team(&app.db, &actor, &TeamId(t.id).to_string())
+    teams::delete_team(&app.db, &actor, Some(t.id))
         .await
         .map_err(|e| match e {
             Error::BadInput { message, .. } => {

@@ -23,7 +23,6 @@ use sea_orm::{
     QuerySelect, Select,
 };
 use serde_json::{Value as Json, json};
-use uuid::Uuid;
 
 use super::filter::{self, Filter, Op, get_ci};
 use super::{
@@ -34,7 +33,8 @@ use super::{
 use crate::app::{App, AppState};
 use crate::auth::{Permission, Principal};
 use crate::entity::{role, team, user};
-use crate::service::ids::{TeamId, UserId};
+use crate::service::bulk::Requested;
+use crate::service::ids::{AccountId, RoleId, Sent, TeamId, UserId};
 use crate::service::provisioning::{self, NewUser, ProfileChanges, Ref, UserChanges};
 use crate::service::users::Status;
 use crate::service::{Error, accounts, text, users};
@@ -66,13 +66,13 @@ fn visible(actor: &Principal) -> Select<user::Entity> {
 
 /// Team and role names of the users on a page.
 struct Names {
-    teams: HashMap<Uuid, String>,
-    roles: HashMap<Uuid, role::Model>,
+    teams: HashMap<TeamId, String>,
+    roles: HashMap<RoleId, role::Model>,
 }
 
 async fn names<C: ConnectionTrait>(
     db: &C,
-    account_id: Uuid,
+    account_id: AccountId,
     users: &[user::Model],
 ) -> Result<Names, ScimError> {
     if users.is_empty() {
@@ -81,12 +81,12 @@ async fn names<C: ConnectionTrait>(
             roles: HashMap::new(),
         });
     }
-    let mut team_ids: Vec<Uuid> = users.iter().map(|u| u.team_id).collect();
+    let mut team_ids: Vec<TeamId> = users.iter().map(|u| u.team_id).collect();
     team_ids.sort_unstable();
     team_ids.dedup();
     let mut teams = HashMap::new();
     for chunk in team_ids.chunks(1000) {
-        let rows: Vec<(Uuid, String)> = team::Entity::find()
+        let rows: Vec<(TeamId, String)> = team::Entity::find()
             .select_only()
             .column(team::Column::Id)
             .column(team::Column::Name)
@@ -117,7 +117,7 @@ fn split_name(name: &str) -> (String, Option<String>) {
 }
 
 fn to_json(u: &user::Model, names: &Names, base: &str) -> Json {
-    let id = UserId(u.id).to_string();
+    let id = u.id.to_string();
     let team = names.teams.get(&u.team_id).cloned().unwrap_or_default();
     let role = names.roles.get(&u.role_id);
     let (given, family) = split_name(&u.name);
@@ -125,7 +125,7 @@ fn to_json(u: &user::Model, names: &Names, base: &str) -> Json {
     if let Some(f) = family {
         name["familyName"] = json!(f);
     }
-    let team_id = TeamId(u.team_id).to_string();
+    let team_id = u.team_id.to_string();
     let mut body = json!({
         "schemas": [USER_SCHEMA, ROSTER_USER_SCHEMA],
         "id": id,
@@ -165,11 +165,11 @@ fn require_view(actor: &Principal) -> Result<(), ScimError> {
 async fn find<C: ConnectionTrait>(
     db: &C,
     actor: &Principal,
-    id: &str,
+    id: Sent<UserId>,
 ) -> Result<user::Model, ScimError> {
-    let uuid = UserId::parse(id).ok_or(Error::NotFound("user"))?.0;
+    let id = id.ok_or(Error::NotFound("user"))?;
     Ok(visible(actor)
-        .filter(user::Column::Id.eq(uuid))
+        .filter(user::Column::Id.eq(id))
         .one(db)
         .await
         .map_err(Error::from)?
@@ -179,7 +179,7 @@ async fn find<C: ConnectionTrait>(
 async fn load_json(
     app: &App,
     actor: &Principal,
-    id: &str,
+    id: Sent<UserId>,
     base: &str,
 ) -> Result<(user::Model, Json), ScimError> {
     let db = app.db.conn();
@@ -471,7 +471,7 @@ pub async fn get(
     let (app, actor) = start(&state, &headers).await?;
     require_view(&actor)?;
     let params = list_params(&uri)?;
-    let (_, body) = load_json(&app, &actor, &id, &base_url(&headers)).await?;
+    let (_, body) = load_json(&app, &actor, UserId::parse(&id), &base_url(&headers)).await?;
     if not_modified(&headers, &body) {
         return Ok(StatusCode::NOT_MODIFIED.into_response());
     }
@@ -677,10 +677,11 @@ pub async fn replace(
     let (app, actor) = start(&state, &headers).await?;
     let new = read_body(&headers, &body)?;
     let base = base_url(&headers);
-    let (user, old) = load_json(&app, &actor, &id, &base).await?;
+    let id = UserId::parse(&id);
+    let (user, old) = load_json(&app, &actor, id, &base).await?;
     check_if_match(&headers, &old)?;
     apply(&app, &actor, &user, &old, &new, false).await?;
-    let (_, body) = load_json(&app, &actor, &id, &base).await?;
+    let (_, body) = load_json(&app, &actor, id, &base).await?;
     Ok(resource_response(StatusCode::OK, &body))
 }
 
@@ -696,7 +697,8 @@ pub async fn patch(
     check_patch_schema(&request)?;
     let ops = patch::parse(&request)?;
     let base = base_url(&headers);
-    let (user, old) = load_json(&app, &actor, &id, &base).await?;
+    let id = UserId::parse(&id);
+    let (user, old) = load_json(&app, &actor, id, &base).await?;
     check_if_match(&headers, &old)?;
     let mut new = old.clone();
     patch::apply(
@@ -706,7 +708,7 @@ pub async fn patch(
         &[ROSTER_USER_SCHEMA, super::ENTERPRISE_USER_SCHEMA],
     )?;
     apply(&app, &actor, &user, &old, &new, true).await?;
-    let (_, body) = load_json(&app, &actor, &id, &base).await?;
+    let (_, body) = load_json(&app, &actor, id, &base).await?;
     Ok(resource_response(StatusCode::OK, &body))
 }
 
@@ -718,9 +720,9 @@ pub async fn delete(
     Path(id): Path<String>,
 ) -> Result<Response, ScimError> {
     let (app, actor) = start(&state, &headers).await?;
-    let (user, old) = load_json(&app, &actor, &id, &base_url(&headers)).await?;
+    let (user, old) = load_json(&app, &actor, UserId::parse(&id), &base_url(&headers)).await?;
     check_if_match(&headers, &old)?;
-    let ids = [UserId(user.id).to_string()];
+    let ids = [Requested::known(user.id)];
     let account = accounts::get(app.db.conn(), &actor).await?;
     let max = app.limits.max_bulk;
     let outcome = match accounts::Deprovision::of(&account) {

@@ -22,17 +22,15 @@
 //!   its transaction after taking the account lock (`recheck`), so rights taken away by a
 //!   transaction that committed meanwhile (another instance) are not used.
 
+use super::ids::{AccountId, DepartmentId, RoleId, TeamId, UserId};
+use super::{Error, Result, locks, principal};
+use crate::auth::{Permission, Principal, Reach, RoleScope};
+use crate::entity::{audit_event, department, event, invite, team, user};
 use sea_orm::sea_query::{Condition, Expr, ExprTrait, Query};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, PaginatorTrait, QueryFilter,
     Select,
 };
-use uuid::Uuid;
-
-use super::ids::UserId;
-use super::{Error, Result, locks, principal};
-use crate::auth::{Permission, Principal, Reach, RoleScope};
-use crate::entity::{audit_event, department, event, invite, team, user};
 
 // ---- Users -------------------------------------------------------------------------------
 
@@ -46,7 +44,7 @@ pub fn user_reach(actor: &Principal) -> Reach {
 }
 
 /// Whether a user in `team_id` (or the actor themselves) is within `reach`.
-fn covers(actor: &Principal, reach: &Reach, user_id: Uuid, team_id: Uuid) -> bool {
+fn covers(actor: &Principal, reach: &Reach, user_id: UserId, team_id: TeamId) -> bool {
     user_id == actor.user_id
         || match reach {
             Reach::All => true,
@@ -106,7 +104,7 @@ fn within(select: Select<user::Entity>, actor: &Principal, reach: &Reach) -> Sel
 
 /// Whether the actor's scope covers users and invitations in `team_id`: the team of an
 /// invitation they create, the destination of a team change.
-pub fn acts_in_team(actor: &Principal, team_id: Uuid) -> bool {
+pub fn acts_in_team(actor: &Principal, team_id: TeamId) -> bool {
     actor.reach.covers_team(team_id)
 }
 
@@ -136,7 +134,7 @@ pub enum MemberCount {
 }
 
 /// How `Team.memberCount` of `team_id` is answered for the actor.
-pub fn member_count(actor: &Principal, team_id: Uuid) -> MemberCount {
+pub fn member_count(actor: &Principal, team_id: TeamId) -> MemberCount {
     match user_reach(actor) {
         Reach::All => MemberCount::All,
         Reach::Teams(teams) if teams.contains(&team_id) => MemberCount::All,
@@ -149,13 +147,13 @@ pub fn member_count(actor: &Principal, team_id: Uuid) -> MemberCount {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum HolderCount {
     /// The kept count of holders in these teams (`None`: every team).
-    InTeams(Option<Vec<Uuid>>),
+    InTeams(Option<Vec<TeamId>>),
     /// A fixed number: 1 for the actor's own role when they see only themselves, else 0.
     Exactly(i64),
 }
 
 /// How `Role.userCount` of `role_id` is answered for the actor.
-pub fn holder_count(actor: &Principal, role_id: Uuid) -> HolderCount {
+pub fn holder_count(actor: &Principal, role_id: RoleId) -> HolderCount {
     match user_reach(actor) {
         Reach::All => HolderCount::InTeams(None),
         Reach::Teams(teams) => HolderCount::InTeams(Some(teams)),
@@ -179,7 +177,7 @@ pub fn invites(actor: &Principal) -> Select<invite::Entity> {
 // ---- Teams and departments -----------------------------------------------------------------
 
 /// Live teams of the account.
-fn live_teams(account_id: Uuid) -> Select<team::Entity> {
+fn live_teams(account_id: AccountId) -> Select<team::Entity> {
     team::Entity::find()
         .filter(team::Column::AccountId.eq(account_id))
         .filter(team::Column::DeletedAt.is_null())
@@ -241,7 +239,7 @@ pub fn manages_team(actor: &Principal, team: &team::Model) -> bool {
 /// Whether the actor may put a team into `department` (`None`: into no department) or
 /// change that department (rename, delete): only an organization-wide role reaches every
 /// department and "no department"; a department-wide role reaches its own department.
-pub fn manages_department(actor: &Principal, department: Option<Uuid>) -> bool {
+pub fn manages_department(actor: &Principal, department: Option<DepartmentId>) -> bool {
     match actor.scope {
         RoleScope::Organization => true,
         RoleScope::Department => department.is_some() && department == actor.department_id,
@@ -264,7 +262,7 @@ pub fn outside_structure_reach(what: &str) -> Error {
 pub async fn reaches_holders_of<C: ConnectionTrait>(
     db: &C,
     actor: &Principal,
-    role_id: Uuid,
+    role_id: RoleId,
 ) -> Result<bool> {
     let teams = match user_reach(actor) {
         Reach::All => return Ok(true),
@@ -352,14 +350,7 @@ pub async fn recheck(
     let now = match actor.scim_token_id {
         // A directory: its token may have been revoked, or its role changed, meanwhile.
         Some(token) => principal::load_for_scim_token(txn, token).await?,
-        None => {
-            principal::load_for_token(
-                txn,
-                &UserId(actor.user_id).to_string(),
-                actor.token_issued_at,
-            )
-            .await?
-        }
+        None => principal::load_user(txn, actor.user_id, actor.token_issued_at).await?,
     };
     if now.account_id != actor.account_id {
         return Err(Error::Unauthenticated);

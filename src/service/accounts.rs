@@ -3,15 +3,15 @@
 
 use sea_orm::{ActiveModelTrait, ActiveValue::Set, ConnectionTrait, EntityTrait, TransactionTrait};
 use serde_json::{Map, Value as Json, json};
-use uuid::Uuid;
 
-use super::audit::{self, Change, Operation};
+use super::audit::{self, AuditAction, Change, Operation};
 use super::dialect::{Lock, locked};
 use super::email::{Email, normalize_domain};
 use super::text::{self, Name};
 use super::{Db, Error, Result, access, now_ms};
 use crate::auth::{Permission, Principal};
 use crate::entity::{account, team, user};
+use crate::service::ids::{AccountId, RoleId, TeamId, UserId};
 
 /// Default number of days an invitation stays valid.
 pub const DEFAULT_INVITE_EXPIRY_DAYS: i32 = 7;
@@ -34,7 +34,7 @@ pub async fn create(db: &Db, name: &str, admin_email: &str, admin_name: &str) ->
     let now = now_ms();
     let txn = db.begin_write().await?;
     let account = account::Entity::insert(account::ActiveModel {
-        id: Set(Uuid::now_v7()),
+        id: Set(AccountId::new()),
         name: Set(name.into_string()),
         allowed_email_domains: Set("[]".into()),
         invite_expiry_days: Set(DEFAULT_INVITE_EXPIRY_DAYS),
@@ -79,15 +79,15 @@ pub async fn create(db: &Db, name: &str, admin_email: &str, admin_name: &str) ->
 /// Inserts an active user row, unchecked (for seeding: the demo, `roster seed`, tests).
 pub async fn insert_user<C: ConnectionTrait>(
     db: &C,
-    account_id: Uuid,
+    account_id: AccountId,
     email: &Email,
     name: &Name,
-    team_id: Uuid,
-    role_id: Uuid,
+    team_id: TeamId,
+    role_id: RoleId,
     now: i64,
 ) -> Result<user::Model> {
     Ok(user::Entity::insert(user::ActiveModel {
-        id: Set(Uuid::now_v7()),
+        id: Set(UserId::new()),
         account_id: Set(account_id),
         email: Set(email.as_str().to_owned()),
         name: Set(name.as_str().to_owned()),
@@ -300,9 +300,9 @@ pub async fn update(
         &txn,
         &op,
         vec![Change {
-            action: "account.updated",
+            action: AuditAction::AccountUpdated,
             target_type: "Account",
-            target_id: updated.id,
+            target_id: updated.id.into(),
             target_label: Some(updated.name.clone()),
             target_team_id: None,
             before: Some(Json::Object(before)),

@@ -11,22 +11,23 @@ use serde_json::Value as Json;
 use uuid::Uuid;
 
 use super::dialect;
-use super::ids::OperationId;
+use super::ids::{AccountId, AuditEventId, OperationId, ScimTokenId, TeamId, UserId};
 use super::page::{Listing, PageArgs, Sort, SortValue};
 use super::{Error, Result, access, events, now_ms};
 use crate::auth::{Permission, Principal};
 use crate::entity::audit_event;
+pub use crate::entity::audit_event::Action as AuditAction;
 
 /// One mutation in progress: its id (shared by all its audit events), account, actor and
 /// time.
 #[derive(Clone, Debug)]
 pub struct Operation {
     pub id: OperationId,
-    pub account_id: Uuid,
+    pub account_id: AccountId,
     /// `None` for changes without a signed-in user (accepting an invitation, a directory).
-    pub actor_id: Option<Uuid>,
+    pub actor_id: Option<UserId>,
     /// The SCIM token acting as the directory, when it is one (`actor_id` is then `None`).
-    pub actor_token_id: Option<Uuid>,
+    pub actor_token_id: Option<ScimTokenId>,
     pub at: i64,
 }
 
@@ -43,7 +44,7 @@ impl Operation {
     }
 
     /// Starts an operation in `account_id` with no signed-in actor, now.
-    pub fn anonymous(account_id: Uuid) -> Self {
+    pub fn anonymous(account_id: AccountId) -> Self {
         Operation {
             id: OperationId::new(),
             account_id,
@@ -56,12 +57,13 @@ impl Operation {
 
 /// What changed on one object.
 pub struct Change {
-    pub action: &'static str,
+    pub action: AuditAction,
     pub target_type: &'static str,
+    /// A bare UUID: the target may be of any kind `target_type` names.
     pub target_id: Uuid,
     pub target_label: Option<String>,
     /// The team the target is in (after the change), so scoped readers see the event.
-    pub target_team_id: Option<Uuid>,
+    pub target_team_id: Option<TeamId>,
     pub before: Option<Json>,
     pub after: Option<Json>,
 }
@@ -100,11 +102,11 @@ async fn record_sqlite<C: ConnectionTrait>(
     let rows: Vec<audit_event::ActiveModel> = changes
         .into_iter()
         .map(|c| audit_event::ActiveModel {
-            id: Set(Uuid::now_v7()),
+            id: Set(AuditEventId::new()),
             account_id: Set(op.account_id),
-            operation_id: Set(op.id.0),
+            operation_id: Set(op.id),
             actor_id: Set(op.actor_id),
-            action: Set(c.action.to_owned()),
+            action: Set(c.action),
             target_type: Set(c.target_type.to_owned()),
             target_id: Set(c.target_id),
             target_label: Set(c.target_label),
@@ -171,7 +173,7 @@ async fn record_postgres<C: ConnectionTrait>(
         .map(|c| {
             serde_json::json!({
                 "id": Uuid::now_v7(),
-                "action": c.action,
+                "action": c.action.as_str(),
                 "target_type": c.target_type,
                 "target_id": c.target_id,
                 "target_label": c.target_label,
@@ -185,7 +187,7 @@ async fn record_postgres<C: ConnectionTrait>(
     let mut values: Vec<Value> = vec![
         Json::Array(rows).to_string().into(),
         op.account_id.into(),
-        op.id.0.into(),
+        op.id.into(),
         op.actor_id.into(),
         op.at.into(),
         op.actor_token_id.into(),
@@ -253,7 +255,7 @@ fn renumber(sql: &str, by: usize) -> String {
 fn origin(op: &Operation) -> events::Origin {
     events::Origin {
         account_id: op.account_id,
-        operation_id: Some(op.id.0),
+        operation_id: Some(op.id),
         actor_id: op.actor_id,
         at: op.at,
     }
@@ -267,7 +269,7 @@ fn events_of(changes: &[Change]) -> Vec<events::NewEvent> {
         .iter()
         .filter_map(|c| {
             Some(events::NewEvent {
-                event_type: events::type_of_action(c.action)?,
+                event_type: events::type_of_action(c.action.as_str())?,
                 target_type: c.target_type,
                 target_id: c.target_id,
                 target_team_id: c.target_team_id,
@@ -285,7 +287,7 @@ fn events_of(changes: &[Change]) -> Vec<events::NewEvent> {
 pub async fn get<C: ConnectionTrait>(
     db: &C,
     actor: &Principal,
-    id: Uuid,
+    id: AuditEventId,
 ) -> Result<audit_event::Model> {
     if !actor.can(Permission::AuditView) {
         return Err(Error::NotFound("audit event"));
@@ -300,12 +302,14 @@ pub async fn get<C: ConnectionTrait>(
 /// Filters of the audit log.
 #[derive(Clone, Debug, Default)]
 pub struct Filter {
-    pub actor_id: Option<Uuid>,
+    pub actor_id: Option<UserId>,
     /// Only the changes a directory made with this SCIM token.
-    pub actor_token_id: Option<Uuid>,
+    pub actor_token_id: Option<ScimTokenId>,
+    /// A bare UUID: an id of any kind names a target.
     pub target_id: Option<Uuid>,
-    pub actions: Option<Vec<String>>,
-    pub operation_id: Option<Uuid>,
+    /// Only these actions (an empty list matches nothing).
+    pub actions: Option<Vec<AuditAction>>,
+    pub operation_id: Option<OperationId>,
 }
 
 /// The audit log, newest first. Scoped readers see events about objects in their teams and
@@ -343,7 +347,7 @@ pub async fn list<C: ConnectionTrait>(
         ascending: false,
     };
     Listing::fetch(db, select, &sort, page, |e| {
-        (SortValue::Int(e.created_at), e.id)
+        (SortValue::Int(e.created_at), e.id.0)
     })
     .await
 }

@@ -1,7 +1,49 @@
 //! The shape every bulk mutation shares: all items are checked first; if any fails nothing
 //! is written and every failure is reported with its index; `dry_run` stops after the checks.
+//! `run` is that shape — check, plan, write, audit — and `BulkChange` is what each bulk
+//! mutation brings to it (users' role, team, delete, suspend and reactivate; invitations'
+//! resend, withdraw and delete).
 
-use super::ids::OperationId;
+use std::future::Future;
+
+use sea_orm::{ConnectionTrait, DatabaseTransaction};
+
+use super::audit::Operation;
+use super::ids::{OperationId, TypedId};
+use super::{Db, Error, Result, access, now_ms};
+use crate::auth::{Permission, Principal};
+
+/// One id of a bulk request, parsed once where it came in (GraphQL, SCIM): the typed id and
+/// the text as the client sent it, which the item's errors echo. `id` is `None` when the text
+/// is no id of this kind; the item is then `NOT_FOUND`, as an id of nothing would be.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Requested<T> {
+    /// The id as sent.
+    pub sent: String,
+    /// The id, when `sent` is one of this kind.
+    pub id: Option<T>,
+}
+
+impl<T: TypedId> Requested<T> {
+    /// Parses one id as the client sent it.
+    pub fn parse(sent: String) -> Self {
+        let id = T::parse(&sent);
+        Requested { sent, id }
+    }
+
+    /// Parses every id of a request, in order.
+    pub fn parse_all(sent: impl IntoIterator<Item = String>) -> Vec<Self> {
+        sent.into_iter().map(Self::parse).collect()
+    }
+
+    /// An id known already (a directory's change to one user): sent as its external form.
+    pub fn known(id: T) -> Self {
+        Requested {
+            sent: id.to_string(),
+            id: Some(id),
+        }
+    }
+}
 
 /// Why one item of a bulk request was refused.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
@@ -96,3 +138,106 @@ impl<T> Outcome<T> {
 
 /// Largest number of items one bulk request may carry (configurable with `ROSTER_MAX_BULK`).
 pub const DEFAULT_MAX_ITEMS: usize = 1000;
+
+/// One bulk mutation's own parts: its permission and size rule, its checks and plan (per-item
+/// errors included), its write with its audit records, and its outcome. `run` calls them in
+/// the order every bulk mutation shares.
+pub(crate) trait BulkChange: Sync {
+    /// What the outcome lists.
+    type Item: Send;
+    /// What the checks decided: the refused items, or what changes and how.
+    type Plan: Send + Sync;
+
+    /// The permission the actor needs, and the refusal without it.
+    fn permission(&self) -> (Permission, &'static str);
+
+    /// Refuses a request of more than `max` items (`LimitExceeded`) before anything is read.
+    fn check_size(&self, max: usize) -> Result<()>;
+
+    /// Whether a dry run is checked inside the write transaction, under the account lock, as
+    /// the real change is (`true`), or with plain reads (`false`).
+    fn dry_run_locked(&self) -> bool;
+
+    /// Checks every item and plans the write, reading through `db` as `actor` at `at`;
+    /// `lock` takes the rows to change (PostgreSQL) until the transaction ends.
+    fn plan<'a, C: ConnectionTrait>(
+        &'a self,
+        db: &'a C,
+        actor: &'a Principal,
+        at: i64,
+        lock: bool,
+    ) -> impl Future<Output = Result<Self::Plan>> + Send + 'a;
+
+    /// Whether the plan writes nothing: an item was refused, or nothing changes.
+    fn writes_nothing(plan: &Self::Plan) -> bool;
+
+    /// Writes the plan and its audit records (and so its events) in `txn`.
+    fn write<'a>(
+        &'a self,
+        txn: &'a DatabaseTransaction,
+        op: &'a Operation,
+        plan: &'a Self::Plan,
+    ) -> impl Future<Output = Result<()>> + Send + 'a;
+
+    /// The mutation's result; `operation_id` is set when something was written.
+    fn outcome(
+        plan: Self::Plan,
+        dry_run: bool,
+        operation_id: Option<OperationId>,
+    ) -> Outcome<Self::Item>;
+}
+
+/// A bulk mutation, all or nothing: the permission and the size; then — in one write
+/// transaction holding the account lock, with the actor re-read inside it (`access::recheck`),
+/// so the checks see a state no concurrent change can invalidate before the commit — every
+/// item is checked and the write planned; any refused item, a dry run or nothing to change
+/// rolls back; otherwise the plan is written with its audit records and committed. A dry run
+/// of a mutation whose `dry_run_locked` is `false` is checked with plain reads instead.
+pub(crate) async fn run<B: BulkChange>(
+    db: &Db,
+    actor: &Principal,
+    change: &B,
+    dry_run: bool,
+    max_items: usize,
+) -> Result<Outcome<B::Item>> {
+    let (permission, refusal) = change.permission();
+    if !actor.can(permission) {
+        return Err(Error::forbidden(refusal));
+    }
+    change.check_size(max_items)?;
+    if dry_run && !change.dry_run_locked() {
+        let plan = change.plan(db.conn(), actor, now_ms(), false).await?;
+        return Ok(B::outcome(plan, true, None));
+    }
+    let txn = db.begin_write().await?;
+    // The principal was loaded before the lock. A change that committed while we waited
+    // may have demoted, moved or deleted the actor: act as who they are now.
+    let actor = &access::recheck(&txn, actor, permission, refusal).await?;
+    let op = Operation::start(actor);
+    let outcome = run_in(&txn, actor, &op, change, dry_run).await?;
+    if outcome.operation_id.is_some() {
+        txn.commit().await?;
+    } else {
+        txn.rollback().await?;
+    }
+    Ok(outcome)
+}
+
+/// The part of `run` inside the write transaction, for callers that make several changes in
+/// one (a SCIM PUT/PATCH): the caller has taken the account lock, re-read `actor` and started
+/// `op`, and commits or rolls back. Writes only when no item is refused, something changes and
+/// it is no dry run (then `operation_id` is set).
+pub(crate) async fn run_in<B: BulkChange>(
+    txn: &DatabaseTransaction,
+    actor: &Principal,
+    op: &Operation,
+    change: &B,
+    dry_run: bool,
+) -> Result<Outcome<B::Item>> {
+    let plan = change.plan(txn, actor, op.at, true).await?;
+    if dry_run || B::writes_nothing(&plan) {
+        return Ok(B::outcome(plan, dry_run, None));
+    }
+    change.write(txn, op, &plan).await?;
+    Ok(B::outcome(plan, false, Some(op.id)))
+}

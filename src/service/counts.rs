@@ -21,9 +21,9 @@ use lru::LruCache;
 use sea_orm::sea_query::{Alias, Expr, ExprTrait, Query, QueryStatementBuilder, SelectStatement};
 use sea_orm::{ConnectionTrait, EntityTrait, QueryTrait, Select};
 use sha2::{Digest, Sha256};
-use uuid::Uuid;
 
 use super::Result;
+use crate::service::ids::AccountId;
 
 /// How many distinct counts a process keeps (each entry is ~50 bytes).
 const CAPACITY: usize = 4_096;
@@ -65,7 +65,7 @@ impl CountCache {
 }
 
 /// The count version of `account_id` (0 before its first counted write).
-fn version_query(account_id: Uuid) -> SelectStatement {
+fn version_query(account_id: AccountId) -> SelectStatement {
     Query::select()
         .column(Alias::new("version"))
         .from(Alias::new("count_versions"))
@@ -82,7 +82,7 @@ fn version_query(account_id: Uuid) -> SelectStatement {
 pub async fn count<C, E>(
     db: &C,
     cache: &CountCache,
-    account_id: Uuid,
+    account_id: AccountId,
     select: &Select<E>,
 ) -> Result<u64>
 where

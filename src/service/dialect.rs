@@ -137,7 +137,11 @@ pub fn checkpoints_wal(backend: DatabaseBackend) -> bool {
 /// all ids in one array parameter: one statement text (and one prepared statement) for any
 /// number of ids, and one parameter to bind instead of a thousand. SQLite has no arrays:
 /// `IN (…)` there.
-pub fn id_in<C: ColumnTrait>(backend: DatabaseBackend, column: C, ids: &[Uuid]) -> SimpleExpr {
+pub fn id_in<C: ColumnTrait, I: Copy + Into<Uuid>>(
+    backend: DatabaseBackend,
+    column: C,
+    ids: &[I],
+) -> SimpleExpr {
     if backend == DatabaseBackend::Postgres {
         Expr::cust_with_exprs(
             "$1 = ANY(CAST($2 AS uuid[]))",
@@ -147,19 +151,20 @@ pub fn id_in<C: ColumnTrait>(backend: DatabaseBackend, column: C, ids: &[Uuid]) 
             ],
         )
     } else {
-        Expr::col((column.entity_name(), column)).is_in(ids.iter().copied())
+        Expr::col((column.entity_name(), column))
+            .is_in(ids.iter().map(|id| Into::<Uuid>::into(*id)))
     }
 }
 
 /// PostgreSQL's text form of a `uuid[]`: `{…,…}` (UUIDs need no quoting).
-fn uuid_array(ids: &[Uuid]) -> String {
+fn uuid_array<I: Copy + Into<Uuid>>(ids: &[I]) -> String {
     let mut out = String::with_capacity(2 + ids.len() * 37);
     out.push('{');
     for (i, id) in ids.iter().enumerate() {
         if i > 0 {
             out.push(',');
         }
-        out.push_str(&id.hyphenated().to_string());
+        out.push_str(&Into::<Uuid>::into(*id).hyphenated().to_string());
     }
     out.push('}');
     out
@@ -169,7 +174,12 @@ fn uuid_array(ids: &[Uuid]) -> String {
 /// as one array, so one prepared statement serves every number of ids (`IN ($1, …, $n)`
 /// would be a new statement, parsed and planned anew, for each list length); `IN (…)` on
 /// SQLite.
-pub fn one_of<C: ColumnTrait>(backend: DatabaseBackend, column: C, ids: Vec<Uuid>) -> SimpleExpr {
+pub fn one_of<C: ColumnTrait, I: Into<Uuid>>(
+    backend: DatabaseBackend,
+    column: C,
+    ids: Vec<I>,
+) -> SimpleExpr {
+    let ids: Vec<Uuid> = ids.into_iter().map(Into::into).collect();
     match backend {
         DatabaseBackend::Postgres => column.eq_any(ids),
         _ => column.is_in(ids),

@@ -23,7 +23,6 @@ use std::time::Duration;
 
 use futures_util::Stream;
 use tokio::sync::broadcast;
-use uuid::Uuid;
 
 use super::dialect;
 use super::events::{self, Wake};
@@ -75,7 +74,7 @@ pub struct EventHub {
 #[derive(Default)]
 struct Open {
     total: usize,
-    per_user: HashMap<Uuid, usize>,
+    per_user: HashMap<UserId, usize>,
 }
 
 impl EventHub {
@@ -111,7 +110,7 @@ impl EventHub {
     }
 
     /// Admits one more stream of `user_id`, or refuses with `LIMIT_EXCEEDED`.
-    fn admit(self: &Arc<Self>, user_id: Uuid) -> Result<Admission> {
+    fn admit(self: &Arc<Self>, user_id: UserId) -> Result<Admission> {
         let mut open = self
             .open
             .lock()
@@ -181,7 +180,7 @@ impl EventHub {
 /// One admitted stream; dropping it frees its place.
 struct Admission {
     hub: Weak<EventHub>,
-    user_id: Uuid,
+    user_id: UserId,
 }
 
 impl Drop for Admission {
@@ -274,12 +273,8 @@ impl StreamState {
         // the subscriber is read, so the reach applied is never older than the events (a
         // user moved into a team sees the events of their move).
         let end = events::latest_position(conn, self.actor.account_id).await?;
-        let now = principal::load_for_token(
-            conn,
-            &UserId(self.actor.user_id).to_string(),
-            self.actor.token_issued_at,
-        )
-        .await?;
+        let now =
+            principal::load_user(conn, self.actor.user_id, self.actor.token_issued_at).await?;
         if now.account_id != self.actor.account_id {
             return Err(Error::Unauthenticated);
         }
@@ -325,13 +320,13 @@ async fn hide_unseen_actors(
     mut rows: Vec<event::Model>,
 ) -> Result<Vec<event::Model>> {
     use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
-    let mut ids: Vec<Uuid> = rows.iter().filter_map(|e| e.actor_id).collect();
+    let mut ids: Vec<UserId> = rows.iter().filter_map(|e| e.actor_id).collect();
     ids.sort_unstable();
     ids.dedup();
     if ids.is_empty() {
         return Ok(rows);
     }
-    let seen: std::collections::HashSet<Uuid> = crate::entity::user::Entity::find()
+    let seen: std::collections::HashSet<UserId> = crate::entity::user::Entity::find()
         .filter(crate::entity::user::Column::Id.is_in(ids))
         .all(conn)
         .await?

@@ -28,7 +28,7 @@ use serde_json::{Value as Json, json};
 use uuid::Uuid;
 
 use super::dialect;
-use super::ids::{EventId, OperationId, UserId};
+use super::ids::{AccountId, EventId, OperationId, TeamId, UserId};
 use super::page::{self, Listing, PageArgs, Sort, SortValue};
 use super::{Error, Result, access, now_ms};
 use crate::auth::{Permission, Principal};
@@ -81,9 +81,10 @@ pub fn type_of_action(action: &str) -> Option<&'static str> {
 pub struct NewEvent {
     pub event_type: &'static str,
     pub target_type: &'static str,
+    /// A bare UUID: the target may be of any kind `target_type` names.
     pub target_id: Uuid,
     /// The team the target is in (after the change): who may see the event.
-    pub target_team_id: Option<Uuid>,
+    pub target_team_id: Option<TeamId>,
     /// The payload.
     pub data: Json,
 }
@@ -91,7 +92,7 @@ pub struct NewEvent {
 /// A new position of an account's event log (a wake-up for readers).
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub struct Wake {
-    pub account_id: Uuid,
+    pub account_id: AccountId,
     /// The largest `seq` written.
     pub seq: i64,
 }
@@ -101,7 +102,7 @@ impl Wake {
     pub fn parse(payload: &str) -> Option<Self> {
         let (account, seq) = payload.split_once(':')?;
         Some(Wake {
-            account_id: Uuid::try_parse(account).ok()?,
+            account_id: AccountId(Uuid::try_parse(account).ok()?),
             seq: seq.parse().ok()?,
         })
     }
@@ -122,11 +123,11 @@ pub fn local_wakes() -> tokio::sync::broadcast::Receiver<Wake> {
 /// Where events come from: the operation (mutation) that caused them.
 #[derive(Clone, Debug)]
 pub struct Origin {
-    pub account_id: Uuid,
+    pub account_id: AccountId,
     /// The mutation's id (shared with its audit records); `None` for changes no mutation made.
-    pub operation_id: Option<Uuid>,
+    pub operation_id: Option<OperationId>,
     /// `None` for changes without a signed-in user.
-    pub actor_id: Option<Uuid>,
+    pub actor_id: Option<UserId>,
     pub at: i64,
 }
 
@@ -168,10 +169,10 @@ impl Batch {
     }
 }
 
-/// Whether `run_sqlite` must read back the account's last event number (a batch that
-/// numbers events), and how many events it numbers.
+/// Given to `run_sqlite` when its batch numbers events: the account whose last event number
+/// it reads back (for the wake-up).
 pub struct Numbered {
-    account_id: Uuid,
+    account_id: AccountId,
 }
 
 /// The statements that number `events` and write them, on SQLite: the account's sequence
@@ -209,7 +210,7 @@ pub fn sqlite_append(batch: &mut Batch, op: &Origin, events: Vec<NewEvent>) -> O
             }
             sql.push_str(ROW);
             values.extend([
-                Uuid::now_v7().into(),
+                EventId::new().into(),
                 op.account_id.into(),
                 op.account_id.into(),
                 (*behind_last).into(),
@@ -336,7 +337,7 @@ pub(crate) fn postgres_statement(
         n.into(),
         CHANNEL.into(),
         // The wake-up's payload is `<account id without hyphens>:<last seq>` (`Wake::parse`).
-        op.account_id.simple().to_string().into(),
+        op.account_id.0.simple().to_string().into(),
     ]);
     (sql, values)
 }
@@ -362,10 +363,10 @@ pub(crate) async fn run_postgres<C: ConnectionTrait>(
 /// `createdAt` (RFC 3339).
 pub fn to_json(e: &event::Model) -> Json {
     json!({
-        "id": EventId(e.id).to_string(),
+        "id": e.id.to_string(),
         "type": e.event_type,
-        "operationId": e.operation_id.map(|id| OperationId(id).to_string()),
-        "actorId": e.actor_id.map(|id| UserId(id).to_string()),
+        "operationId": e.operation_id.map(|id| id.to_string()),
+        "actorId": e.actor_id.map(|id| id.to_string()),
         "targetType": e.target_type,
         "targetId": super::ids::external_id(&e.target_type, e.target_id),
         "data": data(e),
@@ -388,7 +389,7 @@ pub fn data(e: &event::Model) -> Json {
 /// No reach: for the account's own machinery (webhooks).
 pub async fn after<C: ConnectionTrait>(
     db: &C,
-    account_id: Uuid,
+    account_id: AccountId,
     after: i64,
     types: Option<&[String]>,
     limit: u64,
@@ -407,7 +408,7 @@ pub async fn after<C: ConnectionTrait>(
 }
 
 /// The position of the account's newest committed event (0 when it has none).
-pub async fn latest_position<C: ConnectionTrait>(db: &C, account_id: Uuid) -> Result<i64> {
+pub async fn latest_position<C: ConnectionTrait>(db: &C, account_id: AccountId) -> Result<i64> {
     let backend = db.get_database_backend();
     let sql = dialect::sql(
         backend,
@@ -443,7 +444,11 @@ pub fn may_read(actor: &Principal) -> bool {
 }
 
 /// One event by id, when the actor may read it (`node(id:)`).
-pub async fn get<C: ConnectionTrait>(db: &C, actor: &Principal, id: Uuid) -> Result<event::Model> {
+pub async fn get<C: ConnectionTrait>(
+    db: &C,
+    actor: &Principal,
+    id: EventId,
+) -> Result<event::Model> {
     if !may_read(actor) {
         return Err(Error::NotFound("event"));
     }
@@ -506,7 +511,7 @@ pub async fn list<C: ConnectionTrait>(
     if let Some(types) = types {
         select = select.filter(event::Column::EventType.is_in(types.to_vec()));
     }
-    Listing::fetch(db, select, &sort, page, |e| (SortValue::Int(e.seq), e.id)).await
+    Listing::fetch(db, select, &sort, page, |e| (SortValue::Int(e.seq), e.id.0)).await
 }
 
 /// Events the actor may see after position `after`, oldest first, at most `limit`, only
@@ -564,11 +569,11 @@ mod tests {
     #[test]
     fn wake_payload_round_trips() {
         let w = Wake {
-            account_id: Uuid::now_v7(),
+            account_id: AccountId::new(),
             seq: 42,
         };
         // As `record_postgres` writes it: the account's id without hyphens, a colon, the seq.
-        let payload = format!("{}:{}", w.account_id.simple(), w.seq);
+        let payload = format!("{}:{}", w.account_id.0.simple(), w.seq);
         assert_eq!(Wake::parse(&payload), Some(w));
         assert_eq!(Wake::parse("nope"), None);
     }

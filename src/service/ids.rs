@@ -8,6 +8,18 @@ use std::fmt;
 
 use uuid::Uuid;
 
+/// One id a client sent, parsed where it came in (GraphQL, SCIM): `None` when the text is
+/// no id of this kind. A service answers `None` as it answers an id of nothing (`NOT_FOUND`),
+/// at the point where it looks the object up, so the checks that come first (permission, the
+/// re-check of the actor) still answer first.
+pub type Sent<T> = Option<T>;
+
+/// What every typed id is: a copyable key over a UUID with an external form to parse.
+pub trait TypedId: Copy + Eq + std::hash::Hash + fmt::Display + Into<Uuid> {
+    /// Parses the external form; `None` for anything else, including ids of other kinds.
+    fn parse(s: &str) -> Option<Self>;
+}
+
 macro_rules! id_type {
     ($(#[$doc:meta])* $name:ident, $prefix:literal) => {
         $(#[$doc])*
@@ -18,6 +30,14 @@ macro_rules! id_type {
             /// The prefix of this kind's external ids.
             pub const PREFIX: &'static str = $prefix;
 
+            /// The nil id, which no row has.
+            pub const NIL: Self = $name(Uuid::nil());
+
+            /// Whether this is the nil id (a directory's user and team in its `Principal`).
+            pub fn is_nil(self) -> bool {
+                self.0.is_nil()
+            }
+
             /// A new time-ordered id.
             pub fn new() -> Self {
                 $name(Uuid::now_v7())
@@ -26,6 +46,12 @@ macro_rules! id_type {
             /// Parses the external form; `None` for anything else, including ids of other kinds.
             pub fn parse(s: &str) -> Option<Self> {
                 parse_prefixed(s, $prefix).map($name)
+            }
+        }
+
+        impl TypedId for $name {
+            fn parse(s: &str) -> Option<Self> {
+                $name::parse(s)
             }
         }
 
@@ -50,6 +76,15 @@ macro_rules! id_type {
         impl From<Uuid> for $name {
             fn from(id: Uuid) -> Self {
                 $name(id)
+            }
+        }
+
+        // In JSON the id is its UUID, as in its column: the rows that statements read as one
+        // JSON parameter (`json_to_recordset`, `json_populate_record`). Clients see the
+        // external form (`Display`), never this.
+        impl serde::Serialize for $name {
+            fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                self.0.serialize(serializer)
             }
         }
 
@@ -159,6 +194,10 @@ id_type!(
 id_type!(
     /// An audit event.
     AuditEventId, "evt"
+);
+id_type!(
+    /// An email waiting in the outbox (never shown to clients).
+    OutboxId, "mail"
 );
 id_type!(
     /// A directory's SCIM token.

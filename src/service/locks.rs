@@ -9,6 +9,7 @@ use uuid::Uuid;
 use super::dialect::{self, Lock};
 use super::{Error, Result};
 use crate::entity::account;
+use crate::service::ids::AccountId;
 
 /// Takes the account's user-change lock for the rest of `txn`.
 ///
@@ -22,7 +23,7 @@ use crate::entity::account;
 /// the account lock and waiting for that counter row. SQLite has no row locks, and needs none:
 /// `Db::begin_write` opens transactions with `BEGIN IMMEDIATE`, which already admits one
 /// writer at a time.
-pub async fn lock_account_users(txn: &DatabaseTransaction, account_id: Uuid) -> Result<()> {
+pub async fn lock_account_users(txn: &DatabaseTransaction, account_id: AccountId) -> Result<()> {
     use sea_orm::ConnectionTrait;
     let backend = txn.get_database_backend();
     if !dialect::has_row_locks(backend) {

@@ -18,7 +18,6 @@ use std::time::Duration;
 
 use sea_orm::sea_query::{Condition, Expr};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
-use uuid::Uuid;
 
 use super::dialect::{self, Lock};
 use super::invite_mail;
@@ -28,6 +27,7 @@ use crate::entity::outbox::Status;
 use crate::entity::{account, invite, outbox, role, team, user};
 use crate::mail::template::{self, InviteEmail};
 use crate::mail::{MailError, MailTransport};
+use crate::service::ids::{InviteId, OutboxId};
 
 /// Longest `last_error` / `delivery_error` kept.
 const MAX_ERROR_CHARS: usize = 1000;
@@ -148,7 +148,7 @@ async fn deliver_pass(
     settings: &OutboxSettings,
     stop: &AtomicBool,
 ) -> Result<usize> {
-    let due: Vec<Uuid> = outbox::Entity::find()
+    let due: Vec<OutboxId> = outbox::Entity::find()
         .select_only()
         .column(outbox::Column::Id)
         .filter(due_condition(now_ms()))
@@ -204,7 +204,7 @@ async fn delivery_failed(
     let event = events::NewEvent {
         event_type: "invite.delivery_failed",
         target_type: "Invite",
-        target_id: invite.id,
+        target_id: invite.id.into(),
         target_team_id: Some(invite.team_id),
         data: serde_json::json!({
             "before": { "delivery": invite.delivery.as_str() },
@@ -217,7 +217,7 @@ async fn delivery_failed(
 
 /// Locks the invite row on PostgreSQL, so the worker and the invite mutations (which lock
 /// it too) take turns; the lock order (invite, then outbox) is the same everywhere.
-fn invite_for_update(db: &impl ConnectionTrait, id: Uuid) -> sea_orm::Select<invite::Entity> {
+fn invite_for_update(db: &impl ConnectionTrait, id: InviteId) -> sea_orm::Select<invite::Entity> {
     dialect::locked(
         invite::Entity::find_by_id(id),
         db.get_database_backend(),
@@ -238,7 +238,7 @@ async fn deliver_one(
     db: &Db,
     transport: &dyn MailTransport,
     settings: &OutboxSettings,
-    id: Uuid,
+    id: OutboxId,
     lease_until: i64,
 ) -> Result<bool> {
     let (invite, token) = match prepare(db, id, lease_until).await? {
@@ -253,7 +253,7 @@ async fn deliver_one(
 
 /// In one short transaction: checks that the invitation is still open and this row is
 /// still its latest email, and stores the hash of a fresh token on the invitation.
-async fn prepare(db: &Db, id: Uuid, lease_until: i64) -> Result<Prepared> {
+async fn prepare(db: &Db, id: OutboxId, lease_until: i64) -> Result<Prepared> {
     let txn = db.begin_write().await?;
     let Some(row) = outbox::Entity::find_by_id(id).one(&txn).await? else {
         return Ok(Prepared::Skip);
@@ -371,7 +371,7 @@ async fn render(
 async fn record(
     db: &Db,
     settings: &OutboxSettings,
-    id: Uuid,
+    id: OutboxId,
     lease_until: i64,
     result: std::result::Result<(), MailError>,
 ) -> Result<bool> {

@@ -16,6 +16,7 @@ use sea_orm::{
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use super::ids::{AccountId, TeamId};
 use super::{Error, Result};
 
 /// Default page size when neither `first` nor `last` is given.
@@ -259,12 +260,12 @@ impl Plan {
     }
 
     /// The page made of the rows `apply` read.
-    fn page<M>(
+    fn page<M, I: Into<Uuid>>(
         &self,
         mut rows: Vec<M>,
         sort_tag: &str,
         args: &PageArgs,
-        key_of: impl Fn(&M) -> (SortValue, Uuid),
+        key_of: impl Fn(&M) -> (SortValue, I),
     ) -> Page<M> {
         let more = rows.len() as u64 > self.limit;
         rows.truncate(self.limit as usize);
@@ -275,7 +276,7 @@ impl Plan {
             .into_iter()
             .map(|row| {
                 let (k, i) = key_of(&row);
-                (encode_cursor(sort_tag, k, i), row)
+                (encode_cursor(sort_tag, k, i.into()), row)
             })
             .collect();
         // Flags follow the Relay spec: the far side of the cursor the client came from is
@@ -313,17 +314,19 @@ pub fn check<C: ColumnTrait>(sort: &Sort<C>, args: &PageArgs) -> Result<()> {
     Plan::new(sort, args).map(|_| ())
 }
 
-/// Runs `select` as one page. `key_of` reads a row's sort key and id (for its cursor).
-pub async fn fetch<E, C>(
+/// Runs `select` as one page. `key_of` reads a row's sort key and id (for its cursor; a
+/// cursor holds the id's UUID, whatever the table).
+pub async fn fetch<E, C, I>(
     db: &C,
     select: Select<E>,
     sort: &Sort<E::Column>,
     args: &PageArgs,
-    key_of: impl Fn(&E::Model) -> (SortValue, Uuid),
+    key_of: impl Fn(&E::Model) -> (SortValue, I),
 ) -> Result<Page<E::Model>>
 where
     E: EntityTrait,
     C: ConnectionTrait,
+    I: Into<Uuid>,
 {
     let plan = Plan::new(sort, args)?;
     let rows = plan.apply(select, sort).all(db).await?;
@@ -332,15 +335,16 @@ where
 
 /// Runs `select` as one page like `fetch`, reading the rows with `run` — for example with
 /// related rows joined in, a row then being more than `E::Model`.
-pub async fn fetch_with<E, R, F>(
+pub async fn fetch_with<E, R, F, I>(
     select: Select<E>,
     sort: &Sort<E::Column>,
     args: &PageArgs,
-    key_of: impl Fn(&R) -> (SortValue, Uuid),
+    key_of: impl Fn(&R) -> (SortValue, I),
     run: impl FnOnce(Select<E>) -> F,
 ) -> Result<Page<R>>
 where
     E: EntityTrait,
+    I: Into<Uuid>,
     F: std::future::Future<Output = std::result::Result<Vec<R>, sea_orm::DbErr>>,
 {
     let plan = Plan::new(sort, args)?;
@@ -353,17 +357,19 @@ where
 /// so nested connections cost one query whatever their number.
 ///
 /// `parts` names the column, its values and how to read a row's value.
-pub async fn fetch_each<E, C>(
+pub async fn fetch_each<E, C, P, I>(
     db: &C,
     select: Select<E>,
-    parts: (E::Column, &[Uuid], impl Fn(&E::Model) -> Uuid),
+    parts: (E::Column, &[P], impl Fn(&E::Model) -> P),
     sort: &Sort<E::Column>,
     args: &PageArgs,
-    key_of: impl Fn(&E::Model) -> (SortValue, Uuid) + Copy,
-) -> Result<HashMap<Uuid, Page<E::Model>>>
+    key_of: impl Fn(&E::Model) -> (SortValue, I) + Copy,
+) -> Result<HashMap<P, Page<E::Model>>>
 where
     E: EntityTrait,
     C: ConnectionTrait,
+    P: Copy + Eq + std::hash::Hash + Into<sea_orm::Value>,
+    I: Into<Uuid>,
 {
     let (part, values, part_of) = parts;
     let plan = Plan::new(sort, args)?;
@@ -385,7 +391,7 @@ where
             }
         });
     }
-    let mut rows_by_part: HashMap<Uuid, Vec<E::Model>> = HashMap::new();
+    let mut rows_by_part: HashMap<P, Vec<E::Model>> = HashMap::new();
     if let Some(union) = union {
         let statement = db.get_database_backend().build(&union);
         for row in E::find().from_raw_sql(statement).all(db).await? {
@@ -417,9 +423,12 @@ enum Count<E: EntityTrait> {
     Kept(SelectStatement),
     /// Counting the matching rows of one account once per count version of the account
     /// (`service::counts`): asked again with nothing changed, it is not recounted.
-    Versioned { rows: Select<E>, account_id: Uuid },
+    Versioned {
+        rows: Select<E>,
+        account_id: AccountId,
+    },
     /// All active members of one team (`Team.memberCount`), which callers may batch.
-    TeamMembers(Uuid),
+    TeamMembers(TeamId),
     /// Known without a query.
     Exactly(u64),
 }
@@ -429,12 +438,12 @@ where
     E::Model: Sync,
 {
     /// Runs `select` as one page and keeps it for counting.
-    pub async fn fetch<C: ConnectionTrait>(
+    pub async fn fetch<C: ConnectionTrait, I: Into<Uuid>>(
         db: &C,
         select: Select<E>,
         sort: &Sort<E::Column>,
         args: &PageArgs,
-        key_of: impl Fn(&E::Model) -> (SortValue, Uuid),
+        key_of: impl Fn(&E::Model) -> (SortValue, I),
     ) -> Result<Self> {
         let page = fetch(db, select.clone(), sort, args, key_of).await?;
         Ok(Listing {
@@ -452,7 +461,7 @@ where
     }
 
     /// A page of a team's members whose total is the team's member count.
-    pub fn of_team_members(page: Page<E::Model>, team_id: Uuid) -> Self {
+    pub fn of_team_members(page: Page<E::Model>, team_id: TeamId) -> Self {
         Listing {
             page,
             count: Count::TeamMembers(team_id),
@@ -469,7 +478,7 @@ where
 
     /// The team whose member count is this list's total, when it is one: the GraphQL layer
     /// answers it through a batching loader instead of one query per team.
-    pub fn team_members(&self) -> Option<Uuid> {
+    pub fn team_members(&self) -> Option<TeamId> {
         match self.count {
             Count::TeamMembers(team) => Some(team),
             _ => None,
@@ -487,7 +496,7 @@ where
 
     /// Answers `totalCount` by counting the rows of `account_id` that the page's filters
     /// match, cached per count version of the account (`service::counts`).
-    pub fn counted_per_version(self, account_id: Uuid) -> Self {
+    pub fn counted_per_version(self, account_id: AccountId) -> Self {
         let count = match self.count {
             Count::Rows(rows) => Count::Versioned { rows, account_id },
             other => other,

@@ -6,17 +6,15 @@
 
 use std::sync::OnceLock;
 
+use super::ids::{ScimTokenId, TeamId, UserId};
+use super::{Error, Result, dialect};
+use crate::auth::{PermissionSet, Principal, Reach, RoleScope};
+use crate::entity::{role, scim_token, team, user};
 use sea_orm::sea_query::{Alias, Condition, Expr, ExprTrait, IntoIden, JoinType, SelectStatement};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseBackend, EntityTrait, FromQueryResult, QueryFilter,
     QueryTrait, Statement, Value,
 };
-use uuid::Uuid;
-
-use super::ids::UserId;
-use super::{Error, Result, dialect};
-use crate::auth::{PermissionSet, Principal, Reach, RoleScope};
-use crate::entity::{role, scim_token, team, user};
 
 /// Loads the active (not deleted, not suspended) user named by `subject` (a user id) as a
 /// principal.
@@ -32,6 +30,18 @@ pub async fn load_for_token<C: ConnectionTrait>(
     issued_at: Option<u64>,
 ) -> Result<Principal> {
     sign_in(db, subject, issued_at).await.map(|s| s.principal)
+}
+
+/// Like `load_for_token`, for a user already named by their id (the re-check of a signed-in
+/// actor inside a write: nothing to parse again).
+pub async fn load_user<C: ConnectionTrait>(
+    db: &C,
+    user_id: UserId,
+    issued_at: Option<u64>,
+) -> Result<Principal> {
+    sign_in_user(db, user_id, issued_at)
+        .await
+        .map(|s| s.principal)
 }
 
 /// A signed-in caller: the principal, and the rows it was made of, read in the same
@@ -67,8 +77,18 @@ pub async fn sign_in<C: ConnectionTrait>(
     subject: &str,
     issued_at: Option<u64>,
 ) -> Result<SignedIn> {
+    // A token's subject is the one client-sent text parsed here: the user's external id.
     let user_id = UserId::parse(subject).ok_or(Error::Unauthenticated)?;
-    let statement = sign_in_statement(db.get_database_backend(), user_id.0);
+    sign_in_user(db, user_id, issued_at).await
+}
+
+/// `sign_in` for the user `user_id`.
+pub async fn sign_in_user<C: ConnectionTrait>(
+    db: &C,
+    user_id: UserId,
+    issued_at: Option<u64>,
+) -> Result<SignedIn> {
+    let statement = sign_in_statement(db.get_database_backend(), user_id);
     let rows = db.query_all_raw(statement).await?;
     let first = rows.first().ok_or(Error::Unauthenticated)?;
     let user = user::Model::from_query_result(first, "")?;
@@ -91,7 +111,7 @@ pub async fn sign_in<C: ConnectionTrait>(
         (RoleScope::Department, Some(department_id)) => {
             let mut teams = Vec::with_capacity(rows.len());
             for row in &rows {
-                if let Some(id) = row.try_get::<Option<Uuid>>("", REACH_TEAM)? {
+                if let Some(id) = row.try_get::<Option<TeamId>>("", REACH_TEAM)? {
                     teams.push(id);
                 }
             }
@@ -120,7 +140,7 @@ pub async fn sign_in<C: ConnectionTrait>(
 
 /// `sign_in`'s statement for `user_id`: the user, their role (required), their team and the
 /// teams of that team's department when the role is DEPARTMENT-scoped, one row each.
-fn sign_in_query(user_id: Uuid) -> SelectStatement {
+fn sign_in_query(user_id: UserId) -> SelectStatement {
     let mut query = user::Entity::find_by_id(user_id)
         .filter(user::Column::DeletedAt.is_null())
         .filter(user::Column::Status.eq(user::Status::Active))
@@ -172,15 +192,15 @@ fn with_department_reach(query: &mut SelectStatement, account: (impl IntoIden, i
 
 /// `sign_in`'s statement on `backend`: its SQL text is built once (it is the same for every
 /// user), the user's id is bound for each request.
-fn sign_in_statement(backend: DatabaseBackend, user_id: Uuid) -> Statement {
+fn sign_in_statement(backend: DatabaseBackend, user_id: UserId) -> Statement {
     static POSTGRES: OnceLock<Statement> = OnceLock::new();
     static SQLITE: OnceLock<Statement> = OnceLock::new();
     let cell = dialect::per_backend(backend, &POSTGRES, &SQLITE);
     // Built for the nil id, which no user has; the one value that is that id is replaced.
     let mut statement = cell
-        .get_or_init(|| backend.build(&sign_in_query(Uuid::nil())))
+        .get_or_init(|| backend.build(&sign_in_query(UserId::NIL)))
         .clone();
-    let placeholder = Value::from(Uuid::nil());
+    let placeholder = Value::from(UserId::NIL);
     if let Some(values) = &mut statement.values {
         for value in values.0.iter_mut().filter(|v| **v == placeholder) {
             *value = Value::from(user_id);
@@ -194,14 +214,17 @@ fn sign_in_statement(backend: DatabaseBackend, user_id: Uuid) -> Statement {
 #[derive(Clone, Copy, Debug)]
 pub enum ScimTokenKey<'a> {
     Hash(&'a [u8]),
-    Id(Uuid),
+    Id(ScimTokenId),
 }
 
 /// The principal of a live (not revoked) SCIM token: the directory acts with the token's
 /// role — its permissions, and the reach its scope gives from the token's anchor team (the
 /// whole account for an ORGANIZATION-scoped role). It is nobody: `user_id` is the nil UUID.
 /// A revoked token, a deleted role or a deleted anchor team refuses it (`Unauthenticated`).
-pub async fn load_for_scim_token<C: ConnectionTrait>(db: &C, token_id: Uuid) -> Result<Principal> {
+pub async fn load_for_scim_token<C: ConnectionTrait>(
+    db: &C,
+    token_id: ScimTokenId,
+) -> Result<Principal> {
     sign_in_scim(db, ScimTokenKey::Id(token_id))
         .await
         .map(|(_, principal)| principal)
@@ -224,8 +247,8 @@ pub async fn sign_in_scim<C: ConnectionTrait>(
     let anchor = team::Model::from_query_result_optional(first, TEAM)?;
     let scope = role.scope;
     let (team_id, department_id, reach) = match (scope, token.anchor_team_id) {
-        (RoleScope::Organization, _) => (Uuid::nil(), None, Reach::All),
-        (RoleScope::Self_, _) | (_, None) => (Uuid::nil(), None, Reach::Teams(Vec::new())),
+        (RoleScope::Organization, _) => (TeamId::NIL, None, Reach::All),
+        (RoleScope::Self_, _) | (_, None) => (TeamId::NIL, None, Reach::Teams(Vec::new())),
         // The anchor team was deleted (or is not the account's): the token no longer works.
         (_, Some(_)) => {
             let anchor = anchor.ok_or(Error::Unauthenticated)?;
@@ -233,7 +256,7 @@ pub async fn sign_in_scim<C: ConnectionTrait>(
                 (RoleScope::Department, Some(department_id)) => {
                     let mut teams = Vec::with_capacity(rows.len());
                     for row in &rows {
-                        if let Some(id) = row.try_get::<Option<Uuid>>("", REACH_TEAM)? {
+                        if let Some(id) = row.try_get::<Option<TeamId>>("", REACH_TEAM)? {
                             teams.push(id);
                         }
                     }
@@ -245,7 +268,7 @@ pub async fn sign_in_scim<C: ConnectionTrait>(
     };
     let principal = Principal {
         account_id: token.account_id,
-        user_id: Uuid::nil(),
+        user_id: UserId::NIL,
         team_id,
         department_id,
         role_id: role.id,

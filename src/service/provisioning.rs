@@ -23,21 +23,16 @@ use sea_orm::{
     QueryOrder, QuerySelect, QueryTrait,
 };
 use serde_json::{Value as Json, json};
-use uuid::Uuid;
 
-use super::audit::{self, Change, Operation};
-use super::bulk::ItemError;
+use super::audit::{self, AuditAction, Change, Operation};
+use super::bulk::{ItemError, Requested};
 use super::email::Email;
-use super::ids::{RoleId, TeamId, UserId};
+use super::ids::{AccountId, RoleId, ScimTokenId, TeamId, UserId};
 use super::text::{self, Name};
 use super::users::{self, Request, Status};
 use super::{Db, Error, access, accounts, dialect, is_unique_violation, seats, teams};
 use crate::auth::{BuiltInRole, Permission, PermissionSet, Principal};
 use crate::entity::{account, role, scim_token, team, user};
-
-/// Audit actions of this module.
-pub const CREATED: &str = "user.created";
-pub const UPDATED: &str = "user.updated";
 
 /// Longest external id accepted.
 pub const MAX_EXTERNAL_ID: usize = 255;
@@ -148,9 +143,9 @@ async fn check_domain(txn: &DatabaseTransaction, actor: &Principal, email: &Emai
 
 async fn check_unique(
     txn: &DatabaseTransaction,
-    account_id: Uuid,
+    account_id: AccountId,
     email: &Email,
-    except: Option<Uuid>,
+    except: Option<UserId>,
 ) -> Result<()> {
     let mut select = user::Entity::find()
         .filter(user::Column::AccountId.eq(account_id))
@@ -197,9 +192,9 @@ fn external_id_taken() -> ProvisionError {
 
 async fn check_external_unique(
     txn: &DatabaseTransaction,
-    account_id: Uuid,
+    account_id: AccountId,
     external_id: &str,
-    except: Option<Uuid>,
+    except: Option<UserId>,
 ) -> Result<()> {
     let mut select = user::Entity::find()
         .filter(user::Column::AccountId.eq(account_id))
@@ -251,7 +246,7 @@ async fn resolve_team(
 /// The account's live teams as an organization-wide directory picks its default from them:
 /// the token's anchor team first, then the oldest. `CASE` rather than the bare `IN`: a token
 /// without an anchor makes it NULL, which PostgreSQL would sort first.
-fn directory_teams(actor: &Principal, token: Uuid) -> sea_orm::Select<team::Entity> {
+fn directory_teams(actor: &Principal, token: ScimTokenId) -> sea_orm::Select<team::Entity> {
     let anchor = Query::select()
         .column(scim_token::Column::AnchorTeamId)
         .from(scim_token::Entity)
@@ -395,11 +390,11 @@ fn grantable(actor: &Principal, role: &role::Model) -> Result<bool> {
 fn snapshot(u: &user::Model, team: Option<&team::Model>, role: Option<&role::Model>) -> Json {
     let mut s = json!({ "email": u.email, "name": u.name });
     if let Some(t) = team {
-        s["teamId"] = json!(TeamId(t.id).to_string());
+        s["teamId"] = json!(t.id.to_string());
         s["team"] = json!(t.name);
     }
     if let Some(r) = role {
-        s["roleId"] = json!(RoleId(r.id).to_string());
+        s["roleId"] = json!(r.id.to_string());
         s["role"] = json!(r.name);
     }
     s
@@ -512,7 +507,7 @@ pub async fn create_user(db: &Db, actor: &Principal, new: NewUser<'_>) -> Result
         Status::Suspended
     };
     let created = user::Model {
-        id: Uuid::now_v7(),
+        id: UserId::new(),
         account_id: actor.account_id,
         email: email.as_str().to_owned(),
         name: name.as_str().to_owned(),
@@ -534,9 +529,9 @@ pub async fn create_user(db: &Db, actor: &Principal, new: NewUser<'_>) -> Result
         after["externalId"] = json!(x);
     }
     let changes = vec![Change {
-        action: CREATED,
+        action: AuditAction::UserCreated,
         target_type: "User",
-        target_id: created.id,
+        target_id: created.id.into(),
         target_label: Some(created.email.clone()),
         target_team_id: Some(team.id),
         before: None,
@@ -575,7 +570,7 @@ pub struct Created {
 pub async fn update_profile(
     db: &Db,
     actor: &Principal,
-    user_id: Uuid,
+    user_id: UserId,
     changes: ProfileChanges<'_>,
 ) -> Result<user::Model> {
     if !actor.can(Permission::UsersInvite) {
@@ -601,7 +596,7 @@ async fn update_profile_in(
     txn: &DatabaseTransaction,
     actor: &Principal,
     op: &Operation,
-    user_id: Uuid,
+    user_id: UserId,
     changes: ProfileChanges<'_>,
 ) -> Result<user::Model> {
     if !actor.can(Permission::UsersInvite) {
@@ -691,9 +686,9 @@ async fn update_profile_in(
         txn,
         op,
         vec![Change {
-            action: UPDATED,
+            action: AuditAction::UserUpdated,
             target_type: "User",
-            target_id: current.id,
+            target_id: current.id.into(),
             target_label: Some(after.email.clone()),
             target_team_id: Some(current.team_id),
             before: Some(before_json),
@@ -759,7 +754,7 @@ impl UserChanges<'_> {
 pub async fn update_user(
     db: &Db,
     actor: &Principal,
-    user_id: Uuid,
+    user_id: UserId,
     changes: UserChanges<'_>,
 ) -> Result<()> {
     let needed = changes.permissions();
@@ -770,7 +765,7 @@ pub async fn update_user(
     let txn = db.begin_write().await?;
     let actor = &access::recheck(&txn, actor, first, refusal).await?;
     let op = Operation::start(actor);
-    let ids = [UserId(user_id).to_string()];
+    let ids = [Requested::known(user_id)];
     let at = |part: &str, e: ProvisionError| ProvisionError::At(part.to_owned(), Box::new(e));
     let bulk = |part: &'static str, outcome: super::bulk::Outcome<user::Model>| {
         if outcome.errors.is_empty() {
@@ -799,40 +794,26 @@ pub async fn update_user(
         let team = find_team(&txn, actor, wanted)
             .await?
             .ok_or_else(|| no_team(wanted))?;
-        let outcome = users::apply_in(
-            &txn,
-            actor,
-            &op,
-            &ids,
-            Request::Team(&TeamId(team).to_string()),
-            false,
-        )
-        .await
-        .map_err(|e| match e {
-            Error::NotFound(_) => {
-                ProvisionError::Invalid("team", "no such team within your reach".into())
-            }
-            other => at("team", other.into()),
-        })?;
+        let outcome = users::apply_in(&txn, actor, &op, &ids, Request::Team(Some(team)), false)
+            .await
+            .map_err(|e| match e {
+                Error::NotFound(_) => {
+                    ProvisionError::Invalid("team", "no such team within your reach".into())
+                }
+                other => at("team", other.into()),
+            })?;
         bulk("team", outcome)?;
     }
     if let Some(wanted) = changes.role {
         let role = find_role(&txn, actor.account_id, wanted)
             .await?
             .ok_or_else(|| ProvisionError::Invalid("role", "no such role".into()))?;
-        let outcome = users::apply_in(
-            &txn,
-            actor,
-            &op,
-            &ids,
-            Request::Role(&RoleId(role.id).to_string()),
-            false,
-        )
-        .await
-        .map_err(|e| match e {
-            Error::NotFound(_) => ProvisionError::Invalid("role", "no such role".into()),
-            other => at("role", other.into()),
-        })?;
+        let outcome = users::apply_in(&txn, actor, &op, &ids, Request::Role(Some(role.id)), false)
+            .await
+            .map_err(|e| match e {
+                Error::NotFound(_) => ProvisionError::Invalid("role", "no such role".into()),
+                other => at("role", other.into()),
+            })?;
         bulk("role", outcome)?;
     }
     if changes.active == Some(false) {
@@ -850,9 +831,9 @@ async fn find_team(
     txn: &DatabaseTransaction,
     actor: &Principal,
     wanted: Ref<'_>,
-) -> Result<Option<Uuid>> {
+) -> Result<Option<TeamId>> {
     match wanted {
-        Ref::Id(raw) => Ok(TeamId::parse(raw).map(|t| t.0)),
+        Ref::Id(raw) => Ok(TeamId::parse(raw)),
         Ref::Name(raw) => {
             let key = Name::parse("team", raw)?.key();
             Ok(team::Entity::find()
@@ -875,7 +856,7 @@ fn no_team(wanted: Ref<'_>) -> ProvisionError {
 /// share-locked on PostgreSQL (against a concurrent deleteRole) until the transaction ends.
 async fn find_role(
     txn: &DatabaseTransaction,
-    account_id: Uuid,
+    account_id: AccountId,
     wanted: Ref<'_>,
 ) -> Result<Option<role::Model>> {
     let live = super::dialect::locked(
@@ -887,7 +868,7 @@ async fn find_role(
     );
     Ok(match wanted {
         Ref::Id(raw) => match RoleId::parse(raw) {
-            Some(id) => live.filter(role::Column::Id.eq(id.0)).one(txn).await?,
+            Some(id) => live.filter(role::Column::Id.eq(id)).one(txn).await?,
             None => None,
         },
         Ref::Name(raw) => {
@@ -914,10 +895,10 @@ pub struct GroupChanges<'a> {
     pub name: Option<&'a str>,
     /// `Some(None)` removes the external id.
     pub external_id: Option<Option<&'a str>>,
-    /// Users (ids as sent) to move into the team.
-    pub add: Vec<String>,
-    /// Users (ids as sent) to move out of it, to the directory's default team.
-    pub remove: Vec<String>,
+    /// Users (ids as sent, parsed) to move into the team.
+    pub add: Vec<Requested<UserId>>,
+    /// Users (ids as sent, parsed) to move out of it, to the directory's default team.
+    pub remove: Vec<Requested<UserId>>,
 }
 
 /// Applies all of `changes` to one team in ONE write transaction — rename
@@ -928,7 +909,7 @@ pub struct GroupChanges<'a> {
 pub async fn update_group(
     db: &Db,
     actor: &Principal,
-    team_id: Uuid,
+    team_id: TeamId,
     changes: GroupChanges<'_>,
 ) -> Result<()> {
     let structure = changes.name.is_some() || changes.external_id.is_some();
@@ -950,13 +931,12 @@ pub async fn update_group(
     .await?;
     let op = Operation::start(actor);
     let at = |part: &str, e: ProvisionError| ProvisionError::At(part.to_owned(), Box::new(e));
-    let id = TeamId(team_id).to_string();
     if let Some(name) = changes.name {
         teams::update_team_in(
             &txn,
             actor,
             &op,
-            &id,
+            Some(team_id),
             teams::TeamChanges {
                 name: Some(name),
                 department_id: None,
@@ -973,22 +953,15 @@ pub async fn update_group(
     if let Some(x) = changes.external_id {
         set_team_external_id_in(&txn, actor, &op, team_id, x).await?;
     }
-    let move_into = |ids: Vec<String>, into: Uuid, part: &'static str| {
+    let move_into = |ids: Vec<Requested<UserId>>, into: TeamId, part: &'static str| {
         let (txn, op) = (&txn, &op);
         async move {
             if ids.is_empty() {
                 return Ok(());
             }
-            let outcome = users::apply_in(
-                txn,
-                actor,
-                op,
-                &ids,
-                Request::Team(&TeamId(into).to_string()),
-                false,
-            )
-            .await
-            .map_err(|e| at(part, e.into()))?;
+            let outcome = users::apply_in(txn, actor, op, &ids, Request::Team(Some(into)), false)
+                .await
+                .map_err(|e| at(part, e.into()))?;
             if outcome.errors.is_empty() {
                 Ok(())
             } else {
@@ -1019,7 +992,7 @@ pub async fn update_group(
 pub async fn default_team<C: sea_orm::ConnectionTrait>(
     db: &C,
     actor: &Principal,
-) -> Result<Option<Uuid>> {
+) -> Result<Option<TeamId>> {
     if !actor.team_id.is_nil() {
         return Ok(Some(actor.team_id));
     }
@@ -1032,7 +1005,7 @@ pub async fn default_team<C: sea_orm::ConnectionTrait>(
             .from(scim_token::Entity)
             .and_where(scim_token::Column::Id.eq(token))
             .to_owned();
-        let live: Option<Uuid> = team::Entity::find()
+        let live: Option<TeamId> = team::Entity::find()
             .select_only()
             .column(team::Column::Id)
             .filter(team::Column::AccountId.eq(actor.account_id))
@@ -1060,7 +1033,7 @@ pub async fn default_team<C: sea_orm::ConnectionTrait>(
 pub async fn set_team_external_id(
     db: &Db,
     actor: &Principal,
-    team_id: Uuid,
+    team_id: TeamId,
     external_id: Option<&str>,
 ) -> Result<()> {
     if !actor.can(Permission::TeamsManage) {
@@ -1085,7 +1058,7 @@ async fn set_team_external_id_in(
     txn: &DatabaseTransaction,
     actor: &Principal,
     op: &Operation,
-    team_id: Uuid,
+    team_id: TeamId,
     external_id: Option<&str>,
 ) -> Result<()> {
     if !actor.can(Permission::TeamsManage) {
@@ -1115,9 +1088,9 @@ async fn set_team_external_id_in(
         txn,
         op,
         vec![Change {
-            action: "team.updated",
+            action: AuditAction::TeamUpdated,
             target_type: "Team",
-            target_id: team.id,
+            target_id: team.id.into(),
             target_label: Some(team.name.clone()),
             target_team_id: Some(team.id),
             before: Some(json!({ "externalId": team.external_id })),

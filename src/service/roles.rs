@@ -6,12 +6,11 @@ use sea_orm::{
     QueryFilter, QueryOrder, Select,
 };
 use serde_json::{Map, Value as Json, json};
-use uuid::Uuid;
 
-use super::audit::{self, Change, Operation};
+use super::audit::{self, AuditAction, Change, Operation};
 use super::db::WriteTxn;
 use super::dialect::{Lock, locked};
-use super::ids::RoleId;
+use super::ids::{AccountId, RoleId, Sent};
 use super::teams::{InTheWay, name_race};
 use super::text::Name;
 use super::{Db, Error, Result, access};
@@ -68,11 +67,11 @@ pub const BUILT_INS: [BuiltIn; 4] = [
 
 /// The rows of an account's built-in roles, in `BUILT_INS` order, with fresh ids; the one
 /// place their stored shape is spelled out (`create_built_ins` and `roster seed` insert them).
-pub fn built_in_rows(account_id: Uuid, now: i64) -> Vec<role::Model> {
+pub fn built_in_rows(account_id: AccountId, now: i64) -> Vec<role::Model> {
     BUILT_INS
         .iter()
         .map(|b| role::Model {
-            id: Uuid::now_v7(),
+            id: RoleId::new(),
             account_id,
             key: Some(b.key),
             name: b.name.to_owned(),
@@ -95,7 +94,7 @@ pub fn built_in_rows(account_id: Uuid, now: i64) -> Vec<role::Model> {
 /// Creates the built-in roles of a new account; returns them in `BUILT_INS` order.
 pub async fn create_built_ins<C: ConnectionTrait>(
     db: &C,
-    account_id: Uuid,
+    account_id: AccountId,
     now: i64,
 ) -> Result<Vec<role::Model>> {
     let mut created = Vec::new();
@@ -107,7 +106,7 @@ pub async fn create_built_ins<C: ConnectionTrait>(
 }
 
 /// The account's roles that are not deleted.
-fn live(account_id: Uuid) -> Select<role::Entity> {
+fn live(account_id: AccountId) -> Select<role::Entity> {
     role::Entity::find()
         .filter(role::Column::AccountId.eq(account_id))
         .filter(role::Column::DeletedAt.is_null())
@@ -138,7 +137,7 @@ pub async fn list<C: ConnectionTrait>(db: &C, actor: &Principal) -> Result<Vec<r
 }
 
 /// One role by id (the actor's own role is always readable).
-pub async fn get<C: ConnectionTrait>(db: &C, actor: &Principal, id: Uuid) -> Result<role::Model> {
+pub async fn get<C: ConnectionTrait>(db: &C, actor: &Principal, id: RoleId) -> Result<role::Model> {
     if id != actor.role_id && !may_read(actor) {
         return Err(Error::NotFound("role"));
     }
@@ -181,7 +180,7 @@ fn permission_names(set: PermissionSet) -> Vec<&'static str> {
 /// A role as the audit log records it.
 fn role_json(r: &role::Model) -> Json {
     json!({
-        "id": RoleId(r.id).to_string(),
+        "id": r.id.to_string(),
         "name": r.name,
         "scope": r.scope.as_str(),
         "permissions": permission_names(PermissionSet::from_bits(r.permissions)),
@@ -189,7 +188,7 @@ fn role_json(r: &role::Model) -> Json {
 }
 
 fn role_change(
-    action: &'static str,
+    action: AuditAction,
     role: &role::Model,
     before: Option<Json>,
     after: Option<Json>,
@@ -197,7 +196,7 @@ fn role_change(
     Change {
         action,
         target_type: "Role",
-        target_id: role.id,
+        target_id: role.id.into(),
         target_label: Some(role.name.clone()),
         target_team_id: None,
         before,
@@ -284,9 +283,9 @@ fn role_name_taken(existing: &str) -> Error {
 /// in any case.
 async fn ensure_name_free<C: ConnectionTrait>(
     db: &C,
-    account_id: Uuid,
+    account_id: AccountId,
     name: &Name,
-    except: Option<Uuid>,
+    except: Option<RoleId>,
 ) -> Result<()> {
     let mut select = live(account_id).filter(role::Column::NameKey.eq(name.key()));
     if let Some(id) = except {
@@ -303,13 +302,13 @@ async fn ensure_name_free<C: ConnectionTrait>(
 async fn find<C: ConnectionTrait>(
     db: &C,
     backend: DatabaseBackend,
-    account_id: Uuid,
-    id: &str,
+    account_id: AccountId,
+    id: Sent<RoleId>,
     lock: Lock,
 ) -> Result<role::Model> {
-    let id = RoleId::parse(id).ok_or(Error::NotFound("role"))?;
+    let id = id.ok_or(Error::NotFound("role"))?;
     locked(
-        live(account_id).filter(role::Column::Id.eq(id.0)),
+        live(account_id).filter(role::Column::Id.eq(id)),
         backend,
         lock,
     )
@@ -324,8 +323,8 @@ async fn find<C: ConnectionTrait>(
 pub async fn lock_for_reference<C: ConnectionTrait>(
     db: &C,
     backend: DatabaseBackend,
-    account_id: Uuid,
-    role_id: Uuid,
+    account_id: AccountId,
+    role_id: RoleId,
 ) -> Result<role::Model> {
     locked(
         live(account_id).filter(role::Column::Id.eq(role_id)),
@@ -376,7 +375,7 @@ pub async fn create(
     ensure_name_free(&txn, actor.account_id, &name, None).await?;
     let op = Operation::start(actor);
     let role = role::Entity::insert(role::ActiveModel {
-        id: Set(Uuid::now_v7()),
+        id: Set(RoleId::new()),
         account_id: Set(actor.account_id),
         key: Set(None),
         name: Set(name.as_str().to_owned()),
@@ -399,7 +398,7 @@ pub async fn create(
         &txn,
         &op,
         vec![role_change(
-            "role.created",
+            AuditAction::RoleCreated,
             &role,
             None,
             Some(role_json(&role)),
@@ -423,7 +422,7 @@ pub struct RoleChanges<'a> {
 pub async fn update(
     db: &Db,
     actor: &Principal,
-    id: &str,
+    id: Sent<RoleId>,
     changes: RoleChanges<'_>,
 ) -> Result<role::Model> {
     require_manage(actor)?;
@@ -498,7 +497,7 @@ pub async fn update(
         &txn,
         &op,
         vec![role_change(
-            "role.updated",
+            AuditAction::RoleUpdated,
             &updated,
             Some(Json::Object(before)),
             Some(Json::Object(after)),
@@ -511,7 +510,7 @@ pub async fn update(
 
 /// Deletes a custom role that no active user and no open invitation holds. The row stays
 /// (marked deleted) for the history that names it; its name becomes free again.
-pub async fn delete(db: &Db, actor: &Principal, id: &str) -> Result<RoleId> {
+pub async fn delete(db: &Db, actor: &Principal, id: Sent<RoleId>) -> Result<RoleId> {
     require_manage(actor)?;
     let (txn, actor) = begin(db, actor).await?;
     let actor = &actor;
@@ -545,7 +544,7 @@ pub async fn delete(db: &Db, actor: &Principal, id: &str) -> Result<RoleId> {
         &txn,
         &op,
         vec![role_change(
-            "role.deleted",
+            AuditAction::RoleDeleted,
             &role,
             Some(role_json(&role)),
             None,
@@ -553,7 +552,7 @@ pub async fn delete(db: &Db, actor: &Principal, id: &str) -> Result<RoleId> {
     )
     .await?;
     txn.commit().await?;
-    Ok(RoleId(role.id))
+    Ok(role.id)
 }
 
 #[cfg(test)]

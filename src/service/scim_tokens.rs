@@ -19,10 +19,9 @@ use sea_orm::{
 };
 use serde_json::json;
 use sha2::{Digest, Sha256};
-use uuid::Uuid;
 
-use super::audit::{self, Change, Operation};
-use super::ids::{RoleId, ScimTokenId, TeamId};
+use super::audit::{self, AuditAction, Change, Operation};
+use super::ids::{AccountId, RoleId, ScimTokenId, Sent, TeamId};
 use super::text::Name;
 use super::{Db, Error, Result, access, now_ms, principal, roles, teams};
 use crate::auth::{Permission, PermissionSet, Principal, RoleScope};
@@ -33,10 +32,6 @@ pub const MAX_LIVE: u64 = 2;
 
 /// Every secret starts with this, so secret scanners and people can tell what it is.
 pub const SECRET_PREFIX: &str = "roster_scim_";
-
-/// Audit actions.
-pub const CREATED: &str = "scim_token.created";
-pub const REVOKED: &str = "scim_token.revoked";
 
 /// `last_used_at` is written at most this often per token (ms), so a directory's sync does
 /// not turn every request into a write.
@@ -83,16 +78,16 @@ pub async fn create(
     db: &Db,
     actor: &Principal,
     description: &str,
-    role_id: &str,
-    team_id: Option<&str>,
+    role_id: Sent<RoleId>,
+    team_id: Option<Sent<TeamId>>,
 ) -> Result<Created> {
     require_manage(actor)?;
     let description = Name::parse("description", description)?;
     let txn = db.begin_write().await?;
     // The account lock also serializes creations, so two cannot both pass the live count.
     let actor = &access::recheck(&txn, actor, Permission::AccountManage, REFUSAL).await?;
-    let role_id = RoleId::parse(role_id).ok_or(Error::NotFound("role"))?;
-    let role = roles::lock_for_reference(&txn, db.backend(), actor.account_id, role_id.0).await?;
+    let role_id = role_id.ok_or(Error::NotFound("role"))?;
+    let role = roles::lock_for_reference(&txn, db.backend(), actor.account_id, role_id).await?;
     let scope = role.scope;
     if !actor.can_grant(scope, PermissionSet::from_bits(role.permissions)) {
         return Err(Error::forbidden(
@@ -110,8 +105,8 @@ pub async fn create(
         // anchor: where the directory puts users it names no team for.
         RoleScope::Organization => match team_id {
             None => None,
-            Some(raw) => {
-                let id = TeamId::parse(raw).ok_or(Error::NotFound("team"))?.0;
+            Some(sent) => {
+                let id = sent.ok_or(Error::NotFound("team"))?;
                 Some(
                     teams::lock_for_reference(&txn, db.backend(), actor.account_id, id)
                         .await?
@@ -121,7 +116,7 @@ pub async fn create(
         },
         RoleScope::Department | RoleScope::Team => {
             let id = match team_id {
-                Some(raw) => TeamId::parse(raw).ok_or(Error::NotFound("team"))?.0,
+                Some(sent) => sent.ok_or(Error::NotFound("team"))?,
                 None => actor.team_id,
             };
             if !access::acts_in_team(actor, id) {
@@ -147,7 +142,7 @@ pub async fn create(
     let op = Operation::start(actor);
     let secret = new_secret();
     let token = scim_token::Entity::insert(scim_token::ActiveModel {
-        id: Set(Uuid::now_v7()),
+        id: Set(ScimTokenId::new()),
         account_id: Set(actor.account_id),
         description: Set(description.into_string()),
         token_hash: Set(secret_hash(&secret)),
@@ -164,14 +159,14 @@ pub async fn create(
         &txn,
         &op,
         vec![change(
-            CREATED,
+            AuditAction::ScimTokenCreated,
             &token,
             None,
             Some(json!({
                 "description": token.description,
-                "roleId": RoleId(role.id).to_string(),
+                "roleId": role.id.to_string(),
                 "role": role.name,
-                "teamId": anchor.map(|t| TeamId(t).to_string()),
+                "teamId": anchor.map(|t| t.to_string()),
             })),
         )],
     )
@@ -183,12 +178,16 @@ pub async fn create(
 /// Revokes a token: the directory's next request with it is refused, and a change it has in
 /// progress fails its re-check. Revoking a revoked token changes nothing. Audited as
 /// `scim_token.revoked`.
-pub async fn revoke(db: &Db, actor: &Principal, id: &str) -> Result<scim_token::Model> {
+pub async fn revoke(
+    db: &Db,
+    actor: &Principal,
+    id: Sent<ScimTokenId>,
+) -> Result<scim_token::Model> {
     require_manage(actor)?;
-    let id = ScimTokenId::parse(id).ok_or(Error::NotFound("SCIM token"))?;
+    let id = id.ok_or(Error::NotFound("SCIM token"))?;
     let txn = db.begin_write().await?;
     let actor = &access::recheck(&txn, actor, Permission::AccountManage, REFUSAL).await?;
-    let token = scim_token::Entity::find_by_id(id.0)
+    let token = scim_token::Entity::find_by_id(id)
         .filter(scim_token::Column::AccountId.eq(actor.account_id))
         .one(&txn)
         .await?
@@ -211,7 +210,7 @@ pub async fn revoke(db: &Db, actor: &Principal, id: &str) -> Result<scim_token::
         &txn,
         &op,
         vec![change(
-            REVOKED,
+            AuditAction::ScimTokenRevoked,
             &token,
             Some(json!({ "revokedAt": null })),
             Some(json!({ "revokedAt": op.at })),
@@ -237,8 +236,8 @@ pub async fn list<C: ConnectionTrait>(db: &C, actor: &Principal) -> Result<Vec<s
 /// (no secret is ever readable).
 pub async fn get_in_account<C: ConnectionTrait>(
     db: &C,
-    account_id: Uuid,
-    id: Uuid,
+    account_id: AccountId,
+    id: ScimTokenId,
 ) -> Result<Option<scim_token::Model>> {
     Ok(scim_token::Entity::find_by_id(id)
         .filter(scim_token::Column::AccountId.eq(account_id))
@@ -277,7 +276,7 @@ pub async fn authenticate<C: ConnectionTrait>(db: &C, secret: &str) -> Result<Pr
 }
 
 fn change(
-    action: &'static str,
+    action: AuditAction,
     token: &scim_token::Model,
     before: Option<serde_json::Value>,
     after: Option<serde_json::Value>,
@@ -285,7 +284,7 @@ fn change(
     Change {
         action,
         target_type: "ScimToken",
-        target_id: token.id,
+        target_id: token.id.into(),
         target_label: Some(token.description.clone()),
         target_team_id: None,
         before,

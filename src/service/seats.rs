@@ -15,11 +15,11 @@ use sea_orm::sea_query::{Expr, Query};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QuerySelect,
 };
-use uuid::Uuid;
 
 use super::page::KEPT_SUM;
 use super::{Error, Result, now_ms};
 use crate::entity::{account, invite, user_count};
+use crate::service::ids::AccountId;
 
 /// An account's seats at one moment.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
@@ -59,7 +59,7 @@ pub struct SeatLimitExceeded {
 
 /// The number of seats in use: active users (the kept `user_counts`) plus pending
 /// invitations (open, not expired at `now`).
-pub async fn used<C: ConnectionTrait>(db: &C, account_id: Uuid, now: i64) -> Result<i64> {
+pub async fn used<C: ConnectionTrait>(db: &C, account_id: AccountId, now: i64) -> Result<i64> {
     let query = Query::select()
         .expr_as(Expr::cust(KEPT_SUM), "n")
         .from(user_count::Entity)
@@ -82,7 +82,7 @@ pub async fn used<C: ConnectionTrait>(db: &C, account_id: Uuid, now: i64) -> Res
 
 /// The account's seat limit and, when it has one, the seats in use now. Inside a write,
 /// call it after taking the account lock.
-pub async fn check<C: ConnectionTrait>(db: &C, account_id: Uuid) -> Result<Seats> {
+pub async fn check<C: ConnectionTrait>(db: &C, account_id: AccountId) -> Result<Seats> {
     let limit: Option<Option<i32>> = account::Entity::find_by_id(account_id)
         .select_only()
         .column(account::Column::SeatLimit)
@@ -104,7 +104,7 @@ pub async fn check<C: ConnectionTrait>(db: &C, account_id: Uuid) -> Result<Seats
 /// (after taking the account lock).
 pub async fn check_with_limit<C: ConnectionTrait>(
     db: &C,
-    account_id: Uuid,
+    account_id: AccountId,
     limit: Option<i64>,
 ) -> Result<Seats> {
     let used = match limit {
@@ -121,7 +121,7 @@ pub async fn check_with_limit<C: ConnectionTrait>(
 /// by what the caller then writes (an active user or a pending invitation) before commit.
 pub async fn reserve(
     txn: &sea_orm::DatabaseTransaction,
-    account_id: Uuid,
+    account_id: AccountId,
     n: i64,
 ) -> Result<std::result::Result<Seats, SeatLimitExceeded>> {
     super::locks::lock_account_users(txn, account_id).await?;

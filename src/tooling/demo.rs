@@ -2,11 +2,11 @@
 //! every built-in role and a custom one, and invitations in every status. The content is
 //! the same on every run (a fixed random seed); only ids and times differ.
 
+use crate::service::ids::{InviteId, RoleId, TeamId, UserId};
 use rand::rngs::StdRng;
 use rand::seq::IndexedRandom;
 use rand::{Rng, SeedableRng};
 use sea_orm::{ActiveModelTrait, ActiveValue::Set, EntityTrait, IntoActiveModel};
-use uuid::Uuid;
 
 use crate::auth::{Permission, PermissionSet, RoleScope};
 use crate::entity::{invite, role, user};
@@ -124,7 +124,7 @@ pub async fn seed(db: &Db) -> Result<Demo> {
 
     let [admin, department_admin, manager, sender] = [0, 1, 2, 3].map(|i| created.roles[i].clone());
     let recruiter = role::Entity::insert(role::ActiveModel {
-        id: Set(Uuid::now_v7()),
+        id: Set(RoleId::new()),
         account_id: Set(account_id),
         key: Set(None),
         name: Set("Recruiter".into()),
@@ -146,7 +146,7 @@ pub async fn seed(db: &Db) -> Result<Demo> {
     let mut rows = Vec::new();
     let mut seen = std::collections::HashSet::new();
     seen.insert(created.admin.email.clone());
-    let mut person = |rng: &mut StdRng, team_id: Uuid, role_id: Uuid, offset: i64| {
+    let mut person = |rng: &mut StdRng, team_id: TeamId, role_id: RoleId, offset: i64| {
         loop {
             let first = *FIRST.choose(rng).unwrap_or(&"Ada");
             let last = *LAST.choose(rng).unwrap_or(&"Lovelace");
@@ -163,7 +163,7 @@ pub async fn seed(db: &Db) -> Result<Demo> {
             }
             let name = format!("{first} {last}");
             return user::Model {
-                id: Uuid::now_v7(),
+                id: UserId::new(),
                 account_id,
                 name_key: text::fold(&name),
                 search_text: text::search_text(&name, &email),
@@ -251,7 +251,7 @@ pub async fn seed(db: &Db) -> Result<Demo> {
             continue;
         }
         invites.push(invite::ActiveModel {
-            id: Set(Uuid::now_v7()),
+            id: Set(InviteId::new()),
             account_id: Set(account_id),
             email: Set(email),
             team_id: Set(accepted_user.as_ref().map(|u| u.team_id).unwrap_or(team)),
@@ -277,7 +277,7 @@ pub async fn seed(db: &Db) -> Result<Demo> {
     invite::Entity::insert_many(invites).exec(&txn).await?;
     txn.commit().await?;
 
-    let first_with = |role_id: Uuid| users.iter().find(|u| u.role_id == role_id).cloned();
+    let first_with = |role_id: RoleId| users.iter().find(|u| u.role_id == role_id).cloned();
     let mut demo_users = vec![DemoUser {
         role_label: "Admin",
         user: created.admin.clone(),

@@ -28,6 +28,7 @@ use uuid::Uuid;
 use crate::auth::BuiltInRole;
 use crate::entity::{account, department, invite, role, team, user};
 use crate::service::accounts::DEFAULT_INVITE_EXPIRY_DAYS;
+use crate::service::ids::{AccountId, DepartmentId, InviteId, TeamId, UserId};
 use crate::service::roles::{self, BUILT_INS};
 use crate::service::{Db, now_ms, text};
 
@@ -83,9 +84,9 @@ pub struct SeedReport {
     /// aside for the load are rebuilt.
     pub load_elapsed: Duration,
     /// The big account (the first one).
-    pub big_account_id: Uuid,
+    pub big_account_id: AccountId,
     /// Its one Admin.
-    pub big_admin_id: Uuid,
+    pub big_admin_id: UserId,
     pub big_admin_email: String,
     /// Its users and invites.
     pub big_account_users: u64,
@@ -394,15 +395,17 @@ fn numbered(list: &[&str], i: usize) -> String {
 }
 
 /// A UUIDv7 at `at` (ms) with random bits from `rng`: ids sort like their creation time.
-fn id_at(rng: &mut StdRng, at: i64) -> Uuid {
+fn id_at<T: From<Uuid>>(rng: &mut StdRng, at: i64) -> T {
     let bytes: [u8; 10] = rng.random();
-    uuid::Builder::from_unix_timestamp_millis(u64::try_from(at).unwrap_or(0), &bytes).into_uuid()
+    uuid::Builder::from_unix_timestamp_millis(u64::try_from(at).unwrap_or(0), &bytes)
+        .into_uuid()
+        .into()
 }
 
 /// What the generator reports back about one account.
 struct Made {
-    account_id: Uuid,
-    admin_id: Uuid,
+    account_id: AccountId,
+    admin_id: UserId,
     admin_email: String,
     invites: u64,
 }
@@ -514,7 +517,7 @@ fn generate_account(
     } else {
         1 + team_count / 4
     };
-    let departments: Vec<Uuid> = (0..department_count)
+    let departments: Vec<DepartmentId> = (0..department_count)
         .map(|i| {
             let name = numbered(DEPARTMENTS, i);
             let id = id_at(&mut rng, created);
@@ -529,7 +532,7 @@ fn generate_account(
             id
         })
         .collect();
-    let teams: Vec<Uuid> = (0..team_count)
+    let teams: Vec<TeamId> = (0..team_count)
         .map(|i| {
             let name = numbered(TEAMS, i);
             let id = id_at(&mut rng, created);
@@ -607,7 +610,7 @@ fn generate_account(
             _ => None,
         };
         let mut row = invite::Model {
-            id: Uuid::nil(),
+            id: InviteId::NIL,
             account_id,
             email: String::new(),
             team_id: teams[rng.random_range(0..teams.len())],
@@ -712,7 +715,7 @@ impl Row for account::Model {
     ];
     fn values(&self) -> Vec<Val<'_>> {
         vec![
-            Val::Uuid(Some(self.id)),
+            Val::Uuid(Some(self.id.into())),
             Val::Text(Some(&self.name)),
             Val::Text(Some(&self.allowed_email_domains)),
             Val::Int(Some(i64::from(self.invite_expiry_days))),
@@ -739,8 +742,8 @@ impl Row for role::Model {
     ];
     fn values(&self) -> Vec<Val<'_>> {
         vec![
-            Val::Uuid(Some(self.id)),
-            Val::Uuid(Some(self.account_id)),
+            Val::Uuid(Some(self.id.into())),
+            Val::Uuid(Some(self.account_id.into())),
             Val::Text(self.key.map(BuiltInRole::as_str)),
             Val::Text(Some(&self.name)),
             Val::Text(Some(&self.name_key)),
@@ -766,8 +769,8 @@ impl Row for department::Model {
     ];
     fn values(&self) -> Vec<Val<'_>> {
         vec![
-            Val::Uuid(Some(self.id)),
-            Val::Uuid(Some(self.account_id)),
+            Val::Uuid(Some(self.id.into())),
+            Val::Uuid(Some(self.account_id.into())),
             Val::Text(Some(&self.name)),
             Val::Text(Some(&self.name_key)),
             Val::Int(Some(self.created_at)),
@@ -790,9 +793,9 @@ impl Row for team::Model {
     ];
     fn values(&self) -> Vec<Val<'_>> {
         vec![
-            Val::Uuid(Some(self.id)),
-            Val::Uuid(Some(self.account_id)),
-            Val::Uuid(self.department_id),
+            Val::Uuid(Some(self.id.into())),
+            Val::Uuid(Some(self.account_id.into())),
+            Val::Uuid(self.department_id.map(Into::into)),
             Val::Text(Some(&self.name)),
             Val::Text(Some(&self.name_key)),
             Val::Int(Some(self.created_at)),
@@ -820,14 +823,14 @@ impl Row for user::Model {
     ];
     fn values(&self) -> Vec<Val<'_>> {
         vec![
-            Val::Uuid(Some(self.id)),
-            Val::Uuid(Some(self.account_id)),
+            Val::Uuid(Some(self.id.into())),
+            Val::Uuid(Some(self.account_id.into())),
             Val::Text(Some(&self.email)),
             Val::Text(Some(&self.name)),
             Val::Text(Some(&self.name_key)),
             Val::Text(Some(&self.search_text)),
-            Val::Uuid(Some(self.team_id)),
-            Val::Uuid(Some(self.role_id)),
+            Val::Uuid(Some(self.team_id.into())),
+            Val::Uuid(Some(self.role_id.into())),
             Val::Int(Some(self.created_at)),
             Val::Int(Some(self.updated_at)),
             Val::Int(self.deleted_at),
@@ -860,19 +863,19 @@ impl Row for invite::Model {
     ];
     fn values(&self) -> Vec<Val<'_>> {
         vec![
-            Val::Uuid(Some(self.id)),
-            Val::Uuid(Some(self.account_id)),
+            Val::Uuid(Some(self.id.into())),
+            Val::Uuid(Some(self.account_id.into())),
             Val::Text(Some(&self.email)),
-            Val::Uuid(Some(self.team_id)),
-            Val::Uuid(Some(self.role_id)),
-            Val::Uuid(self.invited_by),
+            Val::Uuid(Some(self.team_id.into())),
+            Val::Uuid(Some(self.role_id.into())),
+            Val::Uuid(self.invited_by.map(Into::into)),
             Val::Bytes(self.token_hash.as_deref()),
             Val::Int(Some(self.created_at)),
             Val::Int(Some(self.expires_at)),
             Val::Int(self.last_sent_at),
             Val::Int(Some(i64::from(self.send_count))),
             Val::Int(self.accepted_at),
-            Val::Uuid(self.accepted_user_id),
+            Val::Uuid(self.accepted_user_id.map(Into::into)),
             Val::Int(self.withdrawn_at),
             Val::Int(self.deleted_at),
             Val::Text(Some(self.delivery.as_str())),

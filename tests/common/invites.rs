@@ -56,7 +56,7 @@ mutation($input: AcceptInviteInput!) {
 }"#;
 
 /// One invitation input.
-pub fn invitation(email: &str, team: uuid::Uuid, role: uuid::Uuid) -> Value {
+pub fn invitation(email: &str, team: impl Into<uuid::Uuid>, role: impl Into<uuid::Uuid>) -> Value {
     json!({ "email": email, "teamId": gid::team(team), "roleId": gid::role(role) })
 }
 

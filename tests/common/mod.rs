@@ -287,7 +287,7 @@ impl Org {
         let roles: std::collections::HashMap<&'static str, uuid::Uuid> =
             ["ADMIN", "DEPARTMENT_ADMIN", "MANAGER", "SENDER"]
                 .into_iter()
-                .zip(a.roles.iter().map(|r| r.id))
+                .zip(a.roles.iter().map(|r| r.id.0))
                 .collect();
         let conn = db.conn();
         let name = |s: &str| Name::parse("name", s).expect("name");
@@ -327,27 +327,28 @@ impl Org {
                         a.account.id,
                         &Email::parse(email).expect("email"),
                         &Name::parse("name", display).expect("name"),
-                        team,
-                        roles[role],
+                        team.into(),
+                        roles[role].into(),
                         now_ms(),
                     )
                     .await
                     .expect("user")
                     .id
+                    .0
                 }
             };
         let dept_admin = user(
             "dana@a.test",
             "Dana Department",
-            platform.id,
+            platform.id.0,
             "DEPARTMENT_ADMIN",
         )
         .await;
-        let manager = user("manny@a.test", "Manny Manager", platform.id, "MANAGER").await;
-        let sender = user("sam@a.test", "Sam Sender", platform.id, "SENDER").await;
-        let alice = user("alice@a.test", "Alice Äpfelbaum", mobile.id, "SENDER").await;
-        let bob = user("bob@a.test", "Bob 100%_Sure", emea.id, "SENDER").await;
-        let carol = user("carol@a.test", "Carol Çelik", a.team.id, "SENDER").await;
+        let manager = user("manny@a.test", "Manny Manager", platform.id.0, "MANAGER").await;
+        let sender = user("sam@a.test", "Sam Sender", platform.id.0, "SENDER").await;
+        let alice = user("alice@a.test", "Alice Äpfelbaum", mobile.id.0, "SENDER").await;
+        let bob = user("bob@a.test", "Bob 100%_Sure", emea.id.0, "SENDER").await;
+        let carol = user("carol@a.test", "Carol Çelik", a.team.id.0, "SENDER").await;
         let b = accounts::create(db, "Org B", "admin@b.test", "Bea Admin")
             .await
             .expect("account b");
@@ -362,27 +363,28 @@ impl Org {
         )
         .await
         .expect("user b")
-        .id;
+        .id
+        .0;
         Org {
-            account_id: a.account.id,
+            account_id: a.account.id.0,
             roles,
-            general: a.team.id,
-            engineering: engineering.id,
-            sales: sales.id,
-            platform: platform.id,
-            mobile: mobile.id,
-            emea: emea.id,
-            admin: a.admin.id,
+            general: a.team.id.0,
+            engineering: engineering.id.0,
+            sales: sales.id.0,
+            platform: platform.id.0,
+            mobile: mobile.id.0,
+            emea: emea.id.0,
+            admin: a.admin.id.0,
             dept_admin,
             manager,
             sender,
             alice,
             bob,
             carol,
-            other_account: b.account.id,
-            other_admin: b.admin.id,
+            other_account: b.account.id.0,
+            other_admin: b.admin.id.0,
             other_user,
-            other_team: b.team.id,
+            other_team: b.team.id.0,
         }
     }
 }
@@ -390,20 +392,20 @@ impl Org {
 /// External ids, as the API shows them.
 pub mod gid {
     use roster::service::ids::*;
-    pub fn user(id: uuid::Uuid) -> String {
-        UserId(id).to_string()
+    pub fn user(id: impl Into<uuid::Uuid>) -> String {
+        UserId(id.into()).to_string()
     }
-    pub fn team(id: uuid::Uuid) -> String {
-        TeamId(id).to_string()
+    pub fn team(id: impl Into<uuid::Uuid>) -> String {
+        TeamId(id.into()).to_string()
     }
-    pub fn role(id: uuid::Uuid) -> String {
-        RoleId(id).to_string()
+    pub fn role(id: impl Into<uuid::Uuid>) -> String {
+        RoleId(id.into()).to_string()
     }
-    pub fn dept(id: uuid::Uuid) -> String {
-        DepartmentId(id).to_string()
+    pub fn dept(id: impl Into<uuid::Uuid>) -> String {
+        DepartmentId(id.into()).to_string()
     }
-    pub fn invite(id: uuid::Uuid) -> String {
-        InviteId(id).to_string()
+    pub fn invite(id: impl Into<uuid::Uuid>) -> String {
+        InviteId(id.into()).to_string()
     }
 }
 
@@ -425,14 +427,14 @@ pub async fn insert_users(
             let name = format!("{prefix} {i:03}");
             let email = format!("{}.{i:03}@a.test", prefix.to_lowercase().replace(' ', "."));
             user::Model {
-                id: uuid::Uuid::now_v7(),
-                account_id: org_account,
+                id: uuid::Uuid::now_v7().into(),
+                account_id: org_account.into(),
                 name_key: text::fold(&name),
                 search_text: text::search_text(&name, &email),
                 email,
                 name,
-                team_id: team,
-                role_id: role,
+                team_id: team.into(),
+                role_id: role.into(),
                 // Distinct, shuffled creation times so CREATED_AT ordering is exercised.
                 created_at: now - ((i * 7919) % 1000) as i64,
                 updated_at: now,
@@ -454,7 +456,7 @@ pub async fn insert_users(
         .await
         .expect("insert users");
     }
-    models.into_iter().map(|m| m.id).collect()
+    models.into_iter().map(|m| m.id.0).collect()
 }
 
 /// Inserts an invitation row directly (status is derived from the times given).
@@ -474,11 +476,11 @@ pub async fn insert_invite(
     use sea_orm::{ActiveModelTrait, EntityTrait, IntoActiveModel};
     let now = now_ms();
     let model = invite::Model {
-        id: uuid::Uuid::now_v7(),
-        account_id: account,
+        id: uuid::Uuid::now_v7().into(),
+        account_id: account.into(),
         email: email.to_owned(),
-        team_id: team,
-        role_id: role,
+        team_id: team.into(),
+        role_id: role.into(),
         invited_by: None,
         token_hash: None,
         created_at: now,
@@ -497,5 +499,5 @@ pub async fn insert_invite(
         .exec(app.db.conn())
         .await
         .expect("insert invite");
-    model.id
+    model.id.0
 }

@@ -118,16 +118,17 @@ impl OrgApp {
     pub async fn insert_user(&self, email: &str, team: Uuid, role: Uuid) -> Uuid {
         accounts::insert_user(
             self.app.db.conn(),
-            self.org.account_id,
+            self.org.account_id.into(),
             &Email::parse(email).expect("email"),
             &Name::parse("name", email).expect("name"),
-            team,
-            role,
+            team.into(),
+            role.into(),
             now_ms(),
         )
         .await
         .expect("user")
         .id
+        .0
     }
 
     /// Soft-deletes a user the way deleting one does.
@@ -152,12 +153,12 @@ impl OrgApp {
         let day = 86_400_000;
         let id = Uuid::now_v7();
         let model = invite::ActiveModel {
-            id: sea_orm::Set(id),
-            account_id: sea_orm::Set(self.org.account_id),
+            id: sea_orm::Set(id.into()),
+            account_id: sea_orm::Set(self.org.account_id.into()),
             email: sea_orm::Set(email.to_owned()),
-            team_id: sea_orm::Set(team),
-            role_id: sea_orm::Set(role),
-            invited_by: sea_orm::Set(Some(self.org.admin)),
+            team_id: sea_orm::Set(team.into()),
+            role_id: sea_orm::Set(role.into()),
+            invited_by: sea_orm::Set(Some(self.org.admin.into())),
             token_hash: sea_orm::Set(Some(id.as_bytes().to_vec())),
             created_at: sea_orm::Set(now - 10 * day),
             expires_at: sea_orm::Set(match state {
@@ -272,13 +273,14 @@ impl OrgApp {
     pub async fn insert_department(&self, account: Uuid, name: &str) -> Uuid {
         roster::service::teams::insert_department(
             self.app.db.conn(),
-            account,
+            account.into(),
             &Name::parse("name", name).expect("name"),
             now_ms(),
         )
         .await
         .expect("department")
         .id
+        .0
     }
 }
 

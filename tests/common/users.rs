@@ -77,11 +77,12 @@ pub fn item_codes(payload: &Value) -> Vec<(i64, String)> {
 /// Inserts `n` active users into one team with one role, a few statements in all.
 pub async fn seed_users(
     db: &Db,
-    account_id: Uuid,
-    team_id: Uuid,
-    role_id: Uuid,
+    account_id: impl Into<Uuid>,
+    team_id: impl Into<Uuid>,
+    role_id: impl Into<Uuid>,
     n: usize,
 ) -> Vec<Uuid> {
+    let (account_id, team_id, role_id) = (account_id.into(), team_id.into(), role_id.into());
     let now = now_ms();
     let rows: Vec<user::ActiveModel> = (0..n)
         .map(|i| {
@@ -89,14 +90,14 @@ pub async fn seed_users(
             let email = format!("seed{i}-{}@a.test", id.simple());
             let name = format!("Seed User {i}");
             user::ActiveModel {
-                id: Set(id),
-                account_id: Set(account_id),
+                id: Set(id.into()),
+                account_id: Set(account_id.into()),
                 email: Set(email.clone()),
                 name: Set(name.clone()),
                 name_key: Set(roster::service::text::fold(&name)),
                 search_text: Set(search_text(&name, &email)),
-                team_id: Set(team_id),
-                role_id: Set(role_id),
+                team_id: Set(team_id.into()),
+                role_id: Set(role_id.into()),
                 created_at: Set(now),
                 updated_at: Set(now),
                 deleted_at: Set(None),
@@ -107,7 +108,7 @@ pub async fn seed_users(
             }
         })
         .collect();
-    let ids = rows.iter().map(|r| *r.id.as_ref()).collect();
+    let ids = rows.iter().map(|r| r.id.as_ref().0).collect();
     for chunk in rows.chunks(200) {
         user::Entity::insert_many(chunk.to_vec())
             .exec(db.conn())
@@ -146,7 +147,7 @@ pub async fn active_admins(db: &Db, account_id: Uuid) -> Vec<Uuid> {
         .await
         .expect("query admins")
         .into_iter()
-        .map(|u| u.id)
+        .map(|u| u.id.0)
         .collect()
 }
 
@@ -165,6 +166,7 @@ pub async fn built_in_role(db: &Db, account_id: Uuid, key: &str) -> Uuid {
         .expect("query role")
         .expect("built-in role")
         .id
+        .0
 }
 
 /// Makes the users active Admins again (resets a race round), bypassing the API.

@@ -7,8 +7,8 @@ use async_graphql::{Context, ID, InputObject, Object, Result, SimpleObject};
 use super::BulkItemError;
 use crate::graphql::types::{Invite, User};
 use crate::graphql::{Shared, actor};
-use crate::service::bulk::Outcome;
-use crate::service::ids::{InviteId, UserId};
+use crate::service::bulk::{Outcome, Requested};
+use crate::service::ids::InviteId;
 use crate::service::{self, Error};
 
 /// How long the access token `acceptInvite` returns stays valid.
@@ -156,8 +156,10 @@ fn shared<'a>(ctx: &'a Context<'_>) -> Result<&'a Shared, Error> {
         .map_err(|_| Error::Internal(anyhow::anyhow!("schema built without shared state")))
 }
 
-fn ids(input: &InviteIdsInput) -> Vec<String> {
-    input.invite_ids.iter().map(|id| id.0.clone()).collect()
+/// The invitations of a bulk request, parsed once here; an id that is no invitation's id
+/// stays as sent and is that item's `NOT_FOUND`.
+fn ids(input: &InviteIdsInput) -> Vec<Requested<InviteId>> {
+    Requested::parse_all(input.invite_ids.iter().map(|id| id.0.clone()))
 }
 
 /// Invitation mutations.
@@ -181,8 +183,8 @@ impl InviteMutations {
             .into_iter()
             .map(|i| service::invites::Invitation {
                 email: i.email,
-                team_id: i.team_id.0,
-                role_id: i.role_id.0,
+                team_id: Requested::parse(i.team_id.0),
+                role_id: Requested::parse(i.role_id.0),
             })
             .collect();
         let outcome = service::invites::invite_users(
@@ -264,10 +266,7 @@ impl InviteMutations {
         .await?;
         let (items, c) = split(outcome);
         Ok(DeleteInvitesPayload {
-            deleted_ids: items
-                .into_iter()
-                .map(|id| ID(InviteId(id).to_string()))
-                .collect(),
+            deleted_ids: items.into_iter().map(|id| ID(id.to_string())).collect(),
             changed_count: c.changed_count,
             errors: c.errors,
             dry_run: c.dry_run,
@@ -291,7 +290,7 @@ impl InviteMutations {
         let accepted = service::invites::accept(&shared.db, &input.token, &input.name).await?;
         let token = match shared
             .jwt
-            .issue(&UserId(accepted.user.id).to_string(), ACCEPT_TOKEN_TTL)
+            .issue(&accepted.user.id.to_string(), ACCEPT_TOKEN_TTL)
         {
             Some(Ok(token)) => Some(token),
             // The invitation is accepted and committed: failing the request now would tell

@@ -8,6 +8,7 @@ use async_graphql::{Context, ID, InputObject, MaybeUndefined, Object, Result, Si
 use crate::auth::{Permission, PermissionSet, RoleScope};
 use crate::graphql::types::{Account, Department, Role, ScimDeprovision, Team};
 use crate::graphql::{actor, db};
+use crate::service::ids::{DepartmentId, RoleId, TeamId};
 use crate::service::{accounts, roles, teams};
 
 /// Creates a team.
@@ -150,7 +151,10 @@ impl OrgMutations {
             db(ctx)?,
             actor(ctx)?,
             &input.name,
-            input.department_id.as_ref().map(|id| id.as_str()),
+            input
+                .department_id
+                .as_ref()
+                .map(|id| DepartmentId::parse(id)),
         )
         .await?;
         Ok(TeamPayload { team: Team(team) })
@@ -165,13 +169,14 @@ impl OrgMutations {
         let department_id = match &input.department_id {
             MaybeUndefined::Undefined => None,
             MaybeUndefined::Null => Some(None),
-            MaybeUndefined::Value(id) => Some(Some(id.as_str())),
+            MaybeUndefined::Value(id) => Some(Some(DepartmentId::parse(id))),
         };
         let changes = teams::TeamChanges {
             name: input.name.as_deref(),
             department_id,
         };
-        let team = teams::update_team(db(ctx)?, actor(ctx)?, &input.id, changes).await?;
+        let team =
+            teams::update_team(db(ctx)?, actor(ctx)?, TeamId::parse(&input.id), changes).await?;
         Ok(TeamPayload { team: Team(team) })
     }
 
@@ -183,7 +188,7 @@ impl OrgMutations {
         ctx: &Context<'_>,
         #[graphql(desc = "The team to delete.")] input: DeleteInput,
     ) -> Result<DeletePayload> {
-        let id = teams::delete_team(db(ctx)?, actor(ctx)?, &input.id).await?;
+        let id = teams::delete_team(db(ctx)?, actor(ctx)?, TeamId::parse(&input.id)).await?;
         Ok(DeletePayload {
             deleted_id: ID(id.to_string()),
         })
@@ -207,9 +212,13 @@ impl OrgMutations {
         ctx: &Context<'_>,
         #[graphql(desc = "The department and its new name.")] input: UpdateDepartmentInput,
     ) -> Result<DepartmentPayload> {
-        let department =
-            teams::update_department(db(ctx)?, actor(ctx)?, &input.id, input.name.as_deref())
-                .await?;
+        let department = teams::update_department(
+            db(ctx)?,
+            actor(ctx)?,
+            DepartmentId::parse(&input.id),
+            input.name.as_deref(),
+        )
+        .await?;
         Ok(DepartmentPayload {
             department: Department(department),
         })
@@ -222,7 +231,8 @@ impl OrgMutations {
         ctx: &Context<'_>,
         #[graphql(desc = "The department to delete.")] input: DeleteInput,
     ) -> Result<DeletePayload> {
-        let id = teams::delete_department(db(ctx)?, actor(ctx)?, &input.id).await?;
+        let id =
+            teams::delete_department(db(ctx)?, actor(ctx)?, DepartmentId::parse(&input.id)).await?;
         Ok(DeletePayload {
             deleted_id: ID(id.to_string()),
         })
@@ -251,7 +261,7 @@ impl OrgMutations {
             scope: input.scope,
             permissions: input.permissions.map(|p| p.into_iter().collect()),
         };
-        let role = roles::update(db(ctx)?, actor(ctx)?, &input.id, changes).await?;
+        let role = roles::update(db(ctx)?, actor(ctx)?, RoleId::parse(&input.id), changes).await?;
         Ok(RolePayload { role: Role(role) })
     }
 
@@ -263,7 +273,7 @@ impl OrgMutations {
         ctx: &Context<'_>,
         #[graphql(desc = "The role to delete.")] input: DeleteInput,
     ) -> Result<DeletePayload> {
-        let id = roles::delete(db(ctx)?, actor(ctx)?, &input.id).await?;
+        let id = roles::delete(db(ctx)?, actor(ctx)?, RoleId::parse(&input.id)).await?;
         Ok(DeletePayload {
             deleted_id: ID(id.to_string()),
         })

@@ -7,6 +7,7 @@ use async_graphql::{Context, ID, InputObject, Object, Result, SimpleObject};
 use crate::graphql::types::ScimToken;
 use crate::graphql::{actor, db};
 use crate::service;
+use crate::service::ids::{RoleId, ScimTokenId, TeamId};
 
 /// Input of `createScimToken`.
 #[derive(InputObject)]
@@ -69,8 +70,8 @@ impl ScimTokenMutations {
             db(ctx)?,
             actor(ctx)?,
             &input.description,
-            input.role_id.as_str(),
-            input.team_id.as_ref().map(|t| t.as_str()),
+            RoleId::parse(&input.role_id),
+            input.team_id.as_ref().map(|t| TeamId::parse(t)),
         )
         .await?;
         Ok(CreateScimTokenPayload {
@@ -86,7 +87,9 @@ impl ScimTokenMutations {
         ctx: &Context<'_>,
         #[graphql(desc = "The token to revoke.")] input: RevokeScimTokenInput,
     ) -> Result<ScimTokenPayload> {
-        let token = service::scim_tokens::revoke(db(ctx)?, actor(ctx)?, input.id.as_str()).await?;
+        let token =
+            service::scim_tokens::revoke(db(ctx)?, actor(ctx)?, ScimTokenId::parse(&input.id))
+                .await?;
         Ok(ScimTokenPayload {
             scim_token: ScimToken(token),
         })

@@ -7,8 +7,8 @@ use super::BulkItemError;
 use crate::entity::user;
 use crate::graphql::types::User;
 use crate::graphql::{Shared, actor, db};
-use crate::service::bulk::Outcome;
-use crate::service::ids::UserId;
+use crate::service::bulk::{Outcome, Requested};
+use crate::service::ids::{RoleId, TeamId, UserId};
 use crate::service::{self, Error};
 
 /// Input of `changeUsersRole`.
@@ -123,7 +123,7 @@ impl UserMutations {
             db(ctx)?,
             actor(ctx)?,
             &ids(input.user_ids),
-            input.role_id.as_str(),
+            RoleId::parse(input.role_id.as_str()),
             input.dry_run.unwrap_or(false),
             max_bulk(ctx)?,
         )
@@ -143,7 +143,7 @@ impl UserMutations {
             db(ctx)?,
             actor(ctx)?,
             &ids(input.user_ids),
-            input.team_id.as_str(),
+            TeamId::parse(input.team_id.as_str()),
             input.dry_run.unwrap_or(false),
             max_bulk(ctx)?,
         )
@@ -170,11 +170,7 @@ impl UserMutations {
         )
         .await?;
         Ok(DeleteUsersPayload {
-            deleted_ids: outcome
-                .items
-                .iter()
-                .map(|u| ID(UserId(u.id).to_string()))
-                .collect(),
+            deleted_ids: outcome.items.iter().map(|u| ID(u.id.to_string())).collect(),
             changed_count: count(outcome.changed_count),
             errors: outcome.errors.into_iter().map(Into::into).collect(),
             dry_run: outcome.dry_run,
@@ -233,8 +229,10 @@ impl LifecycleMutations {
 #[derive(Default)]
 pub struct LifecycleMutations;
 
-fn ids(ids: Vec<ID>) -> Vec<String> {
-    ids.into_iter().map(|id| id.0).collect()
+/// The users of a bulk request, parsed once here; an id that is no user's id stays as sent
+/// and is that item's `NOT_FOUND`.
+fn ids(ids: Vec<ID>) -> Vec<Requested<UserId>> {
+    Requested::parse_all(ids.into_iter().map(|id| id.0))
 }
 
 fn max_bulk(ctx: &Context<'_>) -> Result<usize, Error> {

@@ -7,6 +7,7 @@ use chrono::{DateTime, Utc};
 use super::org::{DeleteInput, DeletePayload};
 use crate::graphql::webhooks::WebhookEndpoint;
 use crate::graphql::{actor, db, webhooks as settings};
+use crate::service::ids::{EventId, WebhookEndpointId};
 use crate::service::webhooks::{self, EndpointChanges, NewEndpoint, Redeliver};
 
 /// Registers a webhook endpoint.
@@ -136,7 +137,7 @@ impl WebhookMutations {
             db(ctx)?,
             settings(ctx)?,
             actor(ctx)?,
-            input.id.as_str(),
+            WebhookEndpointId::parse(&input.id),
             EndpointChanges {
                 url: input.url.as_deref(),
                 event_types: input.event_types.as_deref(),
@@ -156,9 +157,10 @@ impl WebhookMutations {
         ctx: &Context<'_>,
         #[graphql(desc = "The endpoint to delete.")] input: DeleteInput,
     ) -> Result<DeletePayload> {
-        let id = webhooks::delete(db(ctx)?, actor(ctx)?, input.id.as_str()).await?;
+        let id =
+            webhooks::delete(db(ctx)?, actor(ctx)?, WebhookEndpointId::parse(&input.id)).await?;
         Ok(DeletePayload {
-            deleted_id: ID(crate::service::ids::WebhookEndpointId(id).to_string()),
+            deleted_id: ID(id.to_string()),
         })
     }
 
@@ -170,9 +172,13 @@ impl WebhookMutations {
         ctx: &Context<'_>,
         #[graphql(desc = "The endpoint.")] input: RotateWebhookSecretInput,
     ) -> Result<RotateWebhookSecretPayload> {
-        let (endpoint, secret) =
-            webhooks::rotate_secret(db(ctx)?, settings(ctx)?, actor(ctx)?, input.id.as_str())
-                .await?;
+        let (endpoint, secret) = webhooks::rotate_secret(
+            db(ctx)?,
+            settings(ctx)?,
+            actor(ctx)?,
+            WebhookEndpointId::parse(&input.id),
+        )
+        .await?;
         Ok(RotateWebhookSecretPayload {
             endpoint: WebhookEndpoint(endpoint),
             secret,
@@ -188,7 +194,7 @@ impl WebhookMutations {
         input: RedeliverWebhookEventsInput,
     ) -> Result<RedeliverWebhookEventsPayload> {
         let what = match (&input.event_id, input.from, input.to) {
-            (Some(id), None, None) => Redeliver::Event(id.as_str()),
+            (Some(id), None, None) => Redeliver::Event(EventId::parse(id)),
             (None, Some(from), Some(to)) => Redeliver::Range {
                 from: from.timestamp_millis(),
                 to: to.timestamp_millis(),
@@ -201,8 +207,13 @@ impl WebhookMutations {
                 .into());
             }
         };
-        let (endpoint, count) =
-            webhooks::redeliver(db(ctx)?, actor(ctx)?, input.endpoint_id.as_str(), what).await?;
+        let (endpoint, count) = webhooks::redeliver(
+            db(ctx)?,
+            actor(ctx)?,
+            WebhookEndpointId::parse(&input.endpoint_id),
+            what,
+        )
+        .await?;
         Ok(RedeliverWebhookEventsPayload {
             endpoint: WebhookEndpoint(endpoint),
             queued_count: i32::try_from(count).unwrap_or(i32::MAX),

@@ -5,9 +5,8 @@ use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, DbErr, EntityTrait, QueryFilter, QueryOrder};
 use serde_json::json;
 
-use super::super::audit::{self, Change, Operation};
+use super::super::audit::{self, AuditAction, Change, Operation};
 use super::super::email::Email;
-use super::super::ids::UserId;
 use super::super::text::{self, Name};
 use super::super::{Db, Error, Result, accounts, is_unique_violation, now_ms, seats};
 use super::token::MAX_TOKEN_LEN;
@@ -247,26 +246,26 @@ pub async fn accept(db: &Db, token: &str, name: &str) -> Result<Accepted, Accept
     accepted.accepted_user_id = Some(user.id);
     accepted.updated_at = now;
     let mut invite_after = snapshot(&accepted, now);
-    invite_after["acceptedUserId"] = json!(UserId(user.id).to_string());
+    invite_after["acceptedUserId"] = json!(user.id.to_string());
     let restored = before.is_some();
     audit::record(
         &txn,
         &op,
         vec![
             invite_change(
-                "invite.accepted",
+                AuditAction::InviteAccepted,
                 &found,
                 Some(snapshot(&found, now)),
                 Some(invite_after),
             ),
             Change {
                 action: if restored {
-                    "user.restored"
+                    AuditAction::UserRestored
                 } else {
-                    "user.created"
+                    AuditAction::UserCreated
                 },
                 target_type: "User",
-                target_id: user.id,
+                target_id: user.id.into(),
                 target_label: Some(user.email.clone()),
                 target_team_id: Some(user.team_id),
                 before,

@@ -3,13 +3,8 @@
 
 use std::collections::{HashMap, HashSet};
 
-use sea_orm::sea_query::Expr;
-use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
-use serde_json::json;
-use uuid::Uuid;
-
-use super::super::audit::{self, Operation};
-use super::super::bulk::{ItemError, ItemErrorCode, Outcome};
+use super::super::audit::{self, AuditAction, Operation};
+use super::super::bulk::{ItemError, ItemErrorCode, Outcome, Requested};
 use super::super::dialect;
 use super::super::email::Email;
 use super::super::ids::{InviteId, RoleId, TeamId};
@@ -21,6 +16,9 @@ use super::{
 };
 use crate::auth::{Permission, Principal};
 use crate::entity::{invite, role, team, user};
+use sea_orm::sea_query::Expr;
+use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
+use serde_json::json;
 
 /// How often `invite_users` re-checks and retries after losing a race to a concurrent
 /// invitation of the same address.
@@ -32,17 +30,17 @@ const OPEN_INVITE_INDEX: &str = "invites_account_email_open";
 #[derive(Clone, Debug)]
 pub struct Invitation {
     pub email: String,
-    /// The team's external id (`team_…`).
-    pub team_id: String,
-    /// The role's external id (`role_…`).
-    pub role_id: String,
+    /// The team's external id (`team_…`), parsed where it came in.
+    pub team_id: Requested<TeamId>,
+    /// The role's external id (`role_…`), parsed where it came in.
+    pub role_id: Requested<RoleId>,
 }
 
 /// What `invite_users` would write.
 struct InvitePlan {
     invites: Vec<invite::Model>,
     /// Expired open invitations that new ones replace, with the id of their replacement.
-    superseded: Vec<(invite::Model, Uuid)>,
+    superseded: Vec<(invite::Model, InviteId)>,
     errors: Vec<ItemError>,
     /// The account's seats before the request.
     seats: seats::Seats,
@@ -70,12 +68,19 @@ impl InvitePlan {
     }
 }
 
+/// `ids` sorted, each once.
+fn distinct<T: Ord>(mut ids: Vec<T>) -> Vec<T> {
+    ids.sort_unstable();
+    ids.dedup();
+    ids
+}
+
 /// An invitation whose address is valid and new to the request; its ids are `None` when
 /// they are malformed (reported as NOT_FOUND, like ids that do not exist).
 struct Parsed {
     email: Email,
-    team_id: Option<Uuid>,
-    role_id: Option<Uuid>,
+    team_id: Option<TeamId>,
+    role_id: Option<RoleId>,
 }
 
 /// Checks every invitation against the database as `db` sees it; `lock` takes row locks on
@@ -128,18 +133,12 @@ async fn plan_invites<C: ConnectionTrait>(
         }
         parsed.push(Some(Parsed {
             email,
-            team_id: TeamId::parse(&item.team_id).map(|t| t.0),
-            role_id: RoleId::parse(&item.role_id).map(|r| r.0),
+            team_id: item.team_id.id,
+            role_id: item.role_id.id,
         }));
     }
 
     // Everything the remaining checks need, a few set-based queries for the whole request.
-    let distinct = |ids: Vec<Uuid>| -> Vec<Uuid> {
-        let mut ids = ids;
-        ids.sort_unstable();
-        ids.dedup();
-        ids
-    };
     let team_ids = distinct(parsed.iter().flatten().filter_map(|p| p.team_id).collect());
     let role_ids = distinct(parsed.iter().flatten().filter_map(|p| p.role_id).collect());
     let emails: Vec<String> = parsed
@@ -147,7 +146,7 @@ async fn plan_invites<C: ConnectionTrait>(
         .flatten()
         .map(|p| p.email.as_str().to_owned())
         .collect();
-    let teams: HashMap<Uuid, team::Model> = find_in(
+    let teams: HashMap<TeamId, team::Model> = find_in(
         db,
         // Live teams only, share-locked on PostgreSQL against a concurrent deleteTeam.
         dialect::locked(
@@ -164,7 +163,7 @@ async fn plan_invites<C: ConnectionTrait>(
     .into_iter()
     .map(|t| (t.id, t))
     .collect();
-    let roles: HashMap<Uuid, role::Model> = find_in(
+    let roles: HashMap<RoleId, role::Model> = find_in(
         db,
         // Live roles only, share-locked on PostgreSQL against a concurrent deleteRole.
         dialect::locked(
@@ -230,14 +229,14 @@ async fn plan_invites<C: ConnectionTrait>(
         let Some(team) = team else {
             errors.push(refuse(
                 NotFound,
-                format!("team `{}` not found", item.team_id),
+                format!("team `{}` not found", item.team_id.sent),
             ));
             continue;
         };
         let Some(role) = role_id.and_then(|id| roles.get(&id)) else {
             errors.push(refuse(
                 NotFound,
-                format!("role `{}` not found", item.role_id),
+                format!("role `{}` not found", item.role_id.sent),
             ));
             continue;
         };
@@ -276,7 +275,7 @@ async fn plan_invites<C: ConnectionTrait>(
             ));
             continue;
         }
-        let id = Uuid::now_v7();
+        let id = InviteId::new();
         if let Some(existing) = open.get(email.as_str()) {
             if status(existing, now) != Status::Expired {
                 errors.push(refuse(
@@ -349,7 +348,7 @@ async fn write_invites<C: ConnectionTrait>(
     let now = op.at;
     let mut changes = Vec::with_capacity(plan.invites.len() + plan.superseded.len());
     if !plan.superseded.is_empty() {
-        let ids: Vec<Uuid> = plan.superseded.iter().map(|(i, _)| i.id).collect();
+        let ids: Vec<InviteId> = plan.superseded.iter().map(|(i, _)| i.id).collect();
         let mut withdrawn = 0;
         for chunk in ids.chunks(READ_CHUNK) {
             withdrawn += invite::Entity::update_many()
@@ -372,9 +371,9 @@ async fn write_invites<C: ConnectionTrait>(
             after.withdrawn_at = Some(now);
             after.updated_at = now;
             let mut after_json = snapshot(&after, now);
-            after_json["supersededBy"] = json!(InviteId(*replacement).to_string());
+            after_json["supersededBy"] = json!(replacement.to_string());
             changes.push(invite_change(
-                "invite.withdrawn",
+                AuditAction::InviteWithdrawn,
                 old,
                 Some(snapshot(old, now)),
                 Some(after_json),
@@ -412,7 +411,7 @@ async fn write_invites<C: ConnectionTrait>(
     changes.extend(
         plan.invites
             .iter()
-            .map(|i| invite_change("invite.created", i, None, Some(snapshot(i, now)))),
+            .map(|i| invite_change(AuditAction::InviteCreated, i, None, Some(snapshot(i, now)))),
     );
     audit::record(db, op, changes).await?;
     Ok(Step::Done)

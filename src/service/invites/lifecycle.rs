@@ -2,22 +2,21 @@
 //! invitations by id, all or nothing.
 
 use std::collections::{HashMap, HashSet};
+use std::future::Future;
 
-use sea_orm::sea_query::{Expr, ExprTrait};
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
-use uuid::Uuid;
-
-use super::super::audit::{self, Operation};
-use super::super::bulk::{ItemError, ItemErrorCode, Outcome};
-use super::super::ids::InviteId;
-use super::super::{Db, Result, access, accounts, now_ms, seats};
+use super::super::audit::{self, AuditAction, Operation};
+use super::super::bulk::{self, BulkChange, ItemError, ItemErrorCode, Outcome, Requested};
+use super::super::ids::{InviteId, OperationId, RoleId};
+use super::super::{Db, Result, accounts, seats};
 use super::query::{reachable, visible};
 use super::{
     INVITE_REFUSAL, READ_CHUNK, Status, cancel_emails, check_size, expiry, find_in, grantable,
-    invite_change, locked, queue_emails, require_invite, snapshot, status,
+    invite_change, locked, queue_emails, snapshot, status,
 };
 use crate::auth::{Permission, Principal};
 use crate::entity::{invite, role};
+use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::{ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter};
 
 /// The id-based invitation mutations.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
@@ -72,11 +71,11 @@ impl Action {
         after
     }
 
-    fn audit_action(self) -> &'static str {
+    fn audit_action(self) -> AuditAction {
         match self {
-            Action::Resend => "invite.resent",
-            Action::Withdraw => "invite.withdrawn",
-            Action::Delete => "invite.deleted",
+            Action::Resend => AuditAction::InviteResent,
+            Action::Withdraw => AuditAction::InviteWithdrawn,
+            Action::Delete => AuditAction::InviteDeleted,
         }
     }
 }
@@ -94,7 +93,7 @@ impl IdPlan {
     fn into_outcome(
         self,
         dry_run: bool,
-        operation_id: Option<super::super::ids::OperationId>,
+        operation_id: Option<OperationId>,
     ) -> Outcome<invite::Model> {
         if !self.errors.is_empty() {
             return Outcome::refused(self.errors, dry_run);
@@ -113,30 +112,31 @@ impl IdPlan {
 async fn plan_ids<C: ConnectionTrait>(
     db: &C,
     actor: &Principal,
-    ids: &[String],
+    ids: &[Requested<InviteId>],
     action: Action,
     now: i64,
     lock: bool,
 ) -> Result<IdPlan> {
     use ItemErrorCode::*;
     let mut errors = Vec::new();
-    let mut wanted: Vec<(usize, &str, Uuid)> = Vec::with_capacity(ids.len());
+    let mut wanted: Vec<(usize, &str, InviteId)> = Vec::with_capacity(ids.len());
     let mut seen = HashSet::new();
-    for (index, raw) in ids.iter().enumerate() {
-        match InviteId::parse(raw) {
+    for (index, requested) in ids.iter().enumerate() {
+        let raw = requested.sent.as_str();
+        match requested.id {
             None => errors.push(ItemError::for_id(
                 index,
                 raw,
                 NotFound,
                 format!("invitation `{raw}` not found"),
             )),
-            Some(id) if !seen.insert(id.0) => errors.push(ItemError::for_id(
+            Some(id) if !seen.insert(id) => errors.push(ItemError::for_id(
                 index,
                 raw,
                 Duplicate,
                 format!("invitation `{raw}` appears more than once in this request"),
             )),
-            Some(id) => wanted.push((index, raw, id.0)),
+            Some(id) => wanted.push((index, raw, id)),
         }
     }
     // Deleted invitations are gone for everything but a repeated delete.
@@ -145,17 +145,17 @@ async fn plan_ids<C: ConnectionTrait>(
     } else {
         visible(actor)
     };
-    let keys: Vec<Uuid> = wanted.iter().map(|w| w.2).collect();
-    let found: HashMap<Uuid, invite::Model> =
+    let keys: Vec<InviteId> = wanted.iter().map(|w| w.2).collect();
+    let found: HashMap<InviteId, invite::Model> =
         find_in(db, locked(base, db, lock), invite::Column::Id, &keys)
             .await?
             .into_iter()
             .map(|i| (i.id, i))
             .collect();
-    let mut role_ids: Vec<Uuid> = found.values().map(|i| i.role_id).collect();
+    let mut role_ids: Vec<RoleId> = found.values().map(|i| i.role_id).collect();
     role_ids.sort_unstable();
     role_ids.dedup();
-    let roles: HashMap<Uuid, role::Model> = find_in(
+    let roles: HashMap<RoleId, role::Model> = find_in(
         db,
         role::Entity::find().filter(role::Column::AccountId.eq(actor.account_id)),
         role::Column::Id,
@@ -247,7 +247,7 @@ async fn write_ids<C: ConnectionTrait>(
     plan: &IdPlan,
 ) -> Result<()> {
     let now = op.at;
-    let ids: Vec<Uuid> = plan.changed.iter().map(|(before, _)| before.id).collect();
+    let ids: Vec<InviteId> = plan.changed.iter().map(|(before, _)| before.id).collect();
     for chunk in ids.chunks(READ_CHUNK) {
         let update = invite::Entity::update_many()
             .col_expr(invite::Column::UpdatedAt, Expr::value(now))
@@ -306,33 +306,71 @@ async fn write_ids<C: ConnectionTrait>(
     audit::record(db, op, changes).await
 }
 
+/// One id-based invitation mutation as `bulk::run` takes it. A dry run is checked with plain
+/// reads; the real change locks the rows (PostgreSQL) from the check to the commit, so a
+/// concurrent accept, resend or worker cannot slip in between.
+struct IdChange<'a> {
+    ids: &'a [Requested<InviteId>],
+    action: Action,
+}
+
+impl BulkChange for IdChange<'_> {
+    type Item = invite::Model;
+    type Plan = IdPlan;
+
+    fn permission(&self) -> (Permission, &'static str) {
+        (Permission::UsersInvite, INVITE_REFUSAL)
+    }
+
+    fn check_size(&self, max: usize) -> Result<()> {
+        check_size(self.ids.len(), max)
+    }
+
+    fn dry_run_locked(&self) -> bool {
+        false
+    }
+
+    fn plan<'a, C: ConnectionTrait>(
+        &'a self,
+        db: &'a C,
+        actor: &'a Principal,
+        at: i64,
+        lock: bool,
+    ) -> impl Future<Output = Result<IdPlan>> + Send + 'a {
+        plan_ids(db, actor, self.ids, self.action, at, lock)
+    }
+
+    fn writes_nothing(plan: &IdPlan) -> bool {
+        !plan.errors.is_empty() || plan.changed.is_empty()
+    }
+
+    fn write<'a>(
+        &'a self,
+        txn: &'a DatabaseTransaction,
+        op: &'a Operation,
+        plan: &'a IdPlan,
+    ) -> impl Future<Output = Result<()>> + Send + 'a {
+        write_ids(txn, op, self.action, plan)
+    }
+
+    fn outcome(
+        plan: IdPlan,
+        dry_run: bool,
+        operation_id: Option<OperationId>,
+    ) -> Outcome<invite::Model> {
+        plan.into_outcome(dry_run, operation_id)
+    }
+}
+
 async fn bulk_on_ids(
     db: &Db,
     actor: &Principal,
-    ids: &[String],
+    ids: &[Requested<InviteId>],
     dry_run: bool,
     max_items: usize,
     action: Action,
 ) -> Result<Outcome<invite::Model>> {
-    require_invite(actor)?;
-    check_size(ids.len(), max_items)?;
-    if dry_run {
-        let plan = plan_ids(db.conn(), actor, ids, action, now_ms(), false).await?;
-        return Ok(plan.into_outcome(true, None));
-    }
-    let txn = db.begin_write().await?;
-    let actor = &access::recheck(&txn, actor, Permission::UsersInvite, INVITE_REFUSAL).await?;
-    let op = Operation::start(actor);
-    // The rows are locked (PostgreSQL) from the check to the commit, so a concurrent accept,
-    // resend or worker cannot slip in between.
-    let plan = plan_ids(&txn, actor, ids, action, op.at, true).await?;
-    if !plan.errors.is_empty() || plan.changed.is_empty() {
-        txn.rollback().await?;
-        return Ok(plan.into_outcome(false, None));
-    }
-    write_ids(&txn, &op, action, &plan).await?;
-    txn.commit().await?;
-    Ok(plan.into_outcome(false, Some(op.id)))
+    bulk::run(db, actor, &IdChange { ids, action }, dry_run, max_items).await
 }
 
 /// `resendInvites`: PENDING or EXPIRED invitations get a new link (the old one dies at
@@ -340,7 +378,7 @@ async fn bulk_on_ids(
 pub async fn resend(
     db: &Db,
     actor: &Principal,
-    ids: &[String],
+    ids: &[Requested<InviteId>],
     dry_run: bool,
     max_items: usize,
 ) -> Result<Outcome<invite::Model>> {
@@ -351,7 +389,7 @@ pub async fn resend(
 pub async fn withdraw(
     db: &Db,
     actor: &Principal,
-    ids: &[String],
+    ids: &[Requested<InviteId>],
     dry_run: bool,
     max_items: usize,
 ) -> Result<Outcome<invite::Model>> {
@@ -363,10 +401,10 @@ pub async fn withdraw(
 pub async fn delete(
     db: &Db,
     actor: &Principal,
-    ids: &[String],
+    ids: &[Requested<InviteId>],
     dry_run: bool,
     max_items: usize,
-) -> Result<Outcome<Uuid>> {
+) -> Result<Outcome<InviteId>> {
     let outcome = bulk_on_ids(db, actor, ids, dry_run, max_items, Action::Delete).await?;
     Ok(Outcome {
         items: outcome.items.into_iter().map(|i| i.id).collect(),

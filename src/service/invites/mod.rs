@@ -21,19 +21,17 @@ mod lifecycle;
 mod query;
 mod token;
 
+use super::audit::{AuditAction, Change};
+use super::dialect;
+use super::ids::{InviteId, OutboxId};
+use super::{Error, Result};
+use crate::auth::{Permission, PermissionSet, Principal};
+use crate::entity::{account, invite, outbox, role, user};
 use sea_orm::sea_query::{Condition, Expr};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, Select,
 };
 use serde_json::{Value as Json, json};
-use uuid::Uuid;
-
-use super::audit::Change;
-use super::dialect;
-use super::ids::{RoleId, TeamId};
-use super::{Error, Result};
-use crate::auth::{Permission, PermissionSet, Principal};
-use crate::entity::{account, invite, outbox, role, user};
 
 pub use accept::{AcceptError, AcceptRefusal, Accepted, accept};
 pub use create::{Invitation, invite_users};
@@ -173,8 +171,8 @@ fn iso(ms: i64) -> Option<String> {
 fn snapshot(i: &invite::Model, now: i64) -> Json {
     json!({
         "email": i.email,
-        "teamId": TeamId(i.team_id).to_string(),
-        "roleId": RoleId(i.role_id).to_string(),
+        "teamId": i.team_id.to_string(),
+        "roleId": i.role_id.to_string(),
         "status": status(i, now).as_str(),
         "expiresAt": iso(i.expires_at),
         "sendCount": i.send_count,
@@ -188,14 +186,14 @@ fn user_snapshot(u: &user::Model) -> Json {
     json!({
         "email": u.email,
         "name": u.name,
-        "teamId": TeamId(u.team_id).to_string(),
-        "roleId": RoleId(u.role_id).to_string(),
+        "teamId": u.team_id.to_string(),
+        "roleId": u.role_id.to_string(),
         "deleted": u.deleted_at.is_some(),
     })
 }
 
 fn invite_change(
-    action: &'static str,
+    action: AuditAction,
     i: &invite::Model,
     before: Option<Json>,
     after: Option<Json>,
@@ -203,7 +201,7 @@ fn invite_change(
     Change {
         action,
         target_type: "Invite",
-        target_id: i.id,
+        target_id: i.id.into(),
         target_label: Some(i.email.clone()),
         target_team_id: Some(i.team_id),
         before,
@@ -214,7 +212,7 @@ fn invite_change(
 /// A queued invitation email. It carries no secret: the worker makes the token when it sends.
 fn outbox_row(i: &invite::Model, now: i64) -> outbox::ActiveModel {
     outbox::ActiveModel {
-        id: Set(Uuid::now_v7()),
+        id: Set(OutboxId::new()),
         account_id: Set(i.account_id),
         invite_id: Set(i.id),
         kind: Set(OUTBOX_KIND.to_owned()),
@@ -243,7 +241,7 @@ async fn queue_emails<C: ConnectionTrait>(
 }
 
 /// Cancels the not-yet-sent emails of these invites (a resend queues a fresh one).
-async fn cancel_emails<C: ConnectionTrait>(db: &C, invite_ids: &[Uuid]) -> Result<()> {
+async fn cancel_emails<C: ConnectionTrait>(db: &C, invite_ids: &[InviteId]) -> Result<()> {
     for chunk in invite_ids.chunks(READ_CHUNK) {
         outbox::Entity::update_many()
             .col_expr(

@@ -2,9 +2,9 @@
 
 use sea_orm::sea_query::Condition;
 use sea_orm::{ColumnTrait, ConnectionTrait, QueryFilter, Select};
-use uuid::Uuid;
 
 use super::super::dialect;
+use super::super::ids::{InviteId, RoleId, TeamId};
 use super::super::page::{Listing, PageArgs, Sort, SortValue};
 use super::super::search::{search_condition, trigram_search_condition};
 use super::super::{Error, Result, access, now_ms};
@@ -32,8 +32,8 @@ fn status_condition(s: Status, now: i64) -> Condition {
 pub struct Filter {
     pub search: Option<String>,
     pub statuses: Option<Vec<Status>>,
-    pub team_ids: Option<Vec<Uuid>>,
-    pub role_ids: Option<Vec<Uuid>>,
+    pub team_ids: Option<Vec<TeamId>>,
+    pub role_ids: Option<Vec<RoleId>>,
 }
 
 /// What the `invites` list is ordered by.
@@ -73,7 +73,11 @@ pub(super) fn reachable(actor: &Principal) -> Select<invite::Entity> {
 }
 
 /// One invite by id, when the actor may see it.
-pub async fn get<C: ConnectionTrait>(db: &C, actor: &Principal, id: Uuid) -> Result<invite::Model> {
+pub async fn get<C: ConnectionTrait>(
+    db: &C,
+    actor: &Principal,
+    id: InviteId,
+) -> Result<invite::Model> {
     if !actor.can(Permission::UsersView) {
         return Err(Error::NotFound("invite"));
     }

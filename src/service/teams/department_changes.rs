@@ -1,27 +1,25 @@
 //! Changing departments (`TEAMS_MANAGE`): create, rename, delete; and the unchecked insert
 //! that seeding uses.
 
-use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseBackend, DbErr,
-    EntityTrait, PaginatorTrait, QueryFilter,
-};
-use serde_json::{Value as Json, json};
-use uuid::Uuid;
-
-use super::super::audit::{self, Change, Operation};
+use super::super::audit::{self, AuditAction, Change, Operation};
 use super::super::dialect::{Lock, locked};
-use super::super::ids::DepartmentId;
+use super::super::ids::{AccountId, DepartmentId, Sent};
 use super::super::text::Name;
 use super::super::{Db, Error, Result, access};
 use super::in_the_way::{clamp, plural};
 use super::{begin, live, name_race, require_manage};
 use crate::auth::Principal;
 use crate::entity::{department, team};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseBackend, DbErr,
+    EntityTrait, PaginatorTrait, QueryFilter,
+};
+use serde_json::{Value as Json, json};
 
 /// Inserts a department row, unchecked (for seeding).
 pub async fn insert_department<C: ConnectionTrait>(
     db: &C,
-    account_id: Uuid,
+    account_id: AccountId,
     name: &Name,
     now: i64,
 ) -> Result<department::Model> {
@@ -30,12 +28,12 @@ pub async fn insert_department<C: ConnectionTrait>(
 
 async fn insert_department_row<C: ConnectionTrait>(
     db: &C,
-    account_id: Uuid,
+    account_id: AccountId,
     name: &Name,
     now: i64,
 ) -> Result<department::Model, DbErr> {
     department::Entity::insert(department::ActiveModel {
-        id: Set(Uuid::now_v7()),
+        id: Set(DepartmentId::new()),
         account_id: Set(account_id),
         name: Set(name.as_str().to_owned()),
         name_key: Set(name.key()),
@@ -63,11 +61,11 @@ pub(super) fn ensure_manages_department(
 
 /// A department as the audit log records it.
 fn department_json(d: &department::Model) -> Json {
-    json!({ "id": DepartmentId(d.id).to_string(), "name": d.name })
+    json!({ "id": d.id.to_string(), "name": d.name })
 }
 
 fn department_change(
-    action: &'static str,
+    action: AuditAction,
     department: &department::Model,
     before: Option<Json>,
     after: Option<Json>,
@@ -75,7 +73,7 @@ fn department_change(
     Change {
         action,
         target_type: "Department",
-        target_id: department.id,
+        target_id: department.id.into(),
         target_label: Some(department.name.clone()),
         target_team_id: None,
         before,
@@ -92,9 +90,9 @@ fn department_name_taken(existing: &str) -> Error {
 
 async fn ensure_department_name_free<C: ConnectionTrait>(
     db: &C,
-    account_id: Uuid,
+    account_id: AccountId,
     name: &Name,
-    except: Option<Uuid>,
+    except: Option<DepartmentId>,
 ) -> Result<()> {
     let mut select = department::Entity::find()
         .filter(department::Column::AccountId.eq(account_id))
@@ -112,15 +110,15 @@ async fn ensure_department_name_free<C: ConnectionTrait>(
 pub(super) async fn find_department<C: ConnectionTrait>(
     db: &C,
     backend: DatabaseBackend,
-    account_id: Uuid,
-    id: &str,
+    account_id: AccountId,
+    id: Sent<DepartmentId>,
     lock: Lock,
 ) -> Result<department::Model> {
-    let id = DepartmentId::parse(id).ok_or(Error::NotFound("department"))?;
+    let id = id.ok_or(Error::NotFound("department"))?;
     locked(
         department::Entity::find()
             .filter(department::Column::AccountId.eq(account_id))
-            .filter(department::Column::Id.eq(id.0)),
+            .filter(department::Column::Id.eq(id)),
         backend,
         lock,
     )
@@ -154,7 +152,7 @@ pub async fn create_department(
         &txn,
         &op,
         vec![department_change(
-            "department.created",
+            AuditAction::DepartmentCreated,
             &department,
             None,
             Some(department_json(&department)),
@@ -169,7 +167,7 @@ pub async fn create_department(
 pub async fn update_department(
     db: &Db,
     actor: &Principal,
-    id: &str,
+    id: Sent<DepartmentId>,
     name: Option<&str>,
 ) -> Result<department::Model> {
     require_manage(actor)?;
@@ -199,7 +197,7 @@ pub async fn update_department(
         &txn,
         &op,
         vec![department_change(
-            "department.updated",
+            AuditAction::DepartmentUpdated,
             &updated,
             Some(json!({ "name": department.name })),
             Some(json!({ "name": updated.name })),
@@ -211,7 +209,11 @@ pub async fn update_department(
 }
 
 /// Deletes a department that no team belongs to.
-pub async fn delete_department(db: &Db, actor: &Principal, id: &str) -> Result<DepartmentId> {
+pub async fn delete_department(
+    db: &Db,
+    actor: &Principal,
+    id: Sent<DepartmentId>,
+) -> Result<DepartmentId> {
     require_manage(actor)?;
     let (txn, actor) = begin(db, actor).await?;
     let actor = &actor;
@@ -241,7 +243,7 @@ pub async fn delete_department(db: &Db, actor: &Principal, id: &str) -> Result<D
         &txn,
         &op,
         vec![department_change(
-            "department.deleted",
+            AuditAction::DepartmentDeleted,
             &department,
             Some(department_json(&department)),
             None,
@@ -249,5 +251,5 @@ pub async fn delete_department(db: &Db, actor: &Principal, id: &str) -> Result<D
     )
     .await?;
     txn.commit().await?;
-    Ok(DepartmentId(department.id))
+    Ok(department.id)
 }

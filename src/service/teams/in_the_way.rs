@@ -22,8 +22,10 @@ impl InTheWay {
         db: &C,
         user_column: user::Column,
         invite_column: invite::Column,
-        id: Uuid,
+        id: impl Into<Uuid>,
     ) -> Result<Self> {
+        // A team's or a role's id, as the columns say.
+        let id: Uuid = id.into();
         let users = user::Entity::find()
             .filter(user_column.eq(id))
             .filter(user::Column::DeletedAt.is_null())
@@ -73,8 +75,9 @@ impl InTheWay {
 pub(crate) async fn live_scim_tokens_clear<C: ConnectionTrait>(
     db: &C,
     column: crate::entity::scim_token::Column,
-    id: Uuid,
+    id: impl Into<Uuid>,
 ) -> Result<()> {
+    let id: Uuid = id.into();
     use crate::entity::scim_token;
     let live = scim_token::Entity::find()
         .filter(column.eq(id))

@@ -15,16 +15,15 @@ mod in_the_way;
 mod query;
 mod team_changes;
 
-use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseBackend, DbErr, EntityTrait, QueryFilter, Select,
-};
-use uuid::Uuid;
-
 use super::db::WriteTxn;
 use super::dialect::{Lock, locked};
+use super::ids::{AccountId, TeamId};
 use super::{Db, Error, Result, access};
 use crate::auth::{Permission, Principal};
 use crate::entity::team;
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DatabaseBackend, DbErr, EntityTrait, QueryFilter, Select,
+};
 
 pub use department_changes::{
     create_department, delete_department, insert_department, update_department,
@@ -35,7 +34,7 @@ pub(crate) use team_changes::update_team_in;
 pub use team_changes::{TeamChanges, create_team, delete_team, insert_team, update_team};
 
 /// The account's teams that are not deleted.
-fn live(account_id: Uuid) -> Select<team::Entity> {
+fn live(account_id: AccountId) -> Select<team::Entity> {
     team::Entity::find()
         .filter(team::Column::AccountId.eq(account_id))
         .filter(team::Column::DeletedAt.is_null())
@@ -84,8 +83,8 @@ pub(crate) fn name_race(err: DbErr, index: &str, taken: impl FnOnce() -> Error) 
 pub async fn lock_for_reference<C: ConnectionTrait>(
     db: &C,
     backend: DatabaseBackend,
-    account_id: Uuid,
-    team_id: Uuid,
+    account_id: AccountId,
+    team_id: TeamId,
 ) -> Result<team::Model> {
     locked(
         live(account_id).filter(team::Column::Id.eq(team_id)),

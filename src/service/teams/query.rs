@@ -2,8 +2,8 @@
 //! actor's reach (`access::teams`, `access::departments`).
 
 use sea_orm::{ColumnTrait, ConnectionTrait, QueryFilter, QuerySelect, Select};
-use uuid::Uuid;
 
+use super::super::ids::{DepartmentId, TeamId};
 use super::super::page::{Listing, PageArgs, Sort, SortValue};
 use super::super::search::search_condition;
 use super::super::{Error, Result, access};
@@ -15,7 +15,7 @@ use crate::entity::{department, team};
 #[derive(Clone, Debug, Default)]
 pub struct Filter {
     pub search: Option<String>,
-    pub department_ids: Option<Vec<Uuid>>,
+    pub department_ids: Option<Vec<DepartmentId>>,
 }
 
 /// Whether the actor may see teams at all: those who see users, and team managers.
@@ -29,7 +29,7 @@ fn visible(actor: &Principal) -> Select<team::Entity> {
 }
 
 /// One team by id, when the actor may see it.
-pub async fn get<C: ConnectionTrait>(db: &C, actor: &Principal, id: Uuid) -> Result<team::Model> {
+pub async fn get<C: ConnectionTrait>(db: &C, actor: &Principal, id: TeamId) -> Result<team::Model> {
     if !may_read(actor) && id != actor.team_id {
         return Err(Error::NotFound("team"));
     }
@@ -84,7 +84,7 @@ fn visible_departments(actor: &Principal) -> Select<department::Entity> {
 pub async fn get_department<C: ConnectionTrait>(
     db: &C,
     actor: &Principal,
-    id: Uuid,
+    id: DepartmentId,
 ) -> Result<department::Model> {
     if !may_read(actor) {
         return Err(Error::NotFound("department"));
@@ -122,7 +122,7 @@ pub async fn list_departments<C: ConnectionTrait>(
 pub async fn teams_of_departments<C: ConnectionTrait>(
     db: &C,
     actor: &Principal,
-    departments: &[Uuid],
+    departments: &[DepartmentId],
 ) -> Result<Vec<team::Model>> {
     use sea_orm::QueryOrder;
     Ok(visible(actor)

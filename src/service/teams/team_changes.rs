@@ -1,29 +1,27 @@
 //! Changing teams (`TEAMS_MANAGE`): create, rename, move between departments, delete; and
 //! the unchecked insert that seeding uses.
 
-use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseBackend,
-    DatabaseTransaction, DbErr, EntityTrait, QueryFilter,
-};
-use serde_json::{Map, Value as Json, json};
-use uuid::Uuid;
-
-use super::super::audit::{self, Change, Operation};
+use super::super::audit::{self, AuditAction, Change, Operation};
 use super::super::dialect::{Lock, locked};
-use super::super::ids::{DepartmentId, TeamId};
+use super::super::ids::{AccountId, DepartmentId, Sent, TeamId};
 use super::super::text::Name;
 use super::super::{Db, Error, Result, access};
 use super::department_changes::{ensure_manages_department, find_department};
 use super::{InTheWay, begin, live, live_scim_tokens_clear, name_race, require_manage};
 use crate::auth::Principal;
 use crate::entity::{invite, team, user};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseBackend,
+    DatabaseTransaction, DbErr, EntityTrait, QueryFilter,
+};
+use serde_json::{Map, Value as Json, json};
 
 /// Inserts a team row, unchecked (for seeding: `accounts::create`, the demo, tests).
 pub async fn insert_team<C: ConnectionTrait>(
     db: &C,
-    account_id: Uuid,
+    account_id: AccountId,
     name: &Name,
-    department_id: Option<Uuid>,
+    department_id: Option<DepartmentId>,
     now: i64,
 ) -> Result<team::Model> {
     Ok(insert_team_row(db, account_id, name, department_id, now).await?)
@@ -32,13 +30,13 @@ pub async fn insert_team<C: ConnectionTrait>(
 /// The insert itself, keeping the database error so a name race can be recognized.
 async fn insert_team_row<C: ConnectionTrait>(
     db: &C,
-    account_id: Uuid,
+    account_id: AccountId,
     name: &Name,
-    department_id: Option<Uuid>,
+    department_id: Option<DepartmentId>,
     now: i64,
 ) -> Result<team::Model, DbErr> {
     team::Entity::insert(team::ActiveModel {
-        id: Set(Uuid::now_v7()),
+        id: Set(TeamId::new()),
         account_id: Set(account_id),
         department_id: Set(department_id),
         name: Set(name.as_str().to_owned()),
@@ -70,20 +68,20 @@ fn ensure_manages_team(actor: &Principal, team: &team::Model) -> Result<()> {
 pub struct TeamChanges<'a> {
     pub name: Option<&'a str>,
     /// `Some(None)` takes the team out of its department.
-    pub department_id: Option<Option<&'a str>>,
+    pub department_id: Option<Option<Sent<DepartmentId>>>,
 }
 
 /// A team as the audit log records it.
 fn team_json(t: &team::Model) -> Json {
     json!({
-        "id": TeamId(t.id).to_string(),
+        "id": t.id.to_string(),
         "name": t.name,
-        "departmentId": t.department_id.map(|d| DepartmentId(d).to_string()),
+        "departmentId": t.department_id.map(|d| d.to_string()),
     })
 }
 
 fn team_change(
-    action: &'static str,
+    action: AuditAction,
     team: &team::Model,
     before: Option<Json>,
     after: Option<Json>,
@@ -91,7 +89,7 @@ fn team_change(
     Change {
         action,
         target_type: "Team",
-        target_id: team.id,
+        target_id: team.id.into(),
         target_label: Some(team.name.clone()),
         target_team_id: Some(team.id),
         before,
@@ -107,9 +105,9 @@ fn team_name_taken(existing: &str) -> Error {
 /// index is the backstop for a race that passes this check (see `name_race`).
 async fn ensure_team_name_free<C: ConnectionTrait>(
     db: &C,
-    account_id: Uuid,
+    account_id: AccountId,
     name: &Name,
-    except: Option<Uuid>,
+    except: Option<TeamId>,
 ) -> Result<()> {
     let mut select = live(account_id).filter(team::Column::NameKey.eq(name.key()));
     if let Some(id) = except {
@@ -126,13 +124,13 @@ async fn ensure_team_name_free<C: ConnectionTrait>(
 async fn find_team<C: ConnectionTrait>(
     db: &C,
     backend: DatabaseBackend,
-    account_id: Uuid,
-    id: &str,
+    account_id: AccountId,
+    id: Sent<TeamId>,
     lock: Lock,
 ) -> Result<team::Model> {
-    let id = TeamId::parse(id).ok_or(Error::NotFound("team"))?;
+    let id = id.ok_or(Error::NotFound("team"))?;
     locked(
-        live(account_id).filter(team::Column::Id.eq(id.0)),
+        live(account_id).filter(team::Column::Id.eq(id)),
         backend,
         lock,
     )
@@ -146,7 +144,7 @@ pub async fn create_team(
     db: &Db,
     actor: &Principal,
     name: &str,
-    department_id: Option<&str>,
+    department_id: Option<Sent<DepartmentId>>,
 ) -> Result<team::Model> {
     require_manage(actor)?;
     let name = Name::parse("name", name)?;
@@ -182,7 +180,7 @@ pub async fn create_team(
         &txn,
         &op,
         vec![team_change(
-            "team.created",
+            AuditAction::TeamCreated,
             &team,
             None,
             Some(team_json(&team)),
@@ -198,7 +196,7 @@ pub async fn create_team(
 pub async fn update_team(
     db: &Db,
     actor: &Principal,
-    id: &str,
+    id: Sent<TeamId>,
     changes: TeamChanges<'_>,
 ) -> Result<team::Model> {
     require_manage(actor)?;
@@ -215,7 +213,7 @@ pub(crate) async fn update_team_in(
     txn: &DatabaseTransaction,
     actor: &Principal,
     op: &Operation,
-    id: &str,
+    id: Sent<TeamId>,
     changes: TeamChanges<'_>,
 ) -> Result<team::Model> {
     require_manage(actor)?;
@@ -248,7 +246,7 @@ pub(crate) async fn update_team_in(
             // The destination must be in the actor's reach too, or the move would hand the
             // team's people to someone else's reach (or out of every scoped reach).
             ensure_manages_department(actor, department.as_ref())?;
-            let external = |d: Option<Uuid>| json!(d.map(|d| DepartmentId(d).to_string()));
+            let external = |d: Option<DepartmentId>| json!(d.map(|d| d.to_string()));
             before.insert("departmentId".into(), external(team.department_id));
             after.insert("departmentId".into(), external(department_id));
             row.department_id = Set(department_id);
@@ -267,7 +265,7 @@ pub(crate) async fn update_team_in(
         txn,
         op,
         vec![team_change(
-            "team.updated",
+            AuditAction::TeamUpdated,
             &updated,
             Some(Json::Object(before)),
             Some(Json::Object(after)),
@@ -280,7 +278,7 @@ pub(crate) async fn update_team_in(
 /// Deletes a team that no active user and no open invitation is in. The row stays (marked
 /// deleted, out of its department) because history — deleted users, past invitations —
 /// still names it; its name becomes free again.
-pub async fn delete_team(db: &Db, actor: &Principal, id: &str) -> Result<TeamId> {
+pub async fn delete_team(db: &Db, actor: &Principal, id: Sent<TeamId>) -> Result<TeamId> {
     require_manage(actor)?;
     let (txn, actor) = begin(db, actor).await?;
     let actor = &actor;
@@ -309,7 +307,7 @@ pub async fn delete_team(db: &Db, actor: &Principal, id: &str) -> Result<TeamId>
         &txn,
         &op,
         vec![team_change(
-            "team.deleted",
+            AuditAction::TeamDeleted,
             &team,
             Some(team_json(&team)),
             None,
@@ -317,5 +315,5 @@ pub async fn delete_team(db: &Db, actor: &Principal, id: &str) -> Result<TeamId>
     )
     .await?;
     txn.commit().await?;
-    Ok(TeamId(team.id))
+    Ok(team.id)
 }

@@ -4,35 +4,27 @@
 
 use std::collections::{HashMap, HashSet};
 
-use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, PaginatorTrait, QueryFilter,
-    QuerySelect,
-};
-use serde_json::{Value as Json, json};
-use uuid::Uuid;
-
-use super::super::audit::{self, Operation};
-use super::super::bulk::{ItemError, ItemErrorCode, Outcome};
-use super::super::ids::{RoleId, TeamId, UserId};
+use super::super::audit::{self, AuditAction, Operation};
+use super::super::bulk::{self, BulkChange, ItemError, ItemErrorCode, Outcome, Requested};
+use super::super::ids::{AccountId, OperationId, RoleId, TeamId, UserId};
 use super::super::{Db, Error, Result, access};
 use super::write::write;
 use super::{CHUNK, Status};
 use crate::auth::{BuiltInRole, Permission, PermissionSet, Principal};
 use crate::entity::{role, team, user};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, PaginatorTrait, QueryFilter,
+    QuerySelect,
+};
+use serde_json::{Value as Json, json};
 
-/// Audit actions of the user changes.
-pub const ROLE_CHANGED: &str = "user.role_changed";
-pub const TEAM_CHANGED: &str = "user.team_changed";
-pub const DELETED: &str = "user.deleted";
-pub const SUSPENDED: &str = "user.suspended";
-pub const REACTIVATED: &str = "user.reactivated";
-
-/// Gives every selected user `role_id`. All-or-nothing; see `apply` for the checks.
+/// Gives every selected user `role_id` (`None`: the client sent no role id, answered as an
+/// unknown role). All-or-nothing; see `apply` for the checks.
 pub async fn change_role(
     db: &Db,
     actor: &Principal,
-    user_ids: &[String],
-    role_id: &str,
+    user_ids: &[Requested<UserId>],
+    role_id: Option<RoleId>,
     dry_run: bool,
     max_bulk: usize,
 ) -> Result<Outcome<user::Model>> {
@@ -47,12 +39,13 @@ pub async fn change_role(
     .await
 }
 
-/// Moves every selected user to `team_id`. All-or-nothing; see `apply` for the checks.
+/// Moves every selected user to `team_id` (`None`: the client sent no team id, answered as an
+/// unknown team). All-or-nothing; see `apply` for the checks.
 pub async fn change_team(
     db: &Db,
     actor: &Principal,
-    user_ids: &[String],
-    team_id: &str,
+    user_ids: &[Requested<UserId>],
+    team_id: Option<TeamId>,
     dry_run: bool,
     max_bulk: usize,
 ) -> Result<Outcome<user::Model>> {
@@ -73,7 +66,7 @@ pub async fn change_team(
 pub async fn delete(
     db: &Db,
     actor: &Principal,
-    user_ids: &[String],
+    user_ids: &[Requested<UserId>],
     dry_run: bool,
     max_bulk: usize,
 ) -> Result<Outcome<user::Model>> {
@@ -90,7 +83,7 @@ pub async fn delete(
 pub async fn suspend_users(
     db: &Db,
     actor: &Principal,
-    user_ids: &[String],
+    user_ids: &[Requested<UserId>],
     dry_run: bool,
     max_bulk: usize,
 ) -> Result<Outcome<user::Model>> {
@@ -104,24 +97,26 @@ pub async fn suspend_users(
 pub async fn reactivate_users(
     db: &Db,
     actor: &Principal,
-    user_ids: &[String],
+    user_ids: &[Requested<UserId>],
     dry_run: bool,
     max_bulk: usize,
 ) -> Result<Outcome<user::Model>> {
     apply(db, actor, user_ids, Request::Reactivate, dry_run, max_bulk).await
 }
 
-/// The change requested, with its parameter as the client sent it.
+/// The change requested, with its parameter as parsed where it came in (`None`: the text
+/// sent was no id of that kind, answered as an unknown role or team after the checks that
+/// come first).
 #[derive(Copy, Clone)]
-pub(crate) enum Request<'a> {
-    Role(&'a str),
-    Team(&'a str),
+pub(crate) enum Request {
+    Role(Option<RoleId>),
+    Team(Option<TeamId>),
     Delete,
     Suspend,
     Reactivate,
 }
 
-impl Request<'_> {
+impl Request {
     fn permission(self) -> Permission {
         match self {
             Request::Role(_) => Permission::UsersChangeRole,
@@ -144,8 +139,8 @@ impl Request<'_> {
 }
 
 /// The checked parameter of a request.
-pub(super) enum Target<'a> {
-    Role(&'a role::Model),
+pub(super) enum Target {
+    Role(role::Model),
     Team(team::Model),
     Delete,
     /// Set the status.
@@ -160,7 +155,27 @@ struct Selected {
     user: user::Model,
 }
 
-/// The one path of the three user changes:
+/// One bulk user change as `bulk::run` takes it: the users as sent and the change.
+struct Change<'a> {
+    user_ids: &'a [Requested<UserId>],
+    request: Request,
+}
+
+/// What the checks of a user change decided.
+struct Plan {
+    target: Target,
+    /// The account's roles, by id.
+    roles: HashMap<RoleId, role::Model>,
+    /// The users that change, as they are before.
+    changing: Vec<user::Model>,
+    /// Every selected user as they are (or would be) afterwards, in request order; for a
+    /// delete only the deleted ones.
+    items: Vec<user::Model>,
+    errors: Vec<ItemError>,
+    seats_remaining: Option<i64>,
+}
+
+/// The one path of the user changes (`bulk::run`):
 ///
 /// 1. permission (else `Forbidden`) and size (else `LimitExceeded`);
 /// 2. one write transaction holding the account's user-change lock, also for dry runs, so
@@ -173,35 +188,12 @@ struct Selected {
 async fn apply(
     db: &Db,
     actor: &Principal,
-    user_ids: &[String],
-    request: Request<'_>,
+    user_ids: &[Requested<UserId>],
+    request: Request,
     dry_run: bool,
     max_bulk: usize,
 ) -> Result<Outcome<user::Model>> {
-    let permission = request.permission();
-    if !actor.can(permission) {
-        return Err(Error::forbidden(request.refusal()));
-    }
-    if user_ids.len() > max_bulk {
-        return Err(Error::LimitExceeded(format!(
-            "at most {max_bulk} users per request, got {}",
-            user_ids.len()
-        )));
-    }
-
-    let txn = db.begin_write().await?;
-    // The principal was loaded before the lock. A change that committed while we waited
-    // may have demoted, moved or deleted the actor: act as who they are now, or two admins
-    // demoting each other with a third admin around could both act on stale rights.
-    let actor = &access::recheck(&txn, actor, permission, request.refusal()).await?;
-    let op = Operation::start(actor);
-    let outcome = apply_in(&txn, actor, &op, user_ids, request, dry_run).await?;
-    if outcome.operation_id.is_some() {
-        txn.commit().await?;
-    } else {
-        txn.rollback().await?;
-    }
-    Ok(outcome)
+    bulk::run(db, actor, &Change { user_ids, request }, dry_run, max_bulk).await
 }
 
 /// Steps 3–5 of `apply` inside the caller's write transaction, for callers that make
@@ -213,301 +205,361 @@ pub(crate) async fn apply_in(
     txn: &DatabaseTransaction,
     actor: &Principal,
     op: &Operation,
-    user_ids: &[String],
-    request: Request<'_>,
+    user_ids: &[Requested<UserId>],
+    request: Request,
     dry_run: bool,
 ) -> Result<Outcome<user::Model>> {
-    if !actor.can(request.permission()) {
-        return Err(Error::forbidden(request.refusal()));
+    bulk::run_in(txn, actor, op, &Change { user_ids, request }, dry_run).await
+}
+
+impl BulkChange for Change<'_> {
+    type Item = user::Model;
+    type Plan = Plan;
+
+    fn permission(&self) -> (Permission, &'static str) {
+        (self.request.permission(), self.request.refusal())
     }
-    let backend = txn.get_database_backend();
 
-    let roles: HashMap<Uuid, role::Model> = role::Entity::find()
-        .filter(role::Column::AccountId.eq(actor.account_id))
-        .all(txn)
-        .await?
-        .into_iter()
-        .map(|r| (r.id, r))
-        .collect();
-    let target = match request {
-        Request::Role(id) => {
-            let id = RoleId::parse(id).ok_or(Error::NotFound("role"))?;
-            // A live role, share-locked on PostgreSQL so a concurrent deleteRole cannot
-            // remove it under the users it is being granted to.
-            let live =
-                super::super::roles::lock_for_reference(txn, backend, actor.account_id, id.0)
-                    .await?;
-            Target::Role(roles.get(&live.id).ok_or(Error::NotFound("role"))?)
+    fn check_size(&self, max: usize) -> Result<()> {
+        if self.user_ids.len() > max {
+            return Err(Error::LimitExceeded(format!(
+                "at most {max} users per request, got {}",
+                self.user_ids.len()
+            )));
         }
-        Request::Team(id) => Target::Team(destination_team(txn, backend, actor, id).await?),
-        Request::Delete => Target::Delete,
-        Request::Suspend => Target::Status(Status::Suspended),
-        Request::Reactivate => Target::Status(Status::Active),
-    };
-    let role_grantable = match &target {
-        Target::Role(role) => grantable(actor, role)?,
-        _ => true,
-    };
+        Ok(())
+    }
 
-    // Deleting an already-deleted user is a repeat, not an error (rule 5): only deletes see
-    // deleted users, and count them as unchanged.
-    let is_delete = matches!(target, Target::Delete);
-    let (selected, mut errors) = select_targets(txn, actor, user_ids, is_delete).await?;
-    let mut changing: Vec<&Selected> = Vec::new();
-    let mut removes_admin: Vec<&Selected> = Vec::new();
-    for s in &selected {
-        let current = role_of(&roles, &s.user)?;
-        let refuse = |code, message: &str| ItemError::for_id(s.index, &s.id, code, message);
-        if s.user.deleted_at.is_some() {
-            continue;
+    fn dry_run_locked(&self) -> bool {
+        true
+    }
+
+    async fn plan<'a, C: ConnectionTrait>(
+        &'a self,
+        db: &'a C,
+        actor: &'a Principal,
+        at: i64,
+        _lock: bool,
+    ) -> Result<Plan> {
+        let request = self.request;
+        if !actor.can(request.permission()) {
+            return Err(Error::forbidden(request.refusal()));
         }
-        if !role_grantable {
-            errors.push(refuse(
-                ItemErrorCode::RoleNotGrantable,
-                "this role is wider or more powerful than yours, so you cannot grant it",
-            ));
-            continue;
-        }
-        if matches!(target, Target::Delete) && s.user.id == actor.user_id {
-            errors.push(refuse(
-                ItemErrorCode::Forbidden,
-                "you cannot delete yourself; ask another administrator",
-            ));
-            continue;
-        }
-        if matches!(target, Target::Status(Status::Suspended)) && s.user.id == actor.user_id {
-            errors.push(refuse(
-                ItemErrorCode::Forbidden,
-                "you cannot suspend yourself; ask another administrator",
-            ));
-            continue;
-        }
-        if !grantable(actor, current)? {
-            errors.push(refuse(
-                ItemErrorCode::Forbidden,
-                "this user's role is wider or more powerful than yours, so you cannot change them",
-            ));
-            continue;
-        }
-        let unchanged = match &target {
-            Target::Role(role) => s.user.role_id == role.id,
-            Target::Team(team) => s.user.team_id == team.id,
-            Target::Delete => false,
-            Target::Status(status) => s.user.status == *status,
+        let backend = db.get_database_backend();
+
+        let roles: HashMap<RoleId, role::Model> = role::Entity::find()
+            .filter(role::Column::AccountId.eq(actor.account_id))
+            .all(db)
+            .await?
+            .into_iter()
+            .map(|r| (r.id, r))
+            .collect();
+        let target = match request {
+            Request::Role(id) => {
+                let id = id.ok_or(Error::NotFound("role"))?;
+                // A live role, share-locked on PostgreSQL so a concurrent deleteRole
+                // cannot remove it under the users it is being granted to.
+                let live =
+                    super::super::roles::lock_for_reference(db, backend, actor.account_id, id)
+                        .await?;
+                Target::Role(roles.get(&live.id).ok_or(Error::NotFound("role"))?.clone())
+            }
+            Request::Team(id) => Target::Team(destination_team(db, backend, actor, id).await?),
+            Request::Delete => Target::Delete,
+            Request::Suspend => Target::Status(Status::Suspended),
+            Request::Reactivate => Target::Status(Status::Active),
         };
-        if unchanged {
-            continue;
-        }
-        // Only an active Admin counts: a suspended one keeps nobody in charge.
-        let loses_admin = is_admin(current)
-            && s.user.status == Status::Active
-            && match &target {
-                Target::Role(role) => !is_admin(role),
-                Target::Team(_) => false,
-                Target::Delete => true,
-                Target::Status(status) => *status == Status::Suspended,
-            };
-        if loses_admin {
-            removes_admin.push(s);
-        }
-        changing.push(s);
-    }
-    if !removes_admin.is_empty() {
-        let admins = count_active_admins(txn, actor.account_id, &roles).await?;
-        if admins <= removes_admin.len() as u64 {
-            for s in removes_admin {
-                errors.push(ItemError::for_id(
-                    s.index,
-                    &s.id,
-                    ItemErrorCode::LastAdmin,
-                    "the account would be left without an active Admin",
-                ));
-            }
-        }
-    }
-    // Reactivated users take seats (the account lock, taken by `recheck`, orders this
-    // against every other seat taker); the ones past the free seats are refused.
-    let mut seats_remaining = None;
-    if matches!(target, Target::Status(Status::Active)) {
-        let seats = super::super::seats::check(txn, actor.account_id).await?;
-        if let Some(free) = seats.free() {
-            let free = usize::try_from(free).unwrap_or(0);
-            for s in changing.iter().skip(free) {
-                errors.push(ItemError::for_id(
-                    s.index,
-                    &s.id,
-                    ItemErrorCode::SeatLimit,
-                    format!(
-                        "the account's seat limit ({}) would be exceeded; {free} seat(s) free",
-                        seats.limit.unwrap_or_default()
-                    ),
-                ));
-            }
-        }
-        seats_remaining = seats.remaining_after(if errors.is_empty() {
-            changing.len() as i64
-        } else {
-            0
-        });
-    }
-    if !errors.is_empty() {
-        errors.sort_by_key(|e| e.index);
-        let mut refused = Outcome::refused(errors, dry_run);
-        refused.seats_remaining = seats_remaining;
-        return Ok(refused);
-    }
+        let role_grantable = match &target {
+            Target::Role(role) => grantable(actor, role)?,
+            _ => true,
+        };
 
-    let changed: HashSet<Uuid> = changing.iter().map(|s| s.user.id).collect();
-    // The result: every selected user as they are (or would be) afterwards, in request
-    // order; for a delete only the deleted ones.
-    let items: Vec<user::Model> = selected
-        .iter()
-        .filter(|s| changed.contains(&s.user.id) || !matches!(target, Target::Delete))
-        .map(|s| {
-            let mut u = s.user.clone();
-            if changed.contains(&u.id) {
-                match &target {
-                    Target::Role(role) => u.role_id = role.id,
-                    Target::Team(team) => u.team_id = team.id,
-                    Target::Delete => u.deleted_at = Some(op.at),
-                    Target::Status(status) => {
-                        u.status = *status;
-                        if *status == Status::Suspended {
-                            u.tokens_valid_after = Some(token_cutoff(op.at));
+        // Deleting an already-deleted user is a repeat, not an error (rule 5): only deletes see
+        // deleted users, and count them as unchanged.
+        let is_delete = matches!(target, Target::Delete);
+        let (selected, mut errors) = select_targets(db, actor, self.user_ids, is_delete).await?;
+        let mut changing: Vec<&Selected> = Vec::new();
+        let mut removes_admin: Vec<&Selected> = Vec::new();
+        for s in &selected {
+            let current = role_of(&roles, &s.user)?;
+            let refuse = |code, message: &str| ItemError::for_id(s.index, &s.id, code, message);
+            if s.user.deleted_at.is_some() {
+                continue;
+            }
+            if !role_grantable {
+                errors.push(refuse(
+                    ItemErrorCode::RoleNotGrantable,
+                    "this role is wider or more powerful than yours, so you cannot grant it",
+                ));
+                continue;
+            }
+            if matches!(target, Target::Delete) && s.user.id == actor.user_id {
+                errors.push(refuse(
+                    ItemErrorCode::Forbidden,
+                    "you cannot delete yourself; ask another administrator",
+                ));
+                continue;
+            }
+            if matches!(target, Target::Status(Status::Suspended)) && s.user.id == actor.user_id {
+                errors.push(refuse(
+                    ItemErrorCode::Forbidden,
+                    "you cannot suspend yourself; ask another administrator",
+                ));
+                continue;
+            }
+            if !grantable(actor, current)? {
+                errors.push(refuse(
+                    ItemErrorCode::Forbidden,
+                    "this user's role is wider or more powerful than yours, so you cannot change them",
+                ));
+                continue;
+            }
+            let unchanged = match &target {
+                Target::Role(role) => s.user.role_id == role.id,
+                Target::Team(team) => s.user.team_id == team.id,
+                Target::Delete => false,
+                Target::Status(status) => s.user.status == *status,
+            };
+            if unchanged {
+                continue;
+            }
+            // Only an active Admin counts: a suspended one keeps nobody in charge.
+            let loses_admin = is_admin(current)
+                && s.user.status == Status::Active
+                && match &target {
+                    Target::Role(role) => !is_admin(role),
+                    Target::Team(_) => false,
+                    Target::Delete => true,
+                    Target::Status(status) => *status == Status::Suspended,
+                };
+            if loses_admin {
+                removes_admin.push(s);
+            }
+            changing.push(s);
+        }
+        if !removes_admin.is_empty() {
+            let admins = count_active_admins(db, actor.account_id, &roles).await?;
+            if admins <= removes_admin.len() as u64 {
+                for s in removes_admin {
+                    errors.push(ItemError::for_id(
+                        s.index,
+                        &s.id,
+                        ItemErrorCode::LastAdmin,
+                        "the account would be left without an active Admin",
+                    ));
+                }
+            }
+        }
+        // Reactivated users take seats (the account lock, taken by `recheck`, orders this
+        // against every other seat taker); the ones past the free seats are refused.
+        let mut seats_remaining = None;
+        if matches!(target, Target::Status(Status::Active)) {
+            let seats = super::super::seats::check(db, actor.account_id).await?;
+            if let Some(free) = seats.free() {
+                let free = usize::try_from(free).unwrap_or(0);
+                for s in changing.iter().skip(free) {
+                    errors.push(ItemError::for_id(
+                        s.index,
+                        &s.id,
+                        ItemErrorCode::SeatLimit,
+                        format!(
+                            "the account's seat limit ({}) would be exceeded; {free} seat(s) free",
+                            seats.limit.unwrap_or_default()
+                        ),
+                    ));
+                }
+            }
+            seats_remaining = seats.remaining_after(if errors.is_empty() {
+                changing.len() as i64
+            } else {
+                0
+            });
+        }
+
+        if !errors.is_empty() {
+            errors.sort_by_key(|e| e.index);
+            return Ok(Plan {
+                target,
+                roles,
+                changing: Vec::new(),
+                items: Vec::new(),
+                errors,
+                seats_remaining,
+            });
+        }
+
+        let changed: HashSet<UserId> = changing.iter().map(|s| s.user.id).collect();
+        // The result: every selected user as they are (or would be) afterwards, in request
+        // order; for a delete only the deleted ones.
+        let items: Vec<user::Model> = selected
+            .iter()
+            .filter(|s| changed.contains(&s.user.id) || !matches!(target, Target::Delete))
+            .map(|s| {
+                let mut u = s.user.clone();
+                if changed.contains(&u.id) {
+                    match &target {
+                        Target::Role(role) => u.role_id = role.id,
+                        Target::Team(team) => u.team_id = team.id,
+                        Target::Delete => u.deleted_at = Some(at),
+                        Target::Status(status) => {
+                            u.status = *status;
+                            if *status == Status::Suspended {
+                                u.tokens_valid_after = Some(token_cutoff(at));
+                            }
                         }
                     }
+                    u.updated_at = at;
                 }
-                u.updated_at = op.at;
-            }
-            u
-        })
-        .collect();
-    let changed_count = changing.len();
-    if dry_run || changing.is_empty() {
-        return Ok(Outcome {
+                u
+            })
+            .collect();
+
+        let changing = changing.iter().map(|s| s.user.clone()).collect();
+        Ok(Plan {
+            target,
+            roles,
+            changing,
             items,
-            changed_count,
-            errors: Vec::new(),
-            dry_run,
-            operation_id: None,
+            errors,
             seats_remaining,
-        });
+        })
     }
 
-    let ids: Vec<Uuid> = changing.iter().map(|s| s.user.id).collect();
-    write(txn, actor.account_id, &ids, &target, op.at).await?;
-    let changes = match &target {
-        Target::Role(role) => changing
-            .iter()
-            .map(|s| {
-                let before = role_of(&roles, &s.user)?;
-                Ok(audit_change(
-                    ROLE_CHANGED,
-                    &s.user,
-                    s.user.team_id,
-                    Some(role_json(before)),
-                    Some(role_json(role)),
-                ))
-            })
-            .collect::<Result<Vec<_>>>()?,
-        Target::Team(team) => {
-            let names = team_names(txn, changing.iter().map(|s| s.user.team_id)).await?;
-            changing
+    fn writes_nothing(plan: &Plan) -> bool {
+        !plan.errors.is_empty() || plan.changing.is_empty()
+    }
+
+    async fn write<'a>(
+        &'a self,
+        txn: &'a DatabaseTransaction,
+        op: &'a Operation,
+        plan: &'a Plan,
+    ) -> Result<()> {
+        let ids: Vec<UserId> = plan.changing.iter().map(|u| u.id).collect();
+        write(txn, op.account_id, &ids, &plan.target, op.at).await?;
+        let changes = match &plan.target {
+            Target::Role(role) => plan
+                .changing
                 .iter()
-                .map(|s| {
-                    audit_change(
-                        TEAM_CHANGED,
-                        &s.user,
-                        team.id,
-                        Some(team_json(s.user.team_id, &names)),
-                        Some(json!({ "teamId": TeamId(team.id).to_string(), "team": team.name })),
-                    )
-                })
-                .collect()
-        }
-        Target::Delete => {
-            let names = team_names(txn, changing.iter().map(|s| s.user.team_id)).await?;
-            changing
-                .iter()
-                .map(|s| {
-                    let role = role_of(&roles, &s.user)?;
-                    let mut before = json!({ "email": s.user.email, "name": s.user.name });
-                    merge(&mut before, role_json(role));
-                    merge(&mut before, team_json(s.user.team_id, &names));
+                .map(|u| {
+                    let before = role_of(&plan.roles, u)?;
                     Ok(audit_change(
-                        DELETED,
-                        &s.user,
-                        s.user.team_id,
-                        Some(before),
-                        None,
+                        AuditAction::UserRoleChanged,
+                        u,
+                        u.team_id,
+                        Some(role_json(before)),
+                        Some(role_json(role)),
                     ))
                 })
-                .collect::<Result<Vec<_>>>()?
+                .collect::<Result<Vec<_>>>()?,
+            Target::Team(team) => {
+                let names = team_names(txn, plan.changing.iter().map(|u| u.team_id)).await?;
+                plan.changing
+                    .iter()
+                    .map(|u| {
+                        audit_change(
+                            AuditAction::UserTeamChanged,
+                            u,
+                            team.id,
+                            Some(team_json(u.team_id, &names)),
+                            Some(json!({ "teamId": team.id.to_string(), "team": team.name })),
+                        )
+                    })
+                    .collect()
+            }
+            Target::Delete => {
+                let names = team_names(txn, plan.changing.iter().map(|u| u.team_id)).await?;
+                plan.changing
+                    .iter()
+                    .map(|u| {
+                        let role = role_of(&plan.roles, u)?;
+                        let mut before = json!({ "email": u.email, "name": u.name });
+                        merge(&mut before, role_json(role));
+                        merge(&mut before, team_json(u.team_id, &names));
+                        Ok(audit_change(
+                            AuditAction::UserDeleted,
+                            u,
+                            u.team_id,
+                            Some(before),
+                            None,
+                        ))
+                    })
+                    .collect::<Result<Vec<_>>>()?
+            }
+            Target::Status(status) => {
+                let action = match status {
+                    Status::Suspended => AuditAction::UserSuspended,
+                    Status::Active => AuditAction::UserReactivated,
+                };
+                plan.changing
+                    .iter()
+                    .map(|u| {
+                        audit_change(
+                            action,
+                            u,
+                            u.team_id,
+                            Some(json!({ "status": u.status.as_str() })),
+                            Some(json!({ "status": status.as_str() })),
+                        )
+                    })
+                    .collect()
+            }
+        };
+
+        audit::record(txn, op, changes).await
+    }
+
+    fn outcome(
+        plan: Plan,
+        dry_run: bool,
+        operation_id: Option<OperationId>,
+    ) -> Outcome<user::Model> {
+        if !plan.errors.is_empty() {
+            let mut refused = Outcome::refused(plan.errors, dry_run);
+            refused.seats_remaining = plan.seats_remaining;
+            return refused;
         }
-        Target::Status(status) => {
-            let action = match status {
-                Status::Suspended => SUSPENDED,
-                Status::Active => REACTIVATED,
-            };
-            changing
-                .iter()
-                .map(|s| {
-                    audit_change(
-                        action,
-                        &s.user,
-                        s.user.team_id,
-                        Some(json!({ "status": s.user.status.as_str() })),
-                        Some(json!({ "status": status.as_str() })),
-                    )
-                })
-                .collect()
+        Outcome {
+            changed_count: plan.changing.len(),
+            items: plan.items,
+            errors: Vec::new(),
+            dry_run,
+            operation_id,
+            seats_remaining: plan.seats_remaining,
         }
-    };
-    audit::record(txn, op, changes).await?;
-    Ok(Outcome {
-        items,
-        changed_count,
-        errors: Vec::new(),
-        dry_run: false,
-        operation_id: Some(op.id),
-        seats_remaining,
-    })
+    }
 }
 
 /// The destination of a team change: a team of the account within the actor's reach.
 /// Unknown, foreign and unreachable teams get the same answer, so the answer hints nothing.
-async fn destination_team(
-    txn: &DatabaseTransaction,
+async fn destination_team<C: ConnectionTrait>(
+    txn: &C,
     backend: sea_orm::DatabaseBackend,
     actor: &Principal,
-    id: &str,
+    id: Option<TeamId>,
 ) -> Result<team::Model> {
-    let Some(id) = TeamId::parse(id) else {
+    let Some(id) = id else {
         return Err(Error::NotFound("team"));
     };
-    if !access::acts_in_team(actor, id.0) {
+    if !access::acts_in_team(actor, id) {
         return Err(Error::NotFound("team"));
     }
     // A live team, share-locked on PostgreSQL against a concurrent deleteTeam.
-    super::super::teams::lock_for_reference(txn, backend, actor.account_id, id.0).await
+    super::super::teams::lock_for_reference(txn, backend, actor.account_id, id).await
 }
 
 /// Loads the requested users with set-based queries and sorts the items into the users
 /// found within reach (request order) and the refused ones (`DUPLICATE`, `NOT_FOUND`).
-async fn select_targets(
-    txn: &DatabaseTransaction,
+async fn select_targets<C: ConnectionTrait>(
+    txn: &C,
     actor: &Principal,
-    user_ids: &[String],
+    user_ids: &[Requested<UserId>],
     include_deleted: bool,
 ) -> Result<(Vec<Selected>, Vec<ItemError>)> {
-    let parsed: Vec<Option<Uuid>> = user_ids
-        .iter()
-        .map(|s| UserId::parse(s).map(Uuid::from))
-        .collect();
-    let mut wanted: Vec<Uuid> = parsed.iter().flatten().copied().collect();
+    let mut wanted: Vec<UserId> = user_ids.iter().filter_map(|r| r.id).collect();
     wanted.sort_unstable();
     wanted.dedup();
-    let mut found: HashMap<Uuid, user::Model> = HashMap::with_capacity(wanted.len());
+    let mut found: HashMap<UserId, user::Model> = HashMap::with_capacity(wanted.len());
     let backend = txn.get_database_backend();
     for chunk in wanted.chunks(CHUNK) {
         let mut select = user::Entity::find()
@@ -527,15 +579,16 @@ async fn select_targets(
     // Two spellings of one UUID are one user; unparseable ids are compared as sent.
     #[derive(PartialEq, Eq, Hash)]
     enum Key<'a> {
-        Id(Uuid),
+        Id(UserId),
         Raw(&'a str),
     }
     let mut first_seen: HashMap<Key<'_>, usize> = HashMap::with_capacity(user_ids.len());
     let mut selected = Vec::with_capacity(found.len());
     let mut errors = Vec::new();
-    for (index, (raw, parsed)) in user_ids.iter().zip(&parsed).enumerate() {
+    for (index, requested) in user_ids.iter().enumerate() {
+        let (raw, parsed) = (&requested.sent, requested.id);
         let key = match parsed {
-            Some(id) => Key::Id(*id),
+            Some(id) => Key::Id(id),
             None => Key::Raw(raw.as_str()),
         };
         if let Some(first) = first_seen.get(&key) {
@@ -569,7 +622,7 @@ async fn select_targets(
 }
 
 fn role_of<'a>(
-    roles: &'a HashMap<Uuid, role::Model>,
+    roles: &'a HashMap<RoleId, role::Model>,
     user: &user::Model,
 ) -> Result<&'a role::Model> {
     roles.get(&user.role_id).ok_or_else(|| {
@@ -591,12 +644,12 @@ fn is_admin(role: &role::Model) -> bool {
 }
 
 /// Active users of the account holding the Admin role.
-async fn count_active_admins(
-    txn: &DatabaseTransaction,
-    account_id: Uuid,
-    roles: &HashMap<Uuid, role::Model>,
+async fn count_active_admins<C: ConnectionTrait>(
+    txn: &C,
+    account_id: AccountId,
+    roles: &HashMap<RoleId, role::Model>,
 ) -> Result<u64> {
-    let admin_roles: Vec<Uuid> = roles
+    let admin_roles: Vec<RoleId> = roles
         .values()
         .filter(|r| is_admin(r))
         .map(|r| r.id)
@@ -620,14 +673,14 @@ pub(super) fn token_cutoff(now: i64) -> i64 {
 /// Names of the given teams, for audit snapshots.
 async fn team_names(
     txn: &DatabaseTransaction,
-    ids: impl Iterator<Item = Uuid>,
-) -> Result<HashMap<Uuid, String>> {
-    let mut ids: Vec<Uuid> = ids.collect();
+    ids: impl Iterator<Item = TeamId>,
+) -> Result<HashMap<TeamId, String>> {
+    let mut ids: Vec<TeamId> = ids.collect();
     ids.sort_unstable();
     ids.dedup();
     let mut names = HashMap::with_capacity(ids.len());
     for chunk in ids.chunks(CHUNK) {
-        let rows: Vec<(Uuid, String)> = team::Entity::find()
+        let rows: Vec<(TeamId, String)> = team::Entity::find()
             .select_only()
             .column(team::Column::Id)
             .column(team::Column::Name)
@@ -641,11 +694,11 @@ async fn team_names(
 }
 
 fn role_json(role: &role::Model) -> Json {
-    json!({ "roleId": RoleId(role.id).to_string(), "role": role.name })
+    json!({ "roleId": role.id.to_string(), "role": role.name })
 }
 
-fn team_json(team_id: Uuid, names: &HashMap<Uuid, String>) -> Json {
-    json!({ "teamId": TeamId(team_id).to_string(), "team": names.get(&team_id) })
+fn team_json(team_id: TeamId, names: &HashMap<TeamId, String>) -> Json {
+    json!({ "teamId": team_id.to_string(), "team": names.get(&team_id) })
 }
 
 /// Adds the fields of `extra` (an object) to `into` (an object).
@@ -656,16 +709,16 @@ fn merge(into: &mut Json, extra: Json) {
 }
 
 fn audit_change(
-    action: &'static str,
+    action: AuditAction,
     user: &user::Model,
-    team_id: Uuid,
+    team_id: TeamId,
     before: Option<Json>,
     after: Option<Json>,
 ) -> audit::Change {
     audit::Change {
         action,
         target_type: "User",
-        target_id: user.id,
+        target_id: user.id.into(),
         target_label: Some(user.email.clone()),
         target_team_id: Some(team_id),
         before,

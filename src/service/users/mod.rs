@@ -11,11 +11,8 @@ mod query;
 mod write;
 
 pub use crate::entity::user::Status;
-pub use changes::{
-    DELETED, REACTIVATED, ROLE_CHANGED, SUSPENDED, TEAM_CHANGED, change_role, change_team, delete,
-    reactivate_users, suspend_users,
-};
 pub(crate) use changes::{Request, apply_in};
+pub use changes::{change_role, change_team, delete, reactivate_users, suspend_users};
 pub use query::{
     Filter, Include, Order, OrderField, Related, check_members_request, get, list, list_with,
     members_of_teams, viewer,

@@ -9,6 +9,7 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
+use super::super::ids::{AccountId, DepartmentId, RoleId, TeamId, UserId};
 use super::super::page::{self, KEPT_SUM, Listing, Page, PageArgs, Sort, SortValue};
 use super::super::{Error, Result, access, dialect};
 use super::Status;
@@ -19,9 +20,9 @@ use crate::entity::{role, team, user, user_count};
 #[derive(Clone, Debug, Default)]
 pub struct Filter {
     pub search: Option<String>,
-    pub team_ids: Option<Vec<Uuid>>,
-    pub role_ids: Option<Vec<Uuid>>,
-    pub department_ids: Option<Vec<Uuid>>,
+    pub team_ids: Option<Vec<TeamId>>,
+    pub role_ids: Option<Vec<RoleId>>,
+    pub department_ids: Option<Vec<DepartmentId>>,
     /// `None` (or empty): active users only.
     pub statuses: Option<Vec<Status>>,
 }
@@ -57,8 +58,8 @@ pub struct Order {
 
 /// Teams of the given departments, as a subquery.
 pub(super) fn teams_of_departments(
-    account_id: Uuid,
-    departments: Vec<Uuid>,
+    account_id: AccountId,
+    departments: Vec<DepartmentId>,
 ) -> sea_orm::sea_query::SelectStatement {
     Query::select()
         .column(team::Column::Id)
@@ -77,7 +78,7 @@ fn require_view(actor: &Principal) -> Result<()> {
 }
 
 /// One user by id, when the actor may see them (themselves always).
-pub async fn get<C: ConnectionTrait>(db: &C, actor: &Principal, id: Uuid) -> Result<user::Model> {
+pub async fn get<C: ConnectionTrait>(db: &C, actor: &Principal, id: UserId) -> Result<user::Model> {
     if id != actor.user_id && !actor.can(Permission::UsersView) {
         return Err(Error::NotFound("user"));
     }
@@ -237,9 +238,9 @@ pub fn check_members_request(page: &PageArgs) -> Result<()> {
 pub async fn members_of_teams<C: ConnectionTrait>(
     db: &C,
     actor: &Principal,
-    team_ids: &[Uuid],
+    team_ids: &[TeamId],
     page: &PageArgs,
-) -> Result<std::collections::HashMap<Uuid, Listing<user::Entity>>> {
+) -> Result<std::collections::HashMap<TeamId, Listing<user::Entity>>> {
     let sort = members_sort();
     let pages = page::fetch_each(
         db,
@@ -253,7 +254,7 @@ pub async fn members_of_teams<C: ConnectionTrait>(
     .await?;
     Ok(pages
         .into_iter()
-        .map(|(team, page): (Uuid, Page<user::Model>)| {
+        .map(|(team, page): (TeamId, Page<user::Model>)| {
             // The same answer as `Team.memberCount` (one rule: `access::member_count`).
             let listing = match access::member_count(actor, team) {
                 access::MemberCount::All => Listing::of_team_members(page, team),

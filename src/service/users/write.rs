@@ -1,21 +1,20 @@
 //! The set-based write of a bulk user change.
 
-use sea_orm::sea_query::{Expr, ExprTrait};
-use sea_orm::{ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter};
-use uuid::Uuid;
-
+use super::super::ids::{AccountId, UserId};
 use super::super::{Error, Result};
 use super::changes::{Target, token_cutoff};
 use super::{CHUNK, Status};
 use crate::entity::user;
+use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::{ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter};
 
 /// The set-based write: one `UPDATE … WHERE id IN (…)` per chunk of ids (`= ANY($1)` with
 /// one array parameter on PostgreSQL).
 pub(super) async fn write(
     txn: &DatabaseTransaction,
-    account_id: Uuid,
-    ids: &[Uuid],
-    target: &Target<'_>,
+    account_id: AccountId,
+    ids: &[UserId],
+    target: &Target,
     now: i64,
 ) -> Result<()> {
     let backend = txn.get_database_backend();

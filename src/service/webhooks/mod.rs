@@ -22,10 +22,9 @@ use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
 };
 use serde_json::{Map, Value as Json, json};
-use uuid::Uuid;
 
-use super::audit::{self, Change, Operation};
-use super::ids::{WebhookDeliveryId, WebhookEndpointId};
+use super::audit::{self, AuditAction, Change, Operation};
+use super::ids::{EventId, Sent, WebhookEndpointId};
 use super::page::{Listing, PageArgs, Sort, SortValue};
 use super::{Db, Error, Result, access, now_ms};
 use crate::auth::{Permission, Principal};
@@ -35,17 +34,6 @@ pub use secrets::SecretBox;
 
 /// The audit target type of endpoints.
 pub const TARGET_TYPE: &str = "WebhookEndpoint";
-
-/// Audit actions of endpoints (not domain events: the event log skips them).
-pub mod action {
-    pub const CREATED: &str = "webhook_endpoint.created";
-    pub const UPDATED: &str = "webhook_endpoint.updated";
-    pub const DELETED: &str = "webhook_endpoint.deleted";
-    pub const SECRET_ROTATED: &str = "webhook_endpoint.secret_rotated";
-    pub const REDELIVERY_REQUESTED: &str = "webhook_endpoint.redelivery_requested";
-    /// Written by the worker (no actor) when repeated failure disables an endpoint.
-    pub const DISABLED: &str = "webhook_endpoint.disabled";
-}
 
 /// Longest description.
 pub const MAX_DESCRIPTION_CHARS: usize = 500;
@@ -139,18 +127,16 @@ fn ensure_may_manage(actor: &Principal) -> Result<()> {
     }
 }
 
-/// Parses an endpoint id: malformed ids do not exist.
-fn endpoint_uuid(id: &str) -> Result<Uuid> {
-    WebhookEndpointId::parse(id)
-        .map(|i| i.0)
-        .ok_or(Error::NotFound("webhook endpoint"))
+/// An endpoint id as sent: malformed ids do not exist.
+fn endpoint_id(id: Sent<WebhookEndpointId>) -> Result<WebhookEndpointId> {
+    id.ok_or(Error::NotFound("webhook endpoint"))
 }
 
 /// The endpoint `id` of the actor's account; another account's is `NOT_FOUND`.
 async fn find<C: ConnectionTrait>(
     db: &C,
     actor: &Principal,
-    id: Uuid,
+    id: WebhookEndpointId,
 ) -> Result<webhook_endpoint::Model> {
     webhook_endpoint::Entity::find_by_id(id)
         .filter(webhook_endpoint::Column::AccountId.eq(actor.account_id))
@@ -229,14 +215,14 @@ fn audit_view(e: &webhook_endpoint::Model) -> Json {
 
 fn change(
     e: &webhook_endpoint::Model,
-    action: &'static str,
+    action: AuditAction,
     before: Option<Json>,
     after: Option<Json>,
 ) -> Change {
     Change {
         action,
         target_type: TARGET_TYPE,
-        target_id: e.id,
+        target_id: e.id.into(),
         target_label: Some(e.url.clone()),
         target_team_id: None,
         before,
@@ -265,7 +251,7 @@ pub async fn create(
     let types = parse_event_types(input.event_types.unwrap_or_default())?;
     let description = parse_description(input.description.unwrap_or_default())?;
     let sealer = sealer(settings)?;
-    let id = WebhookEndpointId::new().0;
+    let id = WebhookEndpointId::new();
     let secret = secrets::new_secret();
     let sealed = sealer.seal(id, &secret)?;
 
@@ -310,7 +296,7 @@ pub async fn create(
         &op,
         vec![change(
             &endpoint,
-            action::CREATED,
+            AuditAction::WebhookEndpointCreated,
             None,
             Some(audit_view(&endpoint)),
         )],
@@ -337,11 +323,11 @@ pub async fn update(
     db: &Db,
     settings: &WebhookSettings,
     actor: &Principal,
-    id: &str,
+    id: Sent<WebhookEndpointId>,
     changes: EndpointChanges<'_>,
 ) -> Result<webhook_endpoint::Model> {
     ensure_may_manage(actor)?;
-    let id = endpoint_uuid(id)?;
+    let id = endpoint_id(id)?;
     let url = match changes.url {
         Some(u) => Some(parse_checked_url(settings, u).await?),
         None => None,
@@ -405,7 +391,7 @@ pub async fn update(
         &op,
         vec![change(
             &updated,
-            action::UPDATED,
+            AuditAction::WebhookEndpointUpdated,
             Some(Json::Object(before)),
             Some(Json::Object(after)),
         )],
@@ -416,9 +402,13 @@ pub async fn update(
 }
 
 /// Deletes an endpoint and its delivery log; nothing more is sent to it.
-pub async fn delete(db: &Db, actor: &Principal, id: &str) -> Result<Uuid> {
+pub async fn delete(
+    db: &Db,
+    actor: &Principal,
+    id: Sent<WebhookEndpointId>,
+) -> Result<WebhookEndpointId> {
     ensure_may_manage(actor)?;
-    let id = endpoint_uuid(id)?;
+    let id = endpoint_id(id)?;
     let txn = db.begin_write().await?;
     let actor = &access::recheck(&txn, actor, Permission::AccountManage, REFUSAL).await?;
     let endpoint = find(&txn, actor, id).await?;
@@ -435,7 +425,7 @@ pub async fn delete(db: &Db, actor: &Principal, id: &str) -> Result<Uuid> {
         &op,
         vec![change(
             &endpoint,
-            action::DELETED,
+            AuditAction::WebhookEndpointDeleted,
             Some(audit_view(&endpoint)),
             None,
         )],
@@ -452,10 +442,10 @@ pub async fn rotate_secret(
     db: &Db,
     settings: &WebhookSettings,
     actor: &Principal,
-    id: &str,
+    id: Sent<WebhookEndpointId>,
 ) -> Result<(webhook_endpoint::Model, String)> {
     ensure_may_manage(actor)?;
-    let id = endpoint_uuid(id)?;
+    let id = endpoint_id(id)?;
     let sealer = sealer(settings)?;
     let secret = secrets::new_secret();
     let sealed = sealer.seal(id, &secret)?;
@@ -477,7 +467,7 @@ pub async fn rotate_secret(
         &op,
         vec![change(
             &updated,
-            action::SECRET_ROTATED,
+            AuditAction::WebhookEndpointSecretRotated,
             None,
             Some(json!({ "previousSecretExpiresAt": until })),
         )],
@@ -488,9 +478,9 @@ pub async fn rotate_secret(
 }
 
 /// What to send again.
-pub enum Redeliver<'a> {
+pub enum Redeliver {
     /// One event, by its id (even when the endpoint's filter leaves its type out).
-    Event(&'a str),
+    Event(Sent<EventId>),
     /// The events created in `[from, to)` (ms) that the endpoint's filter matches.
     Range { from: i64, to: i64 },
 }
@@ -501,11 +491,11 @@ pub enum Redeliver<'a> {
 pub async fn redeliver(
     db: &Db,
     actor: &Principal,
-    id: &str,
-    what: Redeliver<'_>,
+    id: Sent<WebhookEndpointId>,
+    what: Redeliver,
 ) -> Result<(webhook_endpoint::Model, u64)> {
     ensure_may_manage(actor)?;
-    let id = endpoint_uuid(id)?;
+    let id = endpoint_id(id)?;
     if let Redeliver::Range { from, to } = what
         && from >= to
     {
@@ -553,7 +543,7 @@ pub async fn redeliver(
         &op,
         vec![change(
             &endpoint,
-            action::REDELIVERY_REQUESTED,
+            AuditAction::WebhookEndpointRedeliveryRequested,
             None,
             Some(json!({
                 "eventIds": events.iter().take(100).map(|e| e.id.clone()).collect::<Vec<_>>(),
@@ -616,5 +606,5 @@ pub async fn deliveries<C: ConnectionTrait>(
 
 /// The external id of a delivery.
 pub fn delivery_id(d: &webhook_delivery::Model) -> String {
-    WebhookDeliveryId(d.id).to_string()
+    d.id.to_string()
 }

@@ -6,15 +6,14 @@
 //! is the AEAD's associated data, so a sealed secret copied onto another endpoint does not
 //! open. Signatures follow Standard Webhooks, made by the specification's own crate.
 
+use super::super::ids::WebhookEndpointId;
+use super::super::{Error, Result};
 use aes_gcm::aead::{Aead, KeyInit, Payload};
 use aes_gcm::{Aes256Gcm, Nonce};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use hkdf::Hkdf;
 use sha2::Sha256;
-use uuid::Uuid;
-
-use super::super::{Error, Result};
 
 /// The prefix of every secret, as Standard Webhooks prescribes.
 pub const PREFIX: &str = "whsec_";
@@ -59,7 +58,7 @@ impl SecretBox {
     }
 
     /// The sealed form of `secret` for endpoint `endpoint_id`: `v1:` + base64(nonce ‖ ciphertext).
-    pub fn seal(&self, endpoint_id: Uuid, secret: &str) -> Result<String> {
+    pub fn seal(&self, endpoint_id: WebhookEndpointId, secret: &str) -> Result<String> {
         let nonce_bytes = rand::random::<[u8; 12]>();
         let sealed = self
             .cipher
@@ -67,7 +66,7 @@ impl SecretBox {
                 &Nonce::from(nonce_bytes),
                 Payload {
                     msg: secret.as_bytes(),
-                    aad: endpoint_id.as_bytes(),
+                    aad: endpoint_id.0.as_bytes(),
                 },
             )
             .map_err(|_| Error::Internal(anyhow::anyhow!("sealing a webhook secret failed")))?;
@@ -78,7 +77,7 @@ impl SecretBox {
 
     /// Opens a sealed secret of endpoint `endpoint_id`. Fails when the key changed (the
     /// secret must then be rotated) or the value was tampered with.
-    pub fn open(&self, endpoint_id: Uuid, sealed: &str) -> Result<String> {
+    pub fn open(&self, endpoint_id: WebhookEndpointId, sealed: &str) -> Result<String> {
         let broken = || {
             Error::Internal(anyhow::anyhow!(
                 "the secret of webhook endpoint {endpoint_id} does not open: was ROSTER_SECRET_KEY (or ROSTER_JWT_SECRET) changed?"
@@ -99,7 +98,7 @@ impl SecretBox {
                 &Nonce::from(nonce),
                 Payload {
                     msg: body,
-                    aad: endpoint_id.as_bytes(),
+                    aad: endpoint_id.0.as_bytes(),
                 },
             )
             .map_err(|_| broken())?;
@@ -146,7 +145,7 @@ mod tests {
     #[test]
     fn sealed_secrets_open_only_for_their_endpoint_and_key() {
         let sb = SecretBox::derive(b"0123456789abcdef0123456789abcdef", "v1");
-        let (a, b) = (Uuid::now_v7(), Uuid::now_v7());
+        let (a, b) = (WebhookEndpointId::new(), WebhookEndpointId::new());
         let secret = new_secret();
         let sealed = sb.seal(a, &secret).expect("seal");
         assert!(!sealed.contains(&secret[PREFIX.len()..]));

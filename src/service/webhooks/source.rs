@@ -3,11 +3,11 @@
 //! position). This module is the one place that knows the event log's shape.
 
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
-use uuid::Uuid;
 
 use super::super::ids::EventId;
 use super::super::{Result, events};
 use crate::entity::event;
+use crate::service::ids::{AccountId, Sent};
 
 /// The event types an endpoint may filter on.
 pub const EVENT_TYPES: &[&str] = events::TYPES;
@@ -27,7 +27,7 @@ pub struct SourceEvent {
 impl From<&event::Model> for SourceEvent {
     fn from(e: &event::Model) -> Self {
         SourceEvent {
-            id: EventId(e.id).to_string(),
+            id: e.id.to_string(),
             position: e.seq,
             event_type: e.event_type.clone(),
             payload: events::to_json(e).to_string(),
@@ -36,14 +36,14 @@ impl From<&event::Model> for SourceEvent {
 }
 
 /// The position of the account's latest event (0 when it has none).
-pub async fn latest_position<C: ConnectionTrait>(db: &C, account_id: Uuid) -> Result<i64> {
+pub async fn latest_position<C: ConnectionTrait>(db: &C, account_id: AccountId) -> Result<i64> {
     events::latest_position(db, account_id).await
 }
 
 /// Up to `limit` events after `after`, oldest first, of `types` (empty = all).
 pub async fn after<C: ConnectionTrait>(
     db: &C,
-    account_id: Uuid,
+    account_id: AccountId,
     after: i64,
     types: &[String],
     limit: u64,
@@ -59,13 +59,13 @@ pub async fn after<C: ConnectionTrait>(
 /// One event of the account by its external id.
 pub async fn by_id<C: ConnectionTrait>(
     db: &C,
-    account_id: Uuid,
-    id: &str,
+    account_id: AccountId,
+    id: Sent<EventId>,
 ) -> Result<Option<SourceEvent>> {
-    let Some(id) = EventId::parse(id) else {
+    let Some(id) = id else {
         return Ok(None);
     };
-    Ok(event::Entity::find_by_id(id.0)
+    Ok(event::Entity::find_by_id(id)
         .filter(event::Column::AccountId.eq(account_id))
         .one(db)
         .await?
@@ -76,7 +76,7 @@ pub async fn by_id<C: ConnectionTrait>(
 /// Up to `limit` events created in `[from, to)` (ms), oldest first, of `types` (empty = all).
 pub async fn in_range<C: ConnectionTrait>(
     db: &C,
-    account_id: Uuid,
+    account_id: AccountId,
     from: i64,
     to: i64,
     types: &[String],

@@ -31,10 +31,11 @@ use uuid::Uuid;
 use super::super::dialect;
 use super::secrets::Signer;
 use super::source::{self, SourceEvent};
-use super::{WebhookSettings, action, event_types, guard};
+use super::{WebhookSettings, event_types, guard};
 use crate::entity::webhook_delivery::{Kind, Status};
 use crate::entity::{webhook_delivery, webhook_endpoint};
-use crate::service::audit::{self, Change, Operation};
+use crate::service::audit::{self, AuditAction, Change, Operation};
+use crate::service::ids::{WebhookDeliveryId, WebhookEndpointId};
 use crate::service::{Db, Error, Result, now_ms};
 
 /// Longest `last_error` kept.
@@ -82,7 +83,7 @@ pub async fn queue<C: ConnectionTrait>(
     let rows: Vec<webhook_delivery::ActiveModel> = events
         .iter()
         .map(|e| webhook_delivery::ActiveModel {
-            id: Set(Uuid::now_v7()),
+            id: Set(WebhookDeliveryId::new()),
             account_id: Set(endpoint.account_id),
             endpoint_id: Set(endpoint.id),
             kind: Set(kind),
@@ -191,7 +192,7 @@ struct Attempt {
 
 /// A delivery's new state after an attempt.
 struct Recorded {
-    id: Uuid,
+    id: WebhookDeliveryId,
     status: Status,
     attempts: i32,
     attempt: Attempt,
@@ -338,7 +339,7 @@ impl Worker {
 
     /// Lets go of an endpoint: due again at `next` (0: at the next poll), unless a
     /// redelivery asked for it meanwhile (which set `next_attempt_at` to 0).
-    async fn release(&self, id: Uuid, lease: Uuid, next: i64) -> Result<()> {
+    async fn release(&self, id: WebhookEndpointId, lease: Uuid, next: i64) -> Result<()> {
         webhook_endpoint::Entity::update_many()
             .col_expr(
                 webhook_endpoint::Column::LockedUntil,
@@ -552,9 +553,9 @@ impl Worker {
                 &txn,
                 &op,
                 vec![Change {
-                    action: action::DISABLED,
+                    action: AuditAction::WebhookEndpointDisabled,
                     target_type: super::TARGET_TYPE,
-                    target_id: endpoint.id,
+                    target_id: endpoint.id.into(),
                     target_label: Some(endpoint.url.clone()),
                     target_team_id: None,
                     before: Some(serde_json::json!({ "enabled": true })),
@@ -671,7 +672,7 @@ async fn record<C: ConnectionTrait>(db: &C, rows: &[Recorded]) -> Result<()> {
             let params: Vec<String> = (1..=8).map(|k| dialect::param(backend, base + k)).collect();
             tuples.push(format!("({})", params.join(", ")));
             values.extend([
-                Value::Uuid(Some(r.id)),
+                Value::Uuid(Some(r.id.0)),
                 Value::String(Some(r.status.as_str().to_owned())),
                 Value::Int(Some(r.attempts)),
                 Value::Int(r.attempt.response_code),
