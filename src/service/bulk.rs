@@ -2,7 +2,7 @@
 //! is written and every failure is reported with its index; `dry_run` stops after the checks.
 //! `run` is that shape — check, plan, write, audit — and `BulkChange` is what each bulk
 //! mutation brings to it (users' role, team, delete, suspend and reactivate; invitations'
-//! resend, withdraw and delete).
+//! create, resend, withdraw and delete).
 
 use std::future::Future;
 
@@ -139,6 +139,18 @@ impl<T> Outcome<T> {
 /// Largest number of items one bulk request may carry (configurable with `ROSTER_MAX_BULK`).
 pub const DEFAULT_MAX_ITEMS: usize = 1000;
 
+/// What `BulkChange::write` did.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Written {
+    /// The plan and its audit records are written.
+    Done,
+    /// A concurrent change won a race the checks could not see (on PostgreSQL: another
+    /// transaction's row took a unique index first, or a row the plan counted on changed): the
+    /// transaction is rolled back and `run` checks again in a fresh one, which sees that
+    /// change (`BulkChange::ATTEMPTS`).
+    Lost,
+}
+
 /// One bulk mutation's own parts: its permission and size rule, its checks and plan (per-item
 /// errors included), its write with its audit records, and its outcome. `run` calls them in
 /// the order every bulk mutation shares.
@@ -147,6 +159,10 @@ pub(crate) trait BulkChange: Sync {
     type Item: Send;
     /// What the checks decided: the refused items, or what changes and how.
     type Plan: Send + Sync;
+
+    /// How many times `run` checks and writes, each time in a fresh transaction, while the
+    /// write loses races (`Written::Lost`); a change that never loses needs one.
+    const ATTEMPTS: usize = 1;
 
     /// The permission the actor needs, and the refusal without it.
     fn permission(&self) -> (Permission, &'static str);
@@ -171,13 +187,14 @@ pub(crate) trait BulkChange: Sync {
     /// Whether the plan writes nothing: an item was refused, or nothing changes.
     fn writes_nothing(plan: &Self::Plan) -> bool;
 
-    /// Writes the plan and its audit records (and so its events) in `txn`.
+    /// Writes the plan and its audit records (and so its events) in `txn`, or finds that a
+    /// concurrent change won a race (`Written::Lost`; `txn` is then only rolled back).
     fn write<'a>(
         &'a self,
         txn: &'a DatabaseTransaction,
         op: &'a Operation,
         plan: &'a Self::Plan,
-    ) -> impl Future<Output = Result<()>> + Send + 'a;
+    ) -> impl Future<Output = Result<Written>> + Send + 'a;
 
     /// The mutation's result; `operation_id` is set when something was written.
     fn outcome(
@@ -193,6 +210,12 @@ pub(crate) trait BulkChange: Sync {
 /// item is checked and the write planned; any refused item, a dry run or nothing to change
 /// rolls back; otherwise the plan is written with its audit records and committed. A dry run
 /// of a mutation whose `dry_run_locked` is `false` is checked with plain reads instead.
+///
+/// A write that loses a race (`Written::Lost`, PostgreSQL only: SQLite's writers take turns)
+/// is rolled back and the request checked and written again in a fresh transaction, up to
+/// `BulkChange::ATTEMPTS` times; then the checks run once more with plain reads and answer
+/// the items the concurrent changes refuse, or — when they still refuse none — an internal
+/// error.
 pub(crate) async fn run<B: BulkChange>(
     db: &Db,
     actor: &Principal,
@@ -209,24 +232,56 @@ pub(crate) async fn run<B: BulkChange>(
         let plan = change.plan(db.conn(), actor, now_ms(), false).await?;
         return Ok(B::outcome(plan, true, None));
     }
-    let txn = db.begin_write().await?;
-    // The principal was loaded before the lock. A change that committed while we waited
-    // may have demoted, moved or deleted the actor: act as who they are now.
-    let actor = &access::recheck(&txn, actor, permission, refusal).await?;
-    let op = Operation::start(actor);
-    let outcome = run_in(&txn, actor, &op, change, dry_run).await?;
-    if outcome.operation_id.is_some() {
-        txn.commit().await?;
-    } else {
-        txn.rollback().await?;
+    for attempt in 1..=B::ATTEMPTS {
+        let txn = db.begin_write().await?;
+        // The principal was loaded before the lock. A change that committed while we waited
+        // may have demoted, moved or deleted the actor: act as who they are now.
+        let actor = &access::recheck(&txn, actor, permission, refusal).await?;
+        let op = Operation::start(actor);
+        match attempt_in(&txn, actor, &op, change, dry_run).await? {
+            Attempt::Finished(outcome) => {
+                if outcome.operation_id.is_some() {
+                    txn.commit().await?;
+                } else {
+                    txn.rollback().await?;
+                }
+                return Ok(outcome);
+            }
+            Attempt::Lost => {
+                txn.rollback().await?;
+                tracing::debug!(
+                    attempt,
+                    change = std::any::type_name::<B>(),
+                    "a bulk change raced a concurrent change; re-checking"
+                );
+            }
+        }
     }
-    Ok(outcome)
+    let plan = change.plan(db.conn(), actor, now_ms(), false).await?;
+    if B::writes_nothing(&plan) {
+        Ok(B::outcome(plan, false, None))
+    } else {
+        Err(Error::Internal(anyhow::anyhow!(
+            "{} kept conflicting with concurrent changes",
+            std::any::type_name::<B>()
+        )))
+    }
+}
+
+/// How one check-and-write inside a transaction ended.
+enum Attempt<T> {
+    /// Refused, a dry run, nothing to change, or written (`operation_id` set).
+    Finished(Outcome<T>),
+    /// The write lost a race; nothing is answered yet.
+    Lost,
 }
 
 /// The part of `run` inside the write transaction, for callers that make several changes in
 /// one (a SCIM PUT/PATCH): the caller has taken the account lock, re-read `actor` and started
 /// `op`, and commits or rolls back. Writes only when no item is refused, something changes and
-/// it is no dry run (then `operation_id` is set).
+/// it is no dry run (then `operation_id` is set). A caller's transaction cannot be run again:
+/// a write that loses a race is an internal error here (only `inviteUsers`, which runs alone,
+/// can lose one).
 pub(crate) async fn run_in<B: BulkChange>(
     txn: &DatabaseTransaction,
     actor: &Principal,
@@ -234,10 +289,30 @@ pub(crate) async fn run_in<B: BulkChange>(
     change: &B,
     dry_run: bool,
 ) -> Result<Outcome<B::Item>> {
+    match attempt_in(txn, actor, op, change, dry_run).await? {
+        Attempt::Finished(outcome) => Ok(outcome),
+        Attempt::Lost => Err(Error::Internal(anyhow::anyhow!(
+            "{} lost a race inside a caller's transaction",
+            std::any::type_name::<B>()
+        ))),
+    }
+}
+
+/// Checks and plans in `txn`; writes when no item is refused, something changes and it is no
+/// dry run.
+async fn attempt_in<B: BulkChange>(
+    txn: &DatabaseTransaction,
+    actor: &Principal,
+    op: &Operation,
+    change: &B,
+    dry_run: bool,
+) -> Result<Attempt<B::Item>> {
     let plan = change.plan(txn, actor, op.at, true).await?;
     if dry_run || B::writes_nothing(&plan) {
-        return Ok(B::outcome(plan, dry_run, None));
+        return Ok(Attempt::Finished(B::outcome(plan, dry_run, None)));
     }
-    change.write(txn, op, &plan).await?;
-    Ok(B::outcome(plan, false, Some(op.id)))
+    Ok(match change.write(txn, op, &plan).await? {
+        Written::Done => Attempt::Finished(B::outcome(plan, false, Some(op.id))),
+        Written::Lost => Attempt::Lost,
+    })
 }

@@ -1,28 +1,29 @@
 //! `inviteUsers`: checking a request's invitations against the account as a whole, then
-//! writing them, their emails and their audit events in one transaction.
+//! writing them, their emails and their audit events in one transaction — through
+//! `bulk::run`, which checks again in a fresh transaction when a concurrent invitation of the
+//! same address wins the race (`Written::Lost`).
 
 use std::collections::{HashMap, HashSet};
+use std::future::Future;
 
 use super::super::audit::{self, AuditAction, Operation};
-use super::super::bulk::{ItemError, ItemErrorCode, Outcome, Requested};
+use super::super::bulk::{self, BulkChange, ItemError, ItemErrorCode, Outcome, Requested, Written};
 use super::super::dialect;
 use super::super::email::Email;
-use super::super::ids::{InviteId, RoleId, TeamId};
-use super::super::{Db, Error, Result, access, accounts, is_unique_violation, now_ms, seats};
+use super::super::ids::{InviteId, OperationId, RoleId, TeamId};
+use super::super::{Db, Result, access, accounts, is_unique_violation, seats};
 use super::{
     INVITE_REFUSAL, READ_CHUNK, Status, WRITE_CHUNK, cancel_emails, check_size, expiry, find_in,
-    grantable, invite_change, locked, open_condition, queue_emails, require_invite, snapshot,
-    status,
+    grantable, invite_change, locked, open_condition, queue_emails, snapshot, status,
 };
 use crate::auth::{Permission, Principal};
 use crate::entity::{invite, role, team, user};
 use sea_orm::sea_query::Expr;
-use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter,
+};
 use serde_json::json;
 
-/// How often `invite_users` re-checks and retries after losing a race to a concurrent
-/// invitation of the same address.
-const ATTEMPTS: usize = 3;
 /// The name of the index that allows one open invitation per address.
 const OPEN_INVITE_INDEX: &str = "invites_account_email_open";
 
@@ -50,7 +51,7 @@ impl InvitePlan {
     fn into_outcome(
         self,
         dry_run: bool,
-        operation_id: Option<super::super::ids::OperationId>,
+        operation_id: Option<OperationId>,
     ) -> Outcome<invite::Model> {
         if !self.errors.is_empty() {
             let mut refused = Outcome::refused(self.errors, dry_run);
@@ -334,17 +335,15 @@ async fn plan_invites<C: ConnectionTrait>(
     })
 }
 
-/// Whether a write went through or lost a race and must be checked again.
-enum Step {
-    Done,
-    Conflict,
-}
-
+/// Writes the plan: withdraws the expired invitations it replaces, inserts the new ones,
+/// queues their emails and records the audit. `Lost` when a concurrent change got there
+/// first: one of the expired invitations changed, or another open invitation of an address
+/// took the index (PostgreSQL; SQLite's writers take turns).
 async fn write_invites<C: ConnectionTrait>(
     db: &C,
     op: &Operation,
     plan: &InvitePlan,
-) -> Result<Step> {
+) -> Result<Written> {
     let now = op.at;
     let mut changes = Vec::with_capacity(plan.invites.len() + plan.superseded.len());
     if !plan.superseded.is_empty() {
@@ -363,7 +362,7 @@ async fn write_invites<C: ConnectionTrait>(
         }
         if withdrawn != ids.len() as u64 {
             // Someone resent, withdrew or deleted one of them since we looked.
-            return Ok(Step::Conflict);
+            return Ok(Written::Lost);
         }
         cancel_emails(db, &ids).await?;
         for (old, replacement) in &plan.superseded {
@@ -403,7 +402,7 @@ async fn write_invites<C: ConnectionTrait>(
         });
         match invite::Entity::insert_many(rows).exec(db).await {
             Ok(_) => {}
-            Err(e) if is_unique_violation(&e, OPEN_INVITE_INDEX) => return Ok(Step::Conflict),
+            Err(e) if is_unique_violation(&e, OPEN_INVITE_INDEX) => return Ok(Written::Lost),
             Err(e) => return Err(e.into()),
         }
     }
@@ -414,7 +413,67 @@ async fn write_invites<C: ConnectionTrait>(
             .map(|i| invite_change(AuditAction::InviteCreated, i, None, Some(snapshot(i, now)))),
     );
     audit::record(db, op, changes).await?;
-    Ok(Step::Done)
+    Ok(Written::Done)
+}
+
+/// `inviteUsers` as `bulk::run` takes it. A dry run is checked with plain reads; the real
+/// change share-locks the teams and roles it names and locks the expired invitations it
+/// replaces (PostgreSQL) from the check to the commit.
+struct Invite<'a> {
+    items: &'a [Invitation],
+}
+
+impl BulkChange for Invite<'_> {
+    type Item = invite::Model;
+    type Plan = InvitePlan;
+
+    /// A concurrent invitation of the same address may win the race for the open-invitation
+    /// index (PostgreSQL): checking again in a fresh transaction sees it and answers
+    /// ALREADY_INVITED.
+    const ATTEMPTS: usize = 3;
+
+    fn permission(&self) -> (Permission, &'static str) {
+        (Permission::UsersInvite, INVITE_REFUSAL)
+    }
+
+    fn check_size(&self, max: usize) -> Result<()> {
+        check_size(self.items.len(), max)
+    }
+
+    fn dry_run_locked(&self) -> bool {
+        false
+    }
+
+    fn plan<'a, C: ConnectionTrait>(
+        &'a self,
+        db: &'a C,
+        actor: &'a Principal,
+        at: i64,
+        lock: bool,
+    ) -> impl Future<Output = Result<InvitePlan>> + Send + 'a {
+        plan_invites(db, actor, self.items, at, lock)
+    }
+
+    fn writes_nothing(plan: &InvitePlan) -> bool {
+        !plan.errors.is_empty() || plan.invites.is_empty()
+    }
+
+    fn write<'a>(
+        &'a self,
+        txn: &'a DatabaseTransaction,
+        op: &'a Operation,
+        plan: &'a InvitePlan,
+    ) -> impl Future<Output = Result<Written>> + Send + 'a {
+        write_invites(txn, op, plan)
+    }
+
+    fn outcome(
+        plan: InvitePlan,
+        dry_run: bool,
+        operation_id: Option<OperationId>,
+    ) -> Outcome<invite::Model> {
+        plan.into_outcome(dry_run, operation_id)
+    }
 }
 
 /// `inviteUsers`: invites every address, or — if any item is refused — none.
@@ -428,44 +487,5 @@ pub async fn invite_users(
     dry_run: bool,
     max_items: usize,
 ) -> Result<Outcome<invite::Model>> {
-    require_invite(actor)?;
-    check_size(items.len(), max_items)?;
-    if dry_run {
-        let plan = plan_invites(db.conn(), actor, items, now_ms(), false).await?;
-        return Ok(plan.into_outcome(true, None));
-    }
-    for attempt in 1..=ATTEMPTS {
-        let txn = db.begin_write().await?;
-        let actor = &access::recheck(&txn, actor, Permission::UsersInvite, INVITE_REFUSAL).await?;
-        let op = Operation::start(actor);
-        let plan = plan_invites(&txn, actor, items, op.at, true).await?;
-        if !plan.errors.is_empty() || plan.invites.is_empty() {
-            txn.rollback().await?;
-            return Ok(plan.into_outcome(false, None));
-        }
-        match write_invites(&txn, &op, &plan).await? {
-            Step::Done => {
-                txn.commit().await?;
-                return Ok(plan.into_outcome(false, Some(op.id)));
-            }
-            Step::Conflict => {
-                // Only PostgreSQL gets here (SQLite writers are serialized): a concurrent
-                // request invited one of these addresses after we checked. Checking again
-                // in a fresh transaction sees its invitation and answers ALREADY_INVITED.
-                txn.rollback().await?;
-                tracing::debug!(
-                    attempt,
-                    "inviteUsers raced a concurrent change; re-checking"
-                );
-            }
-        }
-    }
-    let plan = plan_invites(db.conn(), actor, items, now_ms(), false).await?;
-    if plan.errors.is_empty() {
-        Err(Error::Internal(anyhow::anyhow!(
-            "inviteUsers kept conflicting with concurrent changes"
-        )))
-    } else {
-        Ok(plan.into_outcome(false, None))
-    }
+    bulk::run(db, actor, &Invite { items }, dry_run, max_items).await
 }

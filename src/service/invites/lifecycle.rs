@@ -5,7 +5,7 @@ use std::collections::{HashMap, HashSet};
 use std::future::Future;
 
 use super::super::audit::{self, AuditAction, Operation};
-use super::super::bulk::{self, BulkChange, ItemError, ItemErrorCode, Outcome, Requested};
+use super::super::bulk::{self, BulkChange, ItemError, ItemErrorCode, Outcome, Requested, Written};
 use super::super::ids::{InviteId, OperationId, RoleId};
 use super::super::{Db, Result, accounts, seats};
 use super::query::{reachable, visible};
@@ -344,13 +344,14 @@ impl BulkChange for IdChange<'_> {
         !plan.errors.is_empty() || plan.changed.is_empty()
     }
 
-    fn write<'a>(
+    async fn write<'a>(
         &'a self,
         txn: &'a DatabaseTransaction,
         op: &'a Operation,
         plan: &'a IdPlan,
-    ) -> impl Future<Output = Result<()>> + Send + 'a {
-        write_ids(txn, op, self.action, plan)
+    ) -> Result<Written> {
+        write_ids(txn, op, self.action, plan).await?;
+        Ok(Written::Done)
     }
 
     fn outcome(

@@ -25,7 +25,7 @@ use super::audit::{AuditAction, Change};
 use super::dialect;
 use super::ids::{InviteId, OutboxId};
 use super::{Error, Result};
-use crate::auth::{Permission, PermissionSet, Principal};
+use crate::auth::{PermissionSet, Principal};
 use crate::entity::{account, invite, outbox, role, user};
 use sea_orm::sea_query::{Condition, Expr};
 use sea_orm::{
@@ -103,14 +103,6 @@ fn open_condition() -> Condition {
 }
 
 const INVITE_REFUSAL: &str = "your role may not manage invitations";
-
-fn require_invite(actor: &Principal) -> Result<()> {
-    if actor.can(Permission::UsersInvite) {
-        Ok(())
-    } else {
-        Err(Error::forbidden(INVITE_REFUSAL))
-    }
-}
 
 fn check_size(n: usize, max: usize) -> Result<()> {
     if n > max {

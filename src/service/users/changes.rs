@@ -5,7 +5,7 @@
 use std::collections::{HashMap, HashSet};
 
 use super::super::audit::{self, AuditAction, Operation};
-use super::super::bulk::{self, BulkChange, ItemError, ItemErrorCode, Outcome, Requested};
+use super::super::bulk::{self, BulkChange, ItemError, ItemErrorCode, Outcome, Requested, Written};
 use super::super::ids::{AccountId, OperationId, RoleId, TeamId, UserId};
 use super::super::{Db, Error, Result, access};
 use super::write::write;
@@ -434,7 +434,7 @@ impl BulkChange for Change<'_> {
         txn: &'a DatabaseTransaction,
         op: &'a Operation,
         plan: &'a Plan,
-    ) -> Result<()> {
+    ) -> Result<Written> {
         let ids: Vec<UserId> = plan.changing.iter().map(|u| u.id).collect();
         write(txn, op.account_id, &ids, &plan.target, op.at).await?;
         let changes = match &plan.target {
@@ -506,7 +506,8 @@ impl BulkChange for Change<'_> {
             }
         };
 
-        audit::record(txn, op, changes).await
+        audit::record(txn, op, changes).await?;
+        Ok(Written::Done)
     }
 
     fn outcome(
