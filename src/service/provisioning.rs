@@ -27,7 +27,7 @@ use serde_json::{Value as Json, json};
 use super::audit::{self, AuditAction, Change, Operation};
 use super::bulk::{ItemError, Requested};
 use super::email::Email;
-use super::ids::{AccountId, RoleId, ScimTokenId, TeamId, UserId};
+use super::ids::{AccountId, RoleId, ScimTokenId, Sent, TeamId, UserId};
 use super::text::{self, Name};
 use super::users::{self, Request, Status};
 use super::{Db, Error, access, accounts, dialect, is_unique_violation, seats, teams};
@@ -77,10 +77,16 @@ impl From<sea_orm::DbErr> for ProvisionError {
 /// The result type of this module.
 pub type Result<T, E = ProvisionError> = std::result::Result<T, E>;
 
-/// A team or role, named by id or by name (a role also by its built-in key, e.g. `ADMIN`).
+/// A team (`Ref<TeamId>`) or role (`Ref<RoleId>`), named by id or by name (a role also by
+/// its built-in key, e.g. `ADMIN`).
 #[derive(Clone, Copy, Debug)]
-pub enum Ref<'a> {
-    Id(&'a str),
+pub enum Ref<'a, T> {
+    /// By id, parsed where it came in (`None` when `sent` is no id of this kind: answered as
+    /// an id of nothing); `sent` is the text as the directory sent it, for the answer.
+    Id {
+        id: Sent<T>,
+        sent: &'a str,
+    },
     Name(&'a str),
 }
 
@@ -90,8 +96,8 @@ pub struct NewUser<'a> {
     pub email: &'a str,
     pub name: &'a str,
     pub external_id: Option<&'a str>,
-    pub team: Option<Ref<'a>>,
-    pub role: Option<Ref<'a>>,
+    pub team: Option<Ref<'a, TeamId>>,
+    pub role: Option<Ref<'a, RoleId>>,
     /// `false` creates the user suspended (no seat taken).
     pub active: bool,
 }
@@ -214,7 +220,7 @@ async fn resolve_team(
     txn: &DatabaseTransaction,
     db: &Db,
     actor: &Principal,
-    wanted: Option<Ref<'_>>,
+    wanted: Option<Ref<'_, TeamId>>,
 ) -> Result<team::Model> {
     let id = match wanted {
         // An organization-wide directory token: its anchor team, or else the account's
@@ -356,7 +362,7 @@ async fn resolve_role(
     txn: &DatabaseTransaction,
     db: &Db,
     actor: &Principal,
-    wanted: Option<Ref<'_>>,
+    wanted: Option<Ref<'_, RoleId>>,
 ) -> Result<role::Model> {
     // Share-locked against a concurrent deleteRole, like every grant, in the read itself.
     let role = match wanted {
@@ -704,8 +710,8 @@ async fn update_profile_in(
 #[derive(Clone, Debug, Default)]
 pub struct UserChanges<'a> {
     pub profile: ProfileChanges<'a>,
-    pub team: Option<Ref<'a>>,
-    pub role: Option<Ref<'a>>,
+    pub team: Option<Ref<'a, TeamId>>,
+    pub role: Option<Ref<'a, RoleId>>,
     /// `Some(true)` reactivates a suspended user, `Some(false)` suspends an active one.
     pub active: Option<bool>,
 }
@@ -830,10 +836,10 @@ pub async fn update_user(
 async fn find_team(
     txn: &DatabaseTransaction,
     actor: &Principal,
-    wanted: Ref<'_>,
+    wanted: Ref<'_, TeamId>,
 ) -> Result<Option<TeamId>> {
     match wanted {
-        Ref::Id(raw) => Ok(TeamId::parse(raw)),
+        Ref::Id { id, .. } => Ok(id),
         Ref::Name(raw) => {
             let key = Name::parse("team", raw)?.key();
             Ok(team::Entity::find()
@@ -847,8 +853,8 @@ async fn find_team(
     }
 }
 
-fn no_team(wanted: Ref<'_>) -> ProvisionError {
-    let (Ref::Id(raw) | Ref::Name(raw)) = wanted;
+fn no_team(wanted: Ref<'_, TeamId>) -> ProvisionError {
+    let (Ref::Id { sent: raw, .. } | Ref::Name(raw)) = wanted;
     ProvisionError::Invalid("team", format!("no team {raw:?}"))
 }
 
@@ -857,7 +863,7 @@ fn no_team(wanted: Ref<'_>) -> ProvisionError {
 async fn find_role(
     txn: &DatabaseTransaction,
     account_id: AccountId,
-    wanted: Ref<'_>,
+    wanted: Ref<'_, RoleId>,
 ) -> Result<Option<role::Model>> {
     let live = super::dialect::locked(
         role::Entity::find()
@@ -867,10 +873,8 @@ async fn find_role(
         super::dialect::Lock::Share,
     );
     Ok(match wanted {
-        Ref::Id(raw) => match RoleId::parse(raw) {
-            Some(id) => live.filter(role::Column::Id.eq(id)).one(txn).await?,
-            None => None,
-        },
+        Ref::Id { id: Some(id), .. } => live.filter(role::Column::Id.eq(id)).one(txn).await?,
+        Ref::Id { id: None, .. } => None,
         Ref::Name(raw) => {
             let by_key = live
                 .clone()
