@@ -171,8 +171,10 @@ pub(crate) trait BulkChange: Sync {
     fn check_size(&self, max: usize) -> Result<()>;
 
     /// Whether a dry run is checked inside the write transaction, under the account lock, as
-    /// the real change is (`true`), or with plain reads (`false`).
-    fn dry_run_locked(&self) -> bool;
+    /// the real change is (`true`), or with plain reads (`false`, the default).
+    fn dry_run_locked(&self) -> bool {
+        false
+    }
 
     /// Checks every item and plans the write, reading through `db` as `actor` at `at`;
     /// `lock` takes the rows to change (PostgreSQL) until the transaction ends.

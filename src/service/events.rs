@@ -145,7 +145,8 @@ pub async fn record<C: ConnectionTrait>(db: &C, op: &Origin, events: Vec<NewEven
         // Numbering, rows and wake-up in one statement (one round trip per write).
         return record_postgres(db, op, events).await;
     }
-    let (batch, last) = sqlite_batch(op, events);
+    let mut batch = Batch::default();
+    let last = sqlite_append(&mut batch, op, events);
     run_sqlite(db, batch, last).await
 }
 
@@ -154,8 +155,8 @@ pub async fn record<C: ConnectionTrait>(db: &C, op: &Origin, events: Vec<NewEven
 /// statement after statement).
 #[derive(Default)]
 pub struct Batch {
-    pub sql: String,
-    pub values: Vec<Value>,
+    sql: String,
+    values: Vec<Value>,
 }
 
 impl Batch {
@@ -175,16 +176,10 @@ pub struct Numbered {
     account_id: AccountId,
 }
 
-/// The statements that number `events` and write them, on SQLite: the account's sequence
-/// advanced by their number (`RETURNING` the last one, for the wake-up), then their rows,
-/// each numbered from the sequence it just advanced. `None` when there are no events.
-pub fn sqlite_batch(op: &Origin, events: Vec<NewEvent>) -> (Batch, Option<Numbered>) {
-    let mut batch = Batch::default();
-    let last = sqlite_append(&mut batch, op, events);
-    (batch, last)
-}
-
-/// Appends `sqlite_batch`'s statements to `batch`.
+/// Appends to `batch` the statements that number `events` and write them, on SQLite: the
+/// account's sequence advanced by their number (`RETURNING` the last one, for the wake-up),
+/// then their rows, each numbered from the sequence it just advanced. `None` when there are
+/// no events.
 pub fn sqlite_append(batch: &mut Batch, op: &Origin, events: Vec<NewEvent>) -> Option<Numbered> {
     const COLUMNS: &str = "INSERT INTO events (id, account_id, seq, event_type, operation_id, \
         actor_id, target_type, target_id, target_team_id, data_json, created_at) VALUES ";

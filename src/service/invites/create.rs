@@ -440,10 +440,6 @@ impl BulkChange for Invite<'_> {
         check_size(self.items.len(), max)
     }
 
-    fn dry_run_locked(&self) -> bool {
-        false
-    }
-
     fn plan<'a, C: ConnectionTrait>(
         &'a self,
         db: &'a C,

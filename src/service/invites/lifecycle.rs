@@ -326,10 +326,6 @@ impl BulkChange for IdChange<'_> {
         check_size(self.ids.len(), max)
     }
 
-    fn dry_run_locked(&self) -> bool {
-        false
-    }
-
     fn plan<'a, C: ConnectionTrait>(
         &'a self,
         db: &'a C,
