@@ -1322,15 +1322,15 @@ async fn plan(app: &TestApp, statement: &sea_orm::Statement) -> Vec<String> {
 /// the roles; then 4, the token read in three statements.)
 const MISS_STATEMENTS: usize = 2;
 /// Statements of one SCIM create, authentication included: the token with its role and reach,
-/// the account lock (PostgreSQL; SQLite's write lock is its transaction) and the re-check of
-/// the token, the directory's default team, the Sender role and the seat limit (one
+/// the account lock (PostgreSQL; SQLite's write lock is its transaction), the re-check of the
+/// token with the directory's default team, the Sender role and the seat limit (one
 /// statement), then on PostgreSQL the user, the audit row, the event sequence, the event and
 /// its NOTIFY in one statement, on SQLite the insert, the event sequence, the event and the
 /// audit row in one batch (one round trip).
 /// Uniqueness is the unique indexes' answer, not two more reads. (Before: 17 on SQLite, 20 on
-/// PostgreSQL; then 12 and 14; then 7 and 5.)
+/// PostgreSQL; then 12 and 14; then 7 and 5; then 4 and 5.)
 fn create_statements() -> usize {
-    if common::on_postgres() { 5 } else { 4 }
+    if common::on_postgres() { 4 } else { 3 }
 }
 
 /// Scale (issue 14, item 7): the lookup an IdP makes before each create is one indexed

@@ -352,6 +352,17 @@ pub async fn recheck(
         Some(token) => principal::load_for_scim_token(txn, token).await?,
         None => principal::load_user(txn, actor.user_id, actor.token_issued_at).await?,
     };
+    still_may(actor, now, permission, refusal)
+}
+
+/// `recheck`'s verdict on `now`, the actor as re-read under the account lock (by `recheck`,
+/// or by a statement that reads more with it): the same account, still holding `permission`.
+pub fn still_may(
+    actor: &Principal,
+    now: Principal,
+    permission: Permission,
+    refusal: &str,
+) -> Result<Principal> {
     if now.account_id != actor.account_id {
         return Err(Error::Unauthenticated);
     }

@@ -241,6 +241,14 @@ pub async fn sign_in_scim<C: ConnectionTrait>(
     let rows = db
         .query_all_raw(backend.build(&scim_sign_in_query(key)))
         .await?;
+    scim_principal(&rows)
+}
+
+/// The token and its principal from the rows of `scim_sign_in_query` (or of a statement that
+/// extends it with columns of its own); `Unauthenticated` without a row.
+pub(super) fn scim_principal(
+    rows: &[sea_orm::QueryResult],
+) -> Result<(scim_token::Model, Principal)> {
     let first = rows.first().ok_or(Error::Unauthenticated)?;
     let token = scim_token::Model::from_query_result(first, "")?;
     let role = role::Model::from_query_result(first, ROLE)?;
@@ -255,7 +263,7 @@ pub async fn sign_in_scim<C: ConnectionTrait>(
             match (scope, anchor.department_id) {
                 (RoleScope::Department, Some(department_id)) => {
                     let mut teams = Vec::with_capacity(rows.len());
-                    for row in &rows {
+                    for row in rows {
                         if let Some(id) = row.try_get::<Option<TeamId>>("", REACH_TEAM)? {
                             teams.push(id);
                         }
@@ -285,7 +293,7 @@ pub async fn sign_in_scim<C: ConnectionTrait>(
 /// `sign_in_scim`'s statement: the live token, its live role of the same account (required),
 /// its anchor team when live and of the same account, and the teams of the anchor's
 /// department when the role is DEPARTMENT-scoped, one row each.
-fn scim_sign_in_query(key: ScimTokenKey<'_>) -> SelectStatement {
+pub(super) fn scim_sign_in_query(key: ScimTokenKey<'_>) -> SelectStatement {
     let find = scim_token::Entity::find().filter(scim_token::Column::RevokedAt.is_null());
     let mut query = match key {
         ScimTokenKey::Hash(hash) => find.filter(scim_token::Column::TokenHash.eq(hash.to_vec())),

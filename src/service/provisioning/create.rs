@@ -9,7 +9,7 @@ use super::super::ids::{RoleId, TeamId, UserId};
 use super::super::text::{self, Name};
 use super::super::users::Status;
 use super::super::{Db, Error, access, dialect, seats, teams};
-use super::defaults::{default_team, directory_default_team_locked, directory_defaults};
+use super::defaults::{default_team, directory_default_team_locked, recheck_with_defaults};
 use super::{
     ProvisionError, Ref, Result, check_domain, check_external_id, find_role, find_team, grantable,
     no_team, parse_email, uniqueness_or,
@@ -37,11 +37,14 @@ pub struct Created {
     pub role: role::Model,
 }
 
+/// Why `create_user` refuses an actor without `USERS_INVITE`.
+const REFUSAL: &str = "your role may not create users";
+
 /// Creates an active user directly (no invitation), in one transaction, audited as
 /// `user.created` with the actor.
 pub async fn create_user(db: &Db, actor: &Principal, new: NewUser<'_>) -> Result<Created> {
     if !actor.can(Permission::UsersInvite) {
-        return Err(Error::forbidden("your role may not create users").into());
+        return Err(Error::forbidden(REFUSAL).into());
     }
     let email = parse_email(new.email)?;
     let name = Name::parse("name", new.name)?;
@@ -49,21 +52,20 @@ pub async fn create_user(db: &Db, actor: &Principal, new: NewUser<'_>) -> Result
         check_external_id(x)?;
     }
     let txn = db.begin_write().await?;
-    let actor = &access::recheck(
-        &txn,
-        actor,
-        Permission::UsersInvite,
-        "your role may not create users",
-    )
-    .await?;
-    check_domain(&txn, actor, &email).await?;
-    // A first sync's creates name no team and no role: read the directory's defaults and the
-    // seat limit in one statement. Anything else (or a missing default, to say which) reads
-    // them one by one.
-    let defaults = match (new.team, new.role) {
-        (None, None) => directory_defaults(&txn, actor).await?,
-        _ => None,
+    // A first sync's creates name no team and no role: an organization-wide token's re-check
+    // reads the directory's defaults and the seat limit too, in one statement. Anything
+    // else (or a missing default, to say which) reads them one by one.
+    let (actor, defaults) = match (new.team, new.role, actor.scim_token_id) {
+        (None, None, Some(token)) if actor.team_id.is_nil() => {
+            recheck_with_defaults(&txn, actor, token, Permission::UsersInvite, REFUSAL).await?
+        }
+        _ => (
+            access::recheck(&txn, actor, Permission::UsersInvite, REFUSAL).await?,
+            None,
+        ),
     };
+    let actor = &actor;
+    check_domain(&txn, actor, &email).await?;
     let (team, role, seat_limit) = match defaults {
         Some(d) => {
             if !grantable(actor, &d.role)? {

@@ -1,17 +1,20 @@
 //! The team a directory puts users in when it names none (`default_team`), and — for an
 //! organization-wide token's first sync — that team, the built-in Sender role and the seat
-//! limit read in one statement (`directory_defaults`).
+//! limit read in the statement that re-checks the token (`recheck_with_defaults`).
 
-use sea_orm::sea_query::{Alias, Condition, Expr, ExprTrait, IntoIden, JoinType, Query};
+use sea_orm::sea_query::{
+    Alias, Asterisk, Condition, Expr, ExprTrait, IntoIden, JoinType, Query,
+};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, FromQueryResult, QueryFilter,
     QueryOrder, QuerySelect, QueryTrait,
 };
 
-use super::super::access;
+use super::super::db::select_prefixed;
 use super::super::ids::{ScimTokenId, TeamId};
+use super::super::{access, locks, principal};
 use super::Result;
-use crate::auth::{BuiltInRole, Principal};
+use crate::auth::{BuiltInRole, Permission, Principal};
 use crate::entity::{account, role, scim_token, team};
 
 /// The team a directory puts users in when it names none — new users, and users removed
@@ -107,26 +110,34 @@ pub(super) struct DirectoryDefaults {
     pub(super) seat_limit: Option<i64>,
 }
 
-/// The prefix of the role's columns in `directory_defaults`' statement, and the alias
-/// of the seat limit.
-const DEFAULT_ROLE: &str = "r_";
-const SEAT_LIMIT: &str = "seat_limit";
+/// The alias of `recheck_with_defaults`' subquery, the prefixes of its team's and role's
+/// columns, and the alias of the seat limit.
+const DEFAULTS: &str = "d";
+const DEFAULT_TEAM: &str = "dt_";
+const DEFAULT_ROLE: &str = "dr_";
+const SEAT_LIMIT: &str = "d_seat_limit";
 
-/// For an organization-wide directory token: the team (as `directory_default_team_locked`),
-/// the built-in Sender role and the account's seat limit, in one statement. Called under the
-/// account lock (`access::recheck`), which every change of teams and roles takes first, so
-/// neither can be deleted before the commit without locking their rows as well.
-/// `None` for any other actor, or when a default is missing (the caller then reads them one
-/// by one, to say which).
-pub(super) async fn directory_defaults(
+/// `access::recheck` for an organization-wide directory token (`token`) whose new user names
+/// neither team nor role, reading in the same statement what that user gets: the team (as
+/// `directory_default_team_locked`), the built-in Sender role and the account's seat limit.
+/// One round trip fewer under the account lock for every create of a first sync.
+///
+/// Sound because the statement runs after the lock is taken: its snapshot holds every change
+/// committed before, and every change of tokens, teams and roles takes the lock first, so
+/// none can commit before this transaction does. The defaults are `None` when one is
+/// missing (the caller then reads them one by one, to say which) or when the token is no
+/// longer organization-wide.
+pub(super) async fn recheck_with_defaults(
     txn: &DatabaseTransaction,
     actor: &Principal,
-) -> Result<Option<DirectoryDefaults>> {
-    let Some(token) = actor.scim_token_id.filter(|_| actor.team_id.is_nil()) else {
-        return Ok(None);
-    };
-    let mut query = directory_teams(actor, token).limit(1).into_query();
-    query
+    token: ScimTokenId,
+    permission: Permission,
+    refusal: &str,
+) -> Result<(Principal, Option<DirectoryDefaults>)> {
+    locks::lock_account_users(txn, actor.account_id).await?;
+    let mut defaults = directory_teams(actor, token).limit(1).into_query();
+    defaults
+        .clear_selects()
         .join(
             JoinType::InnerJoin,
             role::Entity,
@@ -148,22 +159,36 @@ pub(super) async fn directory_defaults(
             Expr::col((account::Entity, account::Column::SeatLimit)),
             Alias::new(SEAT_LIMIT),
         );
-    super::super::db::select_prefixed::<role::Entity>(
-        &mut query,
-        role::Entity.into_iden(),
-        DEFAULT_ROLE,
-    );
+    select_prefixed::<team::Entity>(&mut defaults, team::Entity.into_iden(), DEFAULT_TEAM);
+    select_prefixed::<role::Entity>(&mut defaults, role::Entity.into_iden(), DEFAULT_ROLE);
+    // The token's rows (one per reach team) with the defaults' one row beside each.
+    let mut query = principal::scim_sign_in_query(principal::ScimTokenKey::Id(token));
+    query
+        .join_subquery(
+            JoinType::LeftJoin,
+            defaults,
+            Alias::new(DEFAULTS),
+            Expr::cust("1 = 1"),
+        )
+        .column((Alias::new(DEFAULTS), Asterisk));
     let backend = txn.get_database_backend();
-    let Some(row) = txn.query_one_raw(backend.build(&query)).await? else {
-        return Ok(None);
+    let rows = txn.query_all_raw(backend.build(&query)).await?;
+    let (_, now) = principal::scim_principal(&rows)?;
+    let now = access::still_may(actor, now, permission, refusal)?;
+    let Some(row) = rows.first() else {
+        return Ok((now, None));
     };
-    let team = team::Model::from_query_result(&row, "")?;
-    if !access::acts_in_team(actor, team.id) {
-        return Ok(None);
-    }
-    Ok(Some(DirectoryDefaults {
-        team,
-        role: role::Model::from_query_result(&row, DEFAULT_ROLE)?,
-        seat_limit: row.try_get::<Option<i32>>("", SEAT_LIMIT)?.map(i64::from),
-    }))
+    let team = team::Model::from_query_result_optional(row, DEFAULT_TEAM)?;
+    let role = role::Model::from_query_result_optional(row, DEFAULT_ROLE)?;
+    let defaults = match (team, role) {
+        (Some(team), Some(role)) if now.team_id.is_nil() && access::acts_in_team(&now, team.id) => {
+            Some(DirectoryDefaults {
+                team,
+                role,
+                seat_limit: row.try_get::<Option<i32>>("", SEAT_LIMIT)?.map(i64::from),
+            })
+        }
+        _ => None,
+    };
+    Ok((now, defaults))
 }
