@@ -293,6 +293,7 @@ pub async fn serve(
     let state = AppState::new(db.clone(), keys, limits(config), http);
     let pruner = tokio::spawn(prune_events(db.clone(), config.event_retention_days));
     let checkpointer = tokio::spawn(db.clone().checkpoint_wal(Duration::from_millis(100)));
+    let merger = tokio::spawn(db.clone().merge_search_entries(Duration::from_secs(1)));
     let (stop_worker, stopped) = tokio::sync::watch::channel(false);
     let mut stopped_hooks = stopped.clone();
     let hooks = tokio::spawn(crate::service::webhooks::worker::run(
@@ -319,6 +320,7 @@ pub async fn serve(
         .context("server error");
     pruner.abort();
     checkpointer.abort();
+    merger.abort();
     let _ = stop_worker.send(true);
     // The worker finishes at most the email it is sending (the SMTP transport gives up
     // after 10 s); past that, the email's lease expires and another instance sends it.

@@ -539,3 +539,54 @@ async fn inviting_10_or_100_people_costs_the_same_statements() {
         "statements must not grow with the number of invitations"
     );
 }
+
+/// PostgreSQL's trigram indexes queue new entries in a pending list, and the write that finds
+/// it full merges it inline (the tail of a 1,000-user role change). A server merges it on a
+/// timer instead (`Db::merge_search_entries`): the merge empties the list, and a search still
+/// finds what it held. On SQLite there is nothing to merge.
+#[tokio::test]
+async fn search_index_entries_are_merged_off_the_write_path() {
+    use sea_orm::ConnectionTrait;
+    let app = TestApp::spawn().await;
+    let o = Org::create(&app).await;
+    if common::on_postgres() {
+        // This test's database alone: no autovacuum merging the list meanwhile.
+        app.db
+            .conn()
+            .execute_unprepared("ALTER TABLE users SET (autovacuum_enabled = false)")
+            .await
+            .expect("autovacuum off");
+    }
+    insert_users(
+        &app,
+        o.account_id,
+        o.mobile,
+        o.roles["SENDER"],
+        "Pendinglist",
+        300,
+    )
+    .await;
+    let merged = app.db.merge_pending_search_entries().await.expect("merge");
+    if common::on_postgres() {
+        assert!(
+            merged > 0,
+            "300 new users leave entries in the pending list"
+        );
+    } else {
+        assert_eq!(merged, 0);
+    }
+    assert_eq!(
+        app.db.merge_pending_search_entries().await.expect("merge"),
+        0,
+        "the list is empty after a merge"
+    );
+    let t = app.token_for(o.admin);
+    let body = app
+        .gql(
+            Some(&t),
+            r#"{ users(filter: {search: "pendinglist 123"}) { totalCount nodes { name } } }"#,
+            json!({}),
+        )
+        .await;
+    assert_eq!(data(&body)["users"]["totalCount"], 1, "{body:#}");
+}

@@ -205,6 +205,56 @@ impl Db {
         }
     }
 
+    /// Merges the search indexes' pending entries into their trees every `every`, until the
+    /// process ends; does nothing on SQLite. PostgreSQL's GIN (trigram) indexes queue new
+    /// entries in a pending list; the write that finds it past `gin_pending_list_limit`
+    /// (4 MB) merges it itself, tens of milliseconds more for that one write (a role change
+    /// of 1,000 users every few runs: the tail of its latency; a directory's create while it
+    /// holds the account lock). Merging here, on a timer, keeps the list short, so writes
+    /// rarely find it full. Searches read the pending list too, so results never depend on
+    /// this.
+    pub async fn merge_search_entries(self, every: Duration) {
+        if !super::dialect::has_pending_index_entries(self.backend()) {
+            return;
+        }
+        let mut tick = tokio::time::interval(every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut failing = false;
+        loop {
+            tick.tick().await;
+            match self.merge_pending_search_entries().await {
+                Ok(_) => failing = false,
+                // Said once per run of failures (say, a role that does not own the indexes).
+                Err(e) if !failing => {
+                    failing = true;
+                    tracing::warn!(error = %e, "merging the search indexes' pending entries failed; retrying");
+                }
+                Err(_) => {}
+            }
+        }
+    }
+
+    /// Merges the pending entries of the search indexes (PostgreSQL: `users_search_trgm`,
+    /// `invites_email_trgm`) into their trees now; returns the pending-list pages it
+    /// removed (0 on SQLite).
+    pub async fn merge_pending_search_entries(&self) -> Result<i64, DbErr> {
+        if !super::dialect::has_pending_index_entries(self.backend()) {
+            return Ok(0);
+        }
+        let row = self
+            .conn
+            .query_one_raw(Statement::from_string(
+                DatabaseBackend::Postgres,
+                "SELECT gin_clean_pending_list('users_search_trgm'::regclass) \
+                 + gin_clean_pending_list('invites_email_trgm'::regclass) AS pages",
+            ))
+            .await?;
+        match row {
+            Some(row) => row.try_get("", "pages"),
+            None => Ok(0),
+        }
+    }
+
     /// Gathers SQLite's planner statistics for every table (`ANALYZE`), after a bulk load.
     /// Does nothing on PostgreSQL.
     pub async fn gather_statistics(&self) -> Result<(), DbErr> {

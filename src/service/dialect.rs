@@ -133,6 +133,12 @@ pub fn checkpoints_wal(backend: DatabaseBackend) -> bool {
     backend == DatabaseBackend::Sqlite
 }
 
+/// Whether the search indexes are GIN indexes with a pending list that Roster merges itself
+/// (`Db::merge_search_entries`); SQLite's trigram tables (FTS5) have none.
+pub fn has_pending_index_entries(backend: DatabaseBackend) -> bool {
+    backend == DatabaseBackend::Postgres
+}
+
 /// `column IN (ids)` as one condition. On PostgreSQL it is `column = ANY($1::uuid[])` with
 /// all ids in one array parameter: one statement text (and one prepared statement) for any
 /// number of ids, and one parameter to bind instead of a thousand. SQLite has no arrays:
