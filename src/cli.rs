@@ -293,7 +293,7 @@ pub async fn serve(
     let state = AppState::new(db.clone(), keys, limits(config), http);
     let pruner = tokio::spawn(prune_events(db.clone(), config.event_retention_days));
     let checkpointer = tokio::spawn(db.clone().checkpoint_wal(Duration::from_millis(100)));
-    let merger = tokio::spawn(db.clone().merge_search_entries(Duration::from_secs(1)));
+    let merger = tokio::spawn(db.clone().merge_search_entries(Duration::from_millis(200)));
     let (stop_worker, stopped) = tokio::sync::watch::channel(false);
     let mut stopped_hooks = stopped.clone();
     let hooks = tokio::spawn(crate::service::webhooks::worker::run(

@@ -2,9 +2,7 @@
 //! organization-wide token's first sync — that team, the built-in Sender role and the seat
 //! limit read in the statement that re-checks the token (`recheck_with_defaults`).
 
-use sea_orm::sea_query::{
-    Alias, Asterisk, Condition, Expr, ExprTrait, IntoIden, JoinType, Query,
-};
+use sea_orm::sea_query::{Alias, Asterisk, Condition, Expr, ExprTrait, IntoIden, JoinType, Query};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, FromQueryResult, QueryFilter,
     QueryOrder, QuerySelect, QueryTrait,
