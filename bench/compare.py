@@ -184,7 +184,27 @@ def ceiling(args, case, body):
     return len(statements), tps
 
 
+def wait_idle(args, limit_s=180):
+    """Waits until no query runs on the benchmark's database: a server's slow queries (a
+    peer's broad search takes seconds each, 16 at a time) outlive wrk's run, and would
+    otherwise run during the next run — the other server's — taking its CPU and counting in
+    its PostgreSQL CPU. Returns the seconds waited."""
+    sql = ("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+           "AND state <> 'idle' AND pid <> pg_backend_pid() AND backend_type = 'client backend'")
+    start = time.monotonic()
+    while time.monotonic() - start < limit_s:
+        out = subprocess.run(["psql", args.database_url, "-qAtX", "-c", sql],
+                             capture_output=True, text=True, check=True).stdout.strip()
+        if out == "0":
+            break
+        time.sleep(0.2)
+    return time.monotonic() - start
+
+
 def run_one(args, server, body, token):
+    waited = wait_idle(args)
+    if waited > 0.5:
+        print(f"  (waited {waited:.1f} s for the previous run's queries to finish)", flush=True)
     before = (proc_cpu([server["pid"]]), pg_cpu(args.database))
     r = wrk(args, server["url"], body, token)
     after = (proc_cpu([server["pid"]]), pg_cpu(args.database))
