@@ -156,7 +156,7 @@ pub async fn connect(config: &Config) -> anyhow::Result<Db> {
     let mut delay = Duration::from_millis(250);
     let mut attempt = 1;
     let db = loop {
-        match Db::connect(url).await {
+        match Db::connect_with_pool(url, config.database_pool_size).await {
             Ok(db) => break db,
             Err(e) if !may_pass(url, &e) => {
                 return Err(e).context(

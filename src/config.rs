@@ -209,6 +209,17 @@ pub struct Config {
     )]
     pub database_url: String,
 
+    /// How many PostgreSQL connections the server keeps at most (default: twice the cores
+    /// of this machine, at least 4). Ignored for SQLite.
+    #[arg(
+        long,
+        global = true,
+        env = "ROSTER_DATABASE_POOL_SIZE",
+        value_name = "ROSTER_DATABASE_POOL_SIZE",
+        value_parser = clap::value_parser!(u32).range(1..=1000)
+    )]
+    pub database_pool_size: Option<u32>,
+
     /// Address to listen on.
     #[arg(
         long,

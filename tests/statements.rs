@@ -590,3 +590,73 @@ async fn search_index_entries_are_merged_off_the_write_path() {
         .await;
     assert_eq!(data(&body)["users"]["totalCount"], 1, "{body:#}");
 }
+
+#[tokio::test]
+async fn a_page_of_users_is_planned_once_and_its_plan_reused() {
+    use roster::service::ids::UserId;
+    use roster::service::page::PageArgs;
+    use roster::service::{principal, users};
+    use sea_orm::{ConnectionTrait, Statement, TransactionTrait};
+    let app = TestApp::spawn().await;
+    if !common::on_postgres() {
+        // SQLite plans a statement once, when it is prepared: nothing to check.
+        return;
+    }
+    let o = Org::create(&app).await;
+    insert_users(
+        &app,
+        o.account_id,
+        o.mobile,
+        o.roles["SENDER"],
+        "Planned",
+        60,
+    )
+    .await;
+    // One connection (a transaction's) runs the page several times, as a busy pool's
+    // connections do, then reads how PostgreSQL planned it.
+    let txn = app.db.conn().begin().await.expect("begin");
+    let actor = principal::load_user(&txn, UserId(o.admin), None)
+        .await
+        .expect("the admin");
+    let include = users::Include {
+        roles: true,
+        teams: true,
+    };
+    let order = users::Order {
+        field: users::OrderField::Name,
+        ascending: true,
+    };
+    for _ in 0..8 {
+        let (listing, _) = users::list_with(
+            &txn,
+            &actor,
+            &users::Filter::default(),
+            order,
+            &PageArgs::first(50),
+            include,
+        )
+        .await
+        .expect("a page");
+        assert_eq!(listing.page.edges.len(), 50);
+    }
+    let row = txn
+        .query_one_raw(Statement::from_string(
+            txn.get_database_backend(),
+            "SELECT generic_plans, custom_plans FROM pg_prepared_statements \
+             WHERE statement LIKE '%FROM \"users\" LEFT JOIN \"roles\"%' \
+             AND statement LIKE '%LIMIT 51'",
+        ))
+        .await
+        .expect("pg_prepared_statements")
+        .expect("the page's statement is prepared, its limit written in");
+    let generic: i64 = row.try_get("", "generic_plans").expect("generic_plans");
+    let custom: i64 = row.try_get("", "custom_plans").expect("custom_plans");
+    // A bound account or limit made PostgreSQL plan the page again on every execution
+    // (custom plans only); with both written in, one plan serves every execution.
+    assert_eq!(
+        custom, 0,
+        "the page was planned for its values {custom} times"
+    );
+    assert_eq!(generic, 8, "every execution reuses the one plan");
+    txn.rollback().await.expect("rollback");
+}

@@ -735,7 +735,7 @@ macro_rules! connection {
                     .edges
                     .iter()
                     .map(|(cursor, row)| $edge {
-                        cursor: cursor.clone(),
+                        cursor: cursor.encode(),
                         node: $node(row.clone()),
                     })
                     .collect()
@@ -750,8 +750,8 @@ macro_rules! connection {
                 PageInfo {
                     has_next_page: self.listing.page.has_next_page,
                     has_previous_page: self.listing.page.has_previous_page,
-                    start_cursor: edges.first().map(|(c, _)| c.clone()),
-                    end_cursor: edges.last().map(|(c, _)| c.clone()),
+                    start_cursor: edges.first().map(|(c, _)| c.encode()),
+                    end_cursor: edges.last().map(|(c, _)| c.encode()),
                 }
             }
             /// How many items match the filters, across all pages.

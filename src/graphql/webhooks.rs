@@ -182,7 +182,7 @@ macro_rules! webhook_connection {
                     .edges
                     .iter()
                     .map(|(cursor, row)| $edge {
-                        cursor: cursor.clone(),
+                        cursor: cursor.encode(),
                         node: $node(row.clone()),
                     })
                     .collect()
@@ -197,8 +197,8 @@ macro_rules! webhook_connection {
                 PageInfo {
                     has_next_page: self.0.page.has_next_page,
                     has_previous_page: self.0.page.has_previous_page,
-                    start_cursor: edges.first().map(|(c, _)| c.clone()),
-                    end_cursor: edges.last().map(|(c, _)| c.clone()),
+                    start_cursor: edges.first().map(|(c, _)| c.encode()),
+                    end_cursor: edges.last().map(|(c, _)| c.encode()),
                 }
             }
             /// How many items there are, across all pages.

@@ -72,11 +72,13 @@ pub fn visible_users(actor: &Principal) -> Select<user::Entity> {
 }
 
 /// `users`, with the account written into the statement as a constant instead of a bound
-/// parameter: for a statement that is planned for its values (a search, whose pattern is
-/// inlined too). Bound, PostgreSQL's generic plan assumes an average account (a thousand
-/// users) and walks the account's name index filtering each user against the pattern — all
-/// 100,000 users of a large account for a narrow search; as a constant, the planner sees the
-/// account's size and looks the pattern up in the trigram index first.
+/// parameter: for a statement planned for its account (the `users` list on PostgreSQL).
+/// Bound, PostgreSQL's generic plan assumes an average account (a thousand users): for a
+/// search it walks the account's name index filtering each user against the pattern — all
+/// 100,000 users of a large account for a narrow search — where, as a constant, the planner
+/// sees the account's size and looks the pattern up in the trigram index first; for a plain
+/// page its estimated cost never matches the plan made for a large account, so that page
+/// was planned again on every execution instead of reusing one plan.
 pub fn users_for_planning(actor: &Principal) -> Select<user::Entity> {
     let select = user::Entity::find()
         .filter(

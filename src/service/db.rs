@@ -106,6 +106,12 @@ impl ConnectionTrait for WriteTxn {
 impl Db {
     /// Connects to `url` (`sqlite:…` or `postgres://…`). A SQLite file is created when missing.
     pub async fn connect(url: &str) -> Result<Self, DbErr> {
+        Self::connect_with_pool(url, None).await
+    }
+
+    /// Like `connect`, keeping at most `pool_size` PostgreSQL connections (`None`: the
+    /// default, `default_pool_size`).
+    pub async fn connect_with_pool(url: &str, pool_size: Option<u32>) -> Result<Self, DbErr> {
         let mut options = ConnectOptions::new(url.to_owned());
         options
             .sqlx_logging(false)
@@ -143,7 +149,15 @@ impl Db {
             // every execution doubled PostgreSQL's CPU per request. The one statement whose
             // best plan depends on a value, the search, writes its pattern into the statement
             // (`search::trigram_search_condition`).
-            options.max_connections(16).min_connections(1);
+            //
+            // The pool is sized for the cores, not for the clients: every statement wakes a
+            // backend process, and on a 2-core machine 16 backends taking turns spent ~15%
+            // more of PostgreSQL's CPU per request than 4 did, for no more throughput
+            // (bench/ANALYSIS.md, "the pool"). Requests beyond the pool wait for a
+            // connection (up to the acquire timeout) instead of for a core.
+            options
+                .max_connections(pool_size.unwrap_or_else(default_pool_size))
+                .min_connections(1);
         }
         let mut conn = Database::connect(options).await?;
         let statements = Arc::new(AtomicU64::new(0));
@@ -353,6 +367,16 @@ impl Db {
             Ok(Ok(()))
         )
     }
+}
+
+/// The PostgreSQL pool's default size: twice this machine's cores, at least 4 (the usual
+/// rule for a database on a machine like this one: a connection per core busy running a
+/// statement, one per core waiting on the network or the disk).
+pub fn default_pool_size() -> u32 {
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+    u32::try_from(cores.saturating_mul(2))
+        .unwrap_or(u32::MAX)
+        .max(4)
 }
 
 /// Adds every column of `E`, read from `table` (its name or an alias), to `query`'s

@@ -21,6 +21,7 @@ pub mod page;
 pub mod principal;
 pub mod provisioning;
 pub mod roles;
+pub(crate) mod rows;
 pub mod scim_tokens;
 pub mod search;
 pub mod seats;

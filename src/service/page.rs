@@ -5,6 +5,7 @@
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use sea_orm::sea_query::{
     Alias, Asterisk, Condition, Expr, ExprTrait, Query, SelectStatement, UnionType,
@@ -135,15 +136,37 @@ impl<C: ColumnTrait> Sort<C> {
     }
 }
 
-fn encode_cursor(tag: &str, key: SortValue, id: Uuid) -> String {
-    let cursor = Cursor {
-        o: tag.to_owned(),
+fn encode_cursor(tag: &str, key: &SortValue, id: Uuid) -> String {
+    #[derive(Serialize)]
+    struct Borrowed<'a> {
+        o: &'a str,
+        k: &'a SortValue,
+        i: Uuid,
+    }
+    // Serializing this plain struct cannot fail.
+    let json = serde_json::to_vec(&Borrowed {
+        o: tag,
         k: key,
         i: id,
-    };
-    // Serializing this plain struct cannot fail.
-    let json = serde_json::to_vec(&cursor).unwrap_or_default();
+    })
+    .unwrap_or_default();
     URL_SAFE_NO_PAD.encode(json)
+}
+
+/// A row's cursor, encoded only when a client asks for it (`edges.cursor`, `pageInfo`'s
+/// start and end): a page of 50 whose selection names neither builds none, or two.
+#[derive(Clone, Debug)]
+pub struct EdgeCursor {
+    tag: Arc<str>,
+    key: SortValue,
+    id: Uuid,
+}
+
+impl EdgeCursor {
+    /// The opaque cursor a client passes back as `after` or `before`.
+    pub fn encode(&self) -> String {
+        encode_cursor(&self.tag, &self.key, self.id)
+    }
 }
 
 /// Reads a cursor of `sort`'s list and ordering. Anything else — not base64, not the
@@ -172,7 +195,7 @@ fn decode_cursor<C: ColumnTrait>(
 /// One page of rows with their cursors.
 #[derive(Clone, Debug)]
 pub struct Page<T> {
-    pub edges: Vec<(String, T)>,
+    pub edges: Vec<(EdgeCursor, T)>,
     pub has_next_page: bool,
     pub has_previous_page: bool,
 }
@@ -272,11 +295,17 @@ impl Plan {
         if self.backward {
             rows.reverse();
         }
+        let tag: Arc<str> = Arc::from(sort_tag);
         let edges = rows
             .into_iter()
             .map(|row| {
-                let (k, i) = key_of(&row);
-                (encode_cursor(sort_tag, k, i.into()), row)
+                let (key, id) = key_of(&row);
+                let cursor = EdgeCursor {
+                    tag: tag.clone(),
+                    key,
+                    id: id.into(),
+                };
+                (cursor, row)
             })
             .collect();
         // Flags follow the Relay spec: the far side of the cursor the client came from is
@@ -329,7 +358,11 @@ where
     I: Into<Uuid>,
 {
     let plan = Plan::new(sort, args)?;
-    let rows = plan.apply(select, sort).all(db).await?;
+    let statement = super::dialect::with_constant_limit(
+        db.get_database_backend()
+            .build(&plan.apply(select, sort).into_query()),
+    );
+    let rows = E::find().from_raw_sql(statement).all(db).await?;
     Ok(plan.page(rows, &sort.cursor_tag(), args, key_of))
 }
 

@@ -7,6 +7,7 @@
 use std::sync::OnceLock;
 
 use super::ids::{ScimTokenId, TeamId, UserId};
+use super::rows::{self, Positional};
 use super::{Error, Result, dialect};
 use crate::auth::{PermissionSet, Principal, Reach, RoleScope};
 use crate::entity::{role, scim_token, team, user};
@@ -91,9 +92,12 @@ pub async fn sign_in_user<C: ConnectionTrait>(
     let statement = sign_in_statement(db.get_database_backend(), user_id);
     let rows = db.query_all_raw(statement).await?;
     let first = rows.first().ok_or(Error::Unauthenticated)?;
-    let user = user::Model::from_query_result(first, "")?;
-    let role = role::Model::from_query_result(first, ROLE)?;
-    let team = team::Model::from_query_result_optional(first, TEAM)?;
+    // Read by position (`service::rows`): the columns are found once per request.
+    let names = rows::names(first);
+    let user = user::Model::decode_at(first, rows::block::<user::Model>(&names, "")?)?;
+    let role = role::Model::decode_at(first, rows::block::<role::Model>(&names, ROLE)?)?;
+    let team =
+        rows::decode_optional_at::<team::Model>(first, rows::block::<team::Model>(&names, TEAM)?)?;
     if let Some(cutoff) = user.tokens_valid_after {
         let issued_ms = issued_at.map(|s| s.saturating_mul(1000) as i64);
         if issued_ms.is_none_or(|t| t < cutoff) {

@@ -4,13 +4,12 @@
 use std::collections::HashSet;
 
 use sea_orm::sea_query::{Expr, ExprTrait, IntoIden, JoinType, Query, SelectStatement};
-use sea_orm::{
-    ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult, QueryFilter, QueryTrait, Select,
-};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryTrait, Select};
 use uuid::Uuid;
 
 use super::super::ids::{AccountId, DepartmentId, RoleId, TeamId, UserId};
 use super::super::page::{self, KEPT_SUM, Listing, Page, PageArgs, Sort, SortValue};
+use super::super::rows::{self, Positional};
 use super::super::{Error, Result, access, dialect};
 use super::Status;
 use crate::auth::{Permission, Principal, Reach};
@@ -144,10 +143,11 @@ pub async fn list_with<C: ConnectionTrait>(
     page.validate()?;
     let search = filter.search.as_deref().filter(|q| !q.is_empty());
     let backend = db.get_database_backend();
-    let mut select = match search {
-        // The search's statement is planned for its values (see `users_for_planning`).
-        Some(_) if dialect::inlines_search(backend) => access::users_for_planning(actor),
-        _ => access::users(actor),
+    // On PostgreSQL the list's statement is planned for its account (`users_for_planning`),
+    // and with its statuses and limit written in too, the plan made once is reused.
+    let mut select = match dialect::inlines_search(backend) {
+        true => access::users_for_planning(actor),
+        false => access::users(actor),
     };
     if let Some(q) = search {
         select = dialect::users_search(backend, select, q);
@@ -168,7 +168,8 @@ pub async fn list_with<C: ConnectionTrait>(
     let only_active = statuses == [Status::Active];
     if statuses.len() < 2 {
         select = select.filter(
-            user::Column::Status.is_in(statuses.iter().map(|s| s.as_str()).collect::<Vec<_>>()),
+            Expr::col((user::Entity, user::Column::Status))
+                .is_in(statuses.iter().map(|s| Expr::Constant(s.as_str().into()))),
         );
     }
     let (listing, related) = list_sorted(db, select, order, page, include).await?;
@@ -336,21 +337,42 @@ async fn list_sorted<C: ConnectionTrait>(
                     TEAM,
                 );
             }
+            let rows = db
+                .query_all_raw(dialect::with_constant_limit(
+                    db.get_database_backend().build(&query),
+                ))
+                .await?;
+            // Each model's columns are found once, from the first row's names; every row is
+            // then read by position (`service::rows`).
+            let (user_at, role_at, team_at) = match rows.first().map(rows::names) {
+                None => (0, None, None),
+                Some(names) => (
+                    rows::block::<user::Model>(&names, "")?,
+                    include
+                        .roles
+                        .then(|| rows::block::<role::Model>(&names, ROLE))
+                        .transpose()?,
+                    include
+                        .teams
+                        .then(|| rows::block::<team::Model>(&names, TEAM))
+                        .transpose()?,
+                ),
+            };
             let (mut roles, mut teams) = (HashSet::new(), HashSet::new());
-            let mut out = Vec::new();
-            for row in db.query_all(&query).await? {
-                let user = user::Model::from_query_result(&row, "")?;
-                let once = |id: &str, seen: &mut HashSet<Uuid>| {
-                    row.try_get::<Option<Uuid>>("", id)
+            let mut out = Vec::with_capacity(rows.len());
+            for row in &rows {
+                let user = user::Model::decode_at(row, user_at)?;
+                let once = |at: usize, seen: &mut HashSet<Uuid>| {
+                    row.try_get_by_index::<Option<Uuid>>(at)
                         .map(|id| id.is_some_and(|id| seen.insert(id)))
                 };
-                let role = match include.roles && once("r_id", &mut roles)? {
-                    true => Some(role::Model::from_query_result(&row, ROLE)?),
-                    false => None,
+                let role = match role_at {
+                    Some(at) if once(at, &mut roles)? => Some(role::Model::decode_at(row, at)?),
+                    _ => None,
                 };
-                let team = match include.teams && once("t_id", &mut teams)? {
-                    true => Some(team::Model::from_query_result(&row, TEAM)?),
-                    false => None,
+                let team = match team_at {
+                    Some(at) if once(at, &mut teams)? => Some(team::Model::decode_at(row, at)?),
+                    _ => None,
                 };
                 out.push((user, role, team));
             }
