@@ -202,10 +202,10 @@ pub fn per_backend<'a, T>(backend: DatabaseBackend, postgres: &'a T, sqlite: &'a
     }
 }
 
-/// Whether a users list is written with its account in the statement, and a search with its
-/// pattern too (PostgreSQL, so its plan is made for them; see
-/// `search::trigram_search_condition` and `access::users_for_planning`). SQLite binds them.
-pub fn inlines_search(backend: DatabaseBackend) -> bool {
+/// Whether a users list is written with its account in the statement (PostgreSQL, so its
+/// plan is made for that account and reused; see `access::users_for_planning`). SQLite binds
+/// it. A search's pattern is written in on PostgreSQL too (`search::trigram_search_condition`).
+pub fn plans_users_per_account(backend: DatabaseBackend) -> bool {
     backend == DatabaseBackend::Postgres
 }
 

@@ -4,6 +4,7 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -100,9 +101,9 @@ pub struct Sort<C> {
 
 #[derive(Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct Cursor {
-    o: String,
-    k: SortValue,
+struct Cursor<'a> {
+    o: Cow<'a, str>,
+    k: Cow<'a, SortValue>,
     i: Uuid,
 }
 
@@ -137,16 +138,10 @@ impl<C: ColumnTrait> Sort<C> {
 }
 
 fn encode_cursor(tag: &str, key: &SortValue, id: Uuid) -> String {
-    #[derive(Serialize)]
-    struct Borrowed<'a> {
-        o: &'a str,
-        k: &'a SortValue,
-        i: Uuid,
-    }
     // Serializing this plain struct cannot fail.
-    let json = serde_json::to_vec(&Borrowed {
-        o: tag,
-        k: key,
+    let json = serde_json::to_vec(&Cursor {
+        o: Cow::Borrowed(tag),
+        k: Cow::Borrowed(key),
         i: id,
     })
     .unwrap_or_default();
@@ -189,7 +184,7 @@ fn decode_cursor<C: ColumnTrait>(
     if cursor.o != sort.cursor_tag() || !sort.fits(&cursor.k) {
         return Err(invalid());
     }
-    Ok((cursor.k, cursor.i))
+    Ok((cursor.k.into_owned(), cursor.i))
 }
 
 /// One page of rows with their cursors.

@@ -145,7 +145,7 @@ pub async fn list_with<C: ConnectionTrait>(
     let backend = db.get_database_backend();
     // On PostgreSQL the list's statement is planned for its account (`users_for_planning`),
     // and with its statuses and limit written in too, the plan made once is reused.
-    let mut select = match dialect::inlines_search(backend) {
+    let mut select = match dialect::plans_users_per_account(backend) {
         true => access::users_for_planning(actor),
         false => access::users(actor),
     };
